@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// home is the login form for visitors and the dashboard once signed in.
+func (a *App) home(c echo.Context) error {
+	if webSession(c).user != nil {
+		return a.dashboard(c, http.StatusOK, a.page(c), nil)
+	}
+	p := a.page(c)
+	p.Form = &loginForm{}
+	return a.render(c, http.StatusOK, "login", p)
+}
+
+func (a *App) joinPage(c echo.Context) error {
+	if webSession(c).user != nil {
+		return a.redirect(c, "/")
+	}
+	p := a.page(c)
+	p.Form = &joinForm{}
+	return a.render(c, http.StatusOK, "join", p)
+}
+
+func (a *App) join(c echo.Context) error {
+	f := &joinForm{Email: c.FormValue("email"), Nick: c.FormValue("nick"), Password: c.FormValue("password")}
+	errs := f.validate()
+	if len(errs) == 0 {
+		u, err := a.Users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
+		switch {
+		case errors.Is(err, models.ErrDuplicateEmail):
+			errs["email"] = "form.email.taken"
+		case err != nil:
+			return err
+		default:
+			ws := webSession(c)
+			ws.signIn(u, a.isAdmin(u))
+			ws.flash("flash.welcome")
+			return a.redirect(c, "/")
+		}
+	}
+	f.Password = "" // never echoed back
+	p := a.page(c)
+	p.Form, p.Errors = f, errs
+	return a.render(c, http.StatusUnprocessableEntity, "join", p)
+}
+
+func (a *App) login(c echo.Context) error {
+	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password")}
+	errs := f.validate()
+	if len(errs) == 0 {
+		u, err := a.Users.Authenticate(c.Request().Context(), f.Email, f.Password)
+		switch {
+		case errors.Is(err, models.ErrInvalidCredentials):
+			errs["login"] = "form.login.failed"
+		case err != nil:
+			return err
+		default:
+			ws := webSession(c)
+			ws.signIn(u, a.isAdmin(u))
+			return a.redirect(c, "/")
+		}
+	}
+	f.Password = ""
+	p := a.page(c)
+	p.Form, p.Errors = f, errs
+	return a.render(c, http.StatusUnprocessableEntity, "login", p)
+}
+
+func (a *App) logout(c echo.Context) error {
+	ws := webSession(c)
+	if ws.user != nil {
+		if err := a.Users.EndSessions(c.Request().Context(), ws.user.ID); err != nil {
+			return err
+		}
+	}
+	ws.signOut()
+	ws.flash("flash.logout")
+	return a.redirect(c, "/")
+}

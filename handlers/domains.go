@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// domainRow is one line of the dashboard: never the secret or its hash.
+type domainRow struct {
+	ID          uint64
+	Host        string
+	Type        string
+	Status      string
+	SecretLast4 string
+	CreatedAt   time.Time
+	Issued24h   int64
+	Refused24h  int64
+	LastUsed    *time.Time
+}
+
+// shownSecret is a secret shown once, right after creation or rotation.
+type shownSecret struct {
+	Host    string
+	Secret  string
+	Rotated bool
+}
+
+type dashboardData struct {
+	Domains   []domainRow
+	NewSecret *shownSecret
+	APIBase   string
+}
+
+func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret) error {
+	ctx := c.Request().Context()
+	u := p.User
+	ds, err := a.Domains.ListForUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ids := make([]uint64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	recent, err := a.Usage.Recent(ctx, ids, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	rows := make([]domainRow, len(ds))
+	for i, d := range ds {
+		last := d.LastTokenAt
+		if d.LastFailedAt != nil && (last == nil || d.LastFailedAt.After(*last)) {
+			last = d.LastFailedAt
+		}
+		rows[i] = domainRow{
+			ID: d.ID, Host: d.Host, Type: d.Type, Status: d.Status, SecretLast4: d.SecretLast4,
+			CreatedAt: d.CreatedAt, Issued24h: recent[d.ID].Issued, Refused24h: recent[d.ID].Refused, LastUsed: last,
+		}
+	}
+	if p.Form == nil {
+		p.Form = &domainForm{Type: models.PlanFree}
+	}
+	p.Data = &dashboardData{Domains: rows, NewSecret: shown, APIBase: c.Scheme() + "://" + c.Request().Host}
+	return a.render(c, status, "dashboard", p)
+}
+
+func (a *App) createDomain(c echo.Context) error {
+	f := &domainForm{Host: c.FormValue("host"), Type: c.FormValue("type")}
+	p := a.page(c)
+	errs := f.validate()
+	if len(errs) == 0 {
+		d, secret, err := a.Domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Type)
+		switch {
+		case errors.Is(err, models.ErrDuplicateHost):
+			errs["host"] = "form.host.taken"
+		case err != nil:
+			return err
+		default:
+			p.Flash = append(p.Flash, "flash.domain.created")
+			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret})
+		}
+	}
+	p.Form, p.Errors = f, errs
+	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil)
+}
+
+func domainID(c echo.Context) (uint64, error) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return id, nil
+}
+
+func (a *App) rotateDomain(c echo.Context) error {
+	id, err := domainID(c)
+	if err != nil {
+		return err
+	}
+	p := a.page(c)
+	d, secret, err := a.Domains.Rotate(c.Request().Context(), id, p.User.ID)
+	if errors.Is(err, models.ErrNoRecord) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	a.domainChanged(d.ID)
+	p.Flash = append(p.Flash, "flash.domain.rotated")
+	return a.dashboard(c, http.StatusOK, p, &shownSecret{Host: d.Host, Secret: secret, Rotated: true})
+}
+
+func (a *App) deleteDomain(c echo.Context) error {
+	id, err := domainID(c)
+	if err != nil {
+		return err
+	}
+	ws := webSession(c)
+	err = a.Domains.Delete(c.Request().Context(), id, ws.user.ID)
+	if errors.Is(err, models.ErrNoRecord) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	a.domainChanged(id)
+	ws.flash("flash.domain.deleted")
+	return a.redirect(c, "/")
+}

@@ -1,0 +1,199 @@
+package handlers
+
+import (
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// Forms are bound field by field from the request (never into a model),
+// normalised, then validated into a map of field -> message key.
+
+type joinForm struct {
+	Email    string `form:"email"`
+	Nick     string `form:"nick"`
+	Password string `form:"password"`
+}
+
+func (f *joinForm) validate() map[string]string {
+	errs := map[string]string{}
+	f.Email = normalizeEmail(f.Email)
+	f.Nick = strings.TrimSpace(f.Nick)
+	if k := validateEmail(f.Email); k != "" {
+		errs["email"] = k
+	}
+	switch n := utf8.RuneCountInString(f.Nick); {
+	case n == 0:
+		errs["nick"] = "form.nick.required"
+	case n > 15 || !utf8.ValidString(f.Nick):
+		errs["nick"] = "form.nick.length"
+	case strings.IndexFunc(f.Nick, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
+		errs["nick"] = "form.nick.invalid"
+	}
+	switch n := len(f.Password); {
+	case n == 0:
+		errs["password"] = "form.password.required"
+	case n < 8:
+		errs["password"] = "form.password.short"
+	case n > 72:
+		errs["password"] = "form.password.long"
+	}
+	return errs
+}
+
+type loginForm struct {
+	Email    string `form:"email"`
+	Password string `form:"password"`
+}
+
+func (f *loginForm) validate() map[string]string {
+	errs := map[string]string{}
+	f.Email = normalizeEmail(f.Email)
+	if f.Email == "" {
+		errs["email"] = "form.email.required"
+	} else if len(f.Email) > 254 {
+		errs["email"] = "form.email.invalid"
+	}
+	if f.Password == "" {
+		errs["password"] = "form.password.required"
+	} else if len(f.Password) > 72 {
+		errs["password"] = "form.password.long"
+	}
+	return errs
+}
+
+type domainForm struct {
+	Host string `form:"host"`
+	Type string `form:"type"`
+}
+
+func (f *domainForm) validate() map[string]string {
+	errs := map[string]string{}
+	host, key := NormalizeHost(f.Host)
+	if key != "" {
+		errs["host"] = key
+	} else {
+		f.Host = host
+	}
+	f.Type = strings.ToLower(strings.TrimSpace(f.Type))
+	if f.Type != models.PlanFree && f.Type != models.PlanPremium {
+		errs["type"] = "form.type.invalid"
+	}
+	return errs
+}
+
+func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func validateEmail(s string) string {
+	if s == "" {
+		return "form.email.required"
+	}
+	if len(s) > 254 || !utf8.ValidString(s) {
+		return "form.email.invalid"
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "form.email.invalid"
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || !strings.Contains(s[at+1:], ".") {
+		return "form.email.invalid"
+	}
+	return ""
+}
+
+// MaxHostLen is the longest host accepted, port included.
+const MaxHostLen = 80
+
+// NormalizeHost turns what a user typed into the canonical host of a site:
+// lower-case, no trailing dot, IDN in punycode, with an optional port for
+// local development ("localhost:4000"). It refuses schemes, paths, spaces
+// and anything that is not a host name or IPv4 address, returning the
+// message key that says why.
+func NormalizeHost(in string) (string, string) {
+	s := strings.TrimSpace(in)
+	if s == "" {
+		return "", "form.host.required"
+	}
+	if len(s) > 4*MaxHostLen {
+		return "", "form.host.long"
+	}
+	if strings.Contains(s, "://") {
+		return "", "form.host.scheme"
+	}
+	if strings.ContainsAny(s, "/?#\\") {
+		return "", "form.host.path"
+	}
+	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+		return "", "form.host.space"
+	}
+	s = strings.ToLower(s)
+	name, port := s, ""
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		name, port = s[:i], s[i+1:]
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
+			return "", "form.host.port"
+		}
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "" {
+		return "", "form.host.invalid"
+	}
+	if !isASCII(name) {
+		a, err := idna.Lookup.ToASCII(name)
+		if err != nil {
+			return "", "form.host.invalid"
+		}
+		name = a
+	}
+	if !validHostname(name) {
+		return "", "form.host.invalid"
+	}
+	out := name
+	if port != "" {
+		out = net.JoinHostPort(name, port)
+	}
+	if len(out) > MaxHostLen {
+		return "", "form.host.long"
+	}
+	return out, ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// validHostname accepts RFC 1123 names (letters, digits, hyphens; labels of
+// 1-63 not starting or ending with a hyphen) and dotted IPv4 addresses.
+func validHostname(s string) bool {
+	if ip := net.ParseIP(s); ip != nil {
+		return ip.To4() != nil && strings.Count(s, ".") == 3
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return false
+			}
+		}
+	}
+	// A name of digits and dots only that is not a valid IPv4 address is not a host.
+	return strings.Trim(s, "0123456789.") != ""
+}

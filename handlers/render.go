@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+type pageTemplate = template.Template
+
+// Page is the data every template gets; page-specific data sits in Data.
+type Page struct {
+	Lang    string
+	User    *models.User
+	IsAdmin bool
+	CSRF    string
+	Flash   []string
+	Path    string
+	Form    any
+	Errors  map[string]string
+	Data    any
+}
+
+// T translates a catalogue key into the page's language.
+func (p *Page) T(key string, args ...any) string { return i18n.T(p.Lang, key, args...) }
+
+// FieldError is the translated message for a form field, or "".
+func (p *Page) FieldError(field string) string {
+	if k, ok := p.Errors[field]; ok {
+		return p.T(k)
+	}
+	return ""
+}
+
+var funcs = template.FuncMap{
+	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"optdatetime": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"add": func(a, b int) int { return a + b },
+}
+
+// parseTemplates parses each page with the base layout and the partials,
+// once, from files (which holds templates/).
+func parseTemplates(files fs.FS) (map[string]*template.Template, error) {
+	pages, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
+		return nil, fmt.Errorf("no templates under templates/pages")
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pages {
+		name := strings.TrimSuffix(path.Base(p), ".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout/base.html", "templates/partials/*.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", p, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// render writes page with data, rendered into a buffer first so that a
+// template error becomes a clean 500 rather than half a page.
+func (a *App) render(c echo.Context, status int, page string, p *Page) error {
+	t, ok := a.templates[page]
+	if !ok {
+		return fmt.Errorf("no template %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base", p); err != nil {
+		return fmt.Errorf("rendering %s: %w", page, err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page builds the common page data for this request: language, user,
+// admin flag, CSRF token and pending flash messages.
+func (a *App) page(c echo.Context) *Page {
+	p := &Page{Lang: a.lang(c), Path: c.Request().URL.Path, Errors: map[string]string{}}
+	if s := webSession(c); s != nil {
+		p.User = s.user
+		p.IsAdmin = s.admin
+		p.CSRF = s.csrf()
+		p.Flash = s.flashes()
+	}
+	return p
+}
+
+func (a *App) redirect(c echo.Context, to string) error {
+	return c.Redirect(http.StatusSeeOther, to)
+}

@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+const (
+	sessionCookie = "nodebird_session"
+	ctxSession    = "web.session"
+	csrfField     = "_csrf"
+
+	keyUser    = "uid"
+	keyVersion = "sv"
+	keyCSRF    = "csrf"
+	keyStarted = "started"
+)
+
+// sessionState is the request's view of the portal session.
+type sessionState struct {
+	s     *sessions.Session
+	user  *models.User
+	admin bool
+	dirty bool
+}
+
+func webSession(c echo.Context) *sessionState {
+	ws, _ := c.Get(ctxSession).(*sessionState)
+	return ws
+}
+
+func (ws *sessionState) csrf() string {
+	v, _ := ws.s.Values[keyCSRF].(string)
+	return v
+}
+
+func (ws *sessionState) flashes() []string {
+	var out []string
+	for _, f := range ws.s.Flashes() {
+		if s, ok := f.(string); ok {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 0 {
+		ws.dirty = true
+	}
+	return out
+}
+
+// flash queues a message key for the next page.
+func (ws *sessionState) flash(key string) {
+	ws.s.AddFlash(key)
+	ws.dirty = true
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// withSession loads the portal session, signs the user in when the cookie
+// is current, and refuses unsafe requests without the session's CSRF token.
+// The cookie is written just before the response, when something changed.
+func (a *App) withSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		s, err := a.sessions.Get(req, sessionCookie)
+		if err != nil { // tampered, expired or from an old key: start afresh
+			s, _ = a.sessions.New(req, sessionCookie)
+			s.IsNew = true
+		}
+		ws := &sessionState{s: s}
+		c.Set(ctxSession, ws)
+		if ws.csrf() == "" {
+			s.Values[keyCSRF] = randomToken()
+			ws.dirty = true
+		}
+		c.Response().Before(func() {
+			if ws.dirty {
+				s.Options.Secure = a.Config.Production() || c.IsTLS()
+				if err := s.Save(req, c.Response().Writer); err != nil {
+					a.Log.Error("saving session", "err", err)
+				}
+			}
+		})
+
+		if uid, ok := s.Values[keyUser].(uint64); ok {
+			started, _ := s.Values[keyStarted].(int64)
+			if time.Since(time.Unix(started, 0)) > a.Config.SessionTTL {
+				ws.signOut()
+			} else {
+				u, err := a.Users.Get(req.Context(), uid)
+				switch {
+				case errors.Is(err, models.ErrNoRecord):
+					ws.signOut()
+				case err != nil:
+					return err
+				case s.Values[keyVersion] != u.SessionVersion:
+					ws.signOut() // logged out since: the cookie is a replay
+				default:
+					ws.user = u
+					ws.admin = a.isAdmin(u)
+				}
+			}
+		}
+
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			sent := c.FormValue(csrfField)
+			if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(ws.csrf())) != 1 {
+				return echo.NewHTTPError(http.StatusForbidden, "err.csrf")
+			}
+		}
+		return next(c)
+	}
+}
+
+// signIn starts a fresh session for u (new CSRF token, no old values: no fixation).
+func (ws *sessionState) signIn(u *models.User, admin bool) {
+	for k := range ws.s.Values {
+		delete(ws.s.Values, k)
+	}
+	ws.s.Values[keyUser] = u.ID
+	ws.s.Values[keyVersion] = u.SessionVersion
+	ws.s.Values[keyStarted] = time.Now().Unix()
+	ws.s.Values[keyCSRF] = randomToken()
+	ws.user, ws.admin, ws.dirty = u, admin, true
+}
+
+func (ws *sessionState) signOut() {
+	for k := range ws.s.Values {
+		delete(ws.s.Values, k)
+	}
+	ws.s.Values[keyCSRF] = randomToken()
+	ws.user, ws.admin, ws.dirty = nil, false, true
+}
+
+// isAdmin: ADMIN_EMAILS (read at every request) or the stored role.
+func (a *App) isAdmin(u *models.User) bool {
+	return u.IsAdmin || slices.Contains(a.Config.AdminEmails, u.Email)
+}
+
+// signedIn sends signed-out visitors to the login page.
+func (a *App) signedIn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if webSession(c).user == nil {
+			return a.redirect(c, "/")
+		}
+		return next(c)
+	}
+}
+
+// adminOnly refuses everyone but admins (signed-out visitors go to log in).
+func (a *App) adminOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ws := webSession(c)
+		if ws.user == nil {
+			return a.redirect(c, "/")
+		}
+		if !ws.admin {
+			return echo.NewHTTPError(http.StatusForbidden, "err.forbidden")
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,224 @@
+// Package config reads the application's settings once, from the
+// environment and an optional .env file, into a typed struct.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MinSecretLen is the shortest JWT_SECRET or SESSION_SECRET accepted in production.
+const MinSecretLen = 32
+
+// Config holds every setting of the application.
+type Config struct {
+	Env  string // "development" (default) or "production"
+	Port int
+
+	DBDriver string // "sqlite" or "mysql"
+	DBDSN    string
+	// DBStartupTimeout bounds how long start-up retries an unreachable database.
+	DBStartupTimeout time.Duration
+	// DBQueryTimeout bounds every query a request makes.
+	DBQueryTimeout time.Duration
+	DBMaxOpenConns int
+	DBMaxIdleConns int
+	DBConnMaxLife  time.Duration
+	DataDir        string
+
+	JWTSecret     []byte
+	SessionSecret []byte
+	TokenTTL      time.Duration
+	JWTIssuer     string
+	SessionTTL    time.Duration
+
+	AdminEmails []string
+
+	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies  []string
+	RateLimits      bool
+	FreeTokenRPM    int
+	PremiumTokenRPM int
+	VerifyRPM       int
+	BodyLimit       string
+
+	Metrics     bool
+	MetricsAddr string // empty: served by the app itself at /metrics
+
+	ShutdownGrace  time.Duration
+	CacheRefresh   time.Duration
+	DomainCacheMax int
+	// BcryptCost is the password hashing cost (>= 12 outside tests).
+	BcryptCost int
+}
+
+// Production reports whether the strict production checks are on.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// Load reads the configuration from lookup (normally os.LookupEnv, after
+// an optional .env file was applied). Secrets missing in development are
+// generated once and kept under DataDir; in production they are required.
+func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	var errs []error
+	dur := func(k, def string) time.Duration {
+		d, err := time.ParseDuration(get(k, def))
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s or 1m", k, get(k, def)))
+		}
+		return d
+	}
+	num := func(k string, def int) int {
+		s := get(k, strconv.Itoa(def))
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a non-negative whole number", k, s))
+		}
+		return n
+	}
+	flag := func(k string, def bool) bool {
+		s := strings.ToLower(get(k, strconv.FormatBool(def)))
+		switch s {
+		case "1", "true", "on", "yes":
+			return true
+		case "0", "false", "off", "no":
+			return false
+		}
+		errs = append(errs, fmt.Errorf("%s: %q is not on/off", k, s))
+		return def
+	}
+
+	c := &Config{
+		Env:              strings.ToLower(get("APP_ENV", "development")),
+		Port:             num("PORT", 8002),
+		DBDriver:         strings.ToLower(get("DB_DRIVER", "sqlite")),
+		DBDSN:            get("DB_DSN", ""),
+		DBStartupTimeout: dur("DB_STARTUP_TIMEOUT", "30s"),
+		DBQueryTimeout:   dur("DB_QUERY_TIMEOUT", "1500ms"),
+		DBMaxOpenConns:   num("DB_MAX_OPEN_CONNS", 25),
+		DBMaxIdleConns:   num("DB_MAX_IDLE_CONNS", 25),
+		DBConnMaxLife:    dur("DB_CONN_MAX_LIFETIME", "3m"),
+		DataDir:          get("DATA_DIR", "data"),
+		TokenTTL:         dur("TOKEN_TTL", "1m"),
+		JWTIssuer:        get("JWT_ISSUER", "nodebird"),
+		SessionTTL:       dur("SESSION_TTL", "12h"),
+		RateLimits:       flag("RATE_LIMITS", true),
+		FreeTokenRPM:     num("RATE_FREE_TOKEN_PER_MIN", 10),
+		PremiumTokenRPM:  num("RATE_PREMIUM_TOKEN_PER_MIN", 1000),
+		VerifyRPM:        num("RATE_VERIFY_PER_MIN", 6000),
+		BodyLimit:        get("BODY_LIMIT", "64K"),
+		Metrics:          flag("METRICS", true),
+		MetricsAddr:      get("METRICS_ADDR", ""),
+		ShutdownGrace:    dur("SHUTDOWN_GRACE", "15s"),
+		CacheRefresh:     dur("CACHE_REFRESH", "2s"),
+		DomainCacheMax:   num("DOMAIN_CACHE_MAX", 100000),
+		BcryptCost:       num("BCRYPT_COST", 12),
+	}
+	for _, e := range strings.Split(get("ADMIN_EMAILS", ""), ",") {
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
+			c.AdminEmails = append(c.AdminEmails, e)
+		}
+	}
+	for _, p := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+
+	switch c.Env {
+	case "development", "production", "test":
+	default:
+		errs = append(errs, fmt.Errorf("APP_ENV: %q is neither development nor production", c.Env))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: %d is not a TCP port", c.Port))
+	}
+	switch c.DBDriver {
+	case "sqlite":
+		if c.DBDSN == "" {
+			c.DBDSN = filepath.Join(c.DataDir, "nodebird.db")
+		}
+	case "mysql":
+		if c.DBDSN == "" {
+			errs = append(errs, errors.New("DB_DSN: required when DB_DRIVER=mysql (user:pass@tcp(host:3306)/nodebird)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("DB_DRIVER: %q is neither sqlite nor mysql", c.DBDriver))
+	}
+	if c.TokenTTL < time.Second {
+		errs = append(errs, errors.New("TOKEN_TTL: must be at least 1s"))
+	}
+	if c.BcryptCost < 4 || c.BcryptCost > 31 || (c.Production() && c.BcryptCost < 12) {
+		errs = append(errs, fmt.Errorf("BCRYPT_COST: %d is out of range (12 to 31)", c.BcryptCost))
+	}
+	if c.CacheRefresh < 100*time.Millisecond {
+		errs = append(errs, errors.New("CACHE_REFRESH: must be at least 100ms"))
+	}
+
+	c.JWTSecret = []byte(get("JWT_SECRET", ""))
+	c.SessionSecret = []byte(get("SESSION_SECRET", ""))
+	if c.Production() {
+		for _, s := range []struct {
+			name string
+			v    []byte
+		}{{"JWT_SECRET", c.JWTSecret}, {"SESSION_SECRET", c.SessionSecret}} {
+			if len(s.v) < MinSecretLen {
+				errs = append(errs, fmt.Errorf("%s: required in production, at least %d bytes (openssl rand -hex 32)", s.name, MinSecretLen))
+			}
+		}
+		if len(c.JWTSecret) > 0 && string(c.JWTSecret) == string(c.SessionSecret) {
+			errs = append(errs, errors.New("JWT_SECRET and SESSION_SECRET must differ"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if !c.Production() {
+		var err error
+		if len(c.JWTSecret) == 0 {
+			if c.JWTSecret, err = devSecret(c.DataDir, "jwt_secret", log); err != nil {
+				return nil, err
+			}
+		}
+		if len(c.SessionSecret) == 0 {
+			if c.SessionSecret, err = devSecret(c.DataDir, "session_secret", log); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// devSecret returns the secret kept in dir/name, generating it on first use.
+func devSecret(dir, name string, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= MinSecretLen {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(buf)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s for the development secrets: %w", dir, err)
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keeping the development secret: %w", err)
+	}
+	log.Warn("secret not set: generated a development one (set it in production)", "setting", strings.ToUpper(name), "kept_in", path)
+	return []byte(s), nil
+}

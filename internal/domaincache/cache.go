@@ -1,0 +1,213 @@
+// Package domaincache keeps an in-memory view of the registered domains so
+// that /v1/token finds a secret's domain and /v1/test checks a token's
+// secret version without a database query per request.
+//
+// Every instance refreshes its view from the database every few seconds
+// (only the rows changed since the last refresh), and at once after a change
+// it made itself. A rotation, deletion or revocation made on another
+// instance therefore reaches this one within one refresh interval.
+package domaincache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// overlap re-reads recent changes at every refresh, so that a change whose
+// timestamp was taken before a commit that landed later is not missed.
+const overlap = 10 * time.Second
+
+// Source is where the domains come from (models.DomainModel).
+type Source interface {
+	CredentialByHash(ctx context.Context, hash string) (*models.Credential, error)
+	CredentialsChangedSince(ctx context.Context, t time.Time) ([]models.Credential, error)
+}
+
+// Entry is what the API needs of a domain. It is immutable once published.
+type Entry struct {
+	ID            uint64
+	UserID        uint64
+	Nick          string
+	Host          string
+	Plan          string
+	SecretVersion int
+	Active        bool
+	hash          string
+}
+
+// Validity is the cache's word on a token's domain and secret version.
+type Validity int
+
+const (
+	// Valid: the domain is active and the token carries its current secret version.
+	Valid Validity = iota
+	// Retired: the domain was deleted, revoked or rotated since the token was issued.
+	Retired
+	// Unknown: the domain is not in the view yet (created moments ago elsewhere).
+	Unknown
+)
+
+// Cache is safe for concurrent use.
+type Cache struct {
+	src Source
+	max int
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	byID   map[uint64]*Entry // every domain not deleted
+	byHash map[string]*Entry // at most max entries
+	since  time.Time         // newest updated_at seen
+	loaded bool
+	// refreshMu serialises refreshes.
+	refreshMu sync.Mutex
+}
+
+// New returns an empty cache holding at most max secrets.
+func New(src Source, max int, log *slog.Logger) *Cache {
+	if max < 1 {
+		max = 1
+	}
+	return &Cache{src: src, max: max, log: log, byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}}
+}
+
+// Len is the number of domains in the view.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byID)
+}
+
+// Lookup returns the (active or revoked) domain whose secret hashes to
+// hash: from memory, else from the database. models.ErrNoRecord if none.
+func (c *Cache) Lookup(ctx context.Context, hash string) (*Entry, error) {
+	c.mu.RLock()
+	e, ok := c.byHash[hash]
+	c.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	// A miss: a secret created since the last refresh (perhaps on another
+	// instance), one evicted from a full cache, or no such secret. The
+	// database decides; the per-IP limit on bad secrets keeps this rare.
+	cr, err := c.src.CredentialByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	e = entryOf(cr)
+	c.mu.Lock()
+	if cur, ok := c.byID[e.ID]; !ok || cur.SecretVersion <= e.SecretVersion {
+		c.putLocked(e)
+	}
+	c.mu.Unlock()
+	return e, nil
+}
+
+// Check tells whether a token for domain id with secret version sv still stands.
+func (c *Cache) Check(id uint64, sv int) Validity {
+	c.mu.RLock()
+	e, ok := c.byID[id]
+	c.mu.RUnlock()
+	switch {
+	case !ok:
+		return Unknown
+	case e.Active && e.SecretVersion == sv:
+		return Valid
+	}
+	return Retired
+}
+
+// Refresh folds in the domains changed since the last refresh (all of
+// them the first time).
+func (c *Cache) Refresh(ctx context.Context) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	c.mu.RLock()
+	since := c.since
+	loaded := c.loaded
+	c.mu.RUnlock()
+	if loaded {
+		since = since.Add(-overlap)
+	}
+	cs, err := c.src.CredentialsChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range cs {
+		cr := &cs[i]
+		if cr.UpdatedAt.After(c.since) {
+			c.since = cr.UpdatedAt
+		}
+		old := c.byID[cr.ID]
+		if old != nil && old.hash != cr.SecretHash {
+			delete(c.byHash, old.hash)
+		}
+		if cr.Status == models.StatusDeleted {
+			if old != nil {
+				delete(c.byHash, old.hash)
+			}
+			delete(c.byID, cr.ID)
+			continue
+		}
+		c.putLocked(entryOf(cr))
+	}
+	c.loaded = true
+	return nil
+}
+
+// Forget drops a domain at once (after this instance changed it), so that
+// its old secret and tokens fail even before the refresh that follows.
+func (c *Cache) Forget(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.byID[id]; ok {
+		delete(c.byHash, old.hash)
+		retired := *old
+		retired.Active = false
+		c.byID[id] = &retired
+	}
+}
+
+func (c *Cache) putLocked(e *Entry) {
+	c.byID[e.ID] = e
+	if _, ok := c.byHash[e.hash]; !ok && len(c.byHash) >= c.max {
+		for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
+			delete(c.byHash, k)
+			break
+		}
+	}
+	c.byHash[e.hash] = e
+}
+
+func entryOf(cr *models.Credential) *Entry {
+	return &Entry{
+		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Type,
+		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: cr.SecretHash,
+	}
+}
+
+// Run refreshes every interval until ctx ends. Failures are logged and
+// retried at the next tick; the last good view keeps serving meanwhile.
+func (c *Cache) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, every)
+			err := c.Refresh(rctx)
+			cancel()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				c.log.Warn("refreshing the domain cache", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,164 @@
+// Command nodebird runs the NodeBird API: the portal where website owners
+// register domains, and the /v1 token API their sites call.
+//
+//	nodebird                       serve (settings from the environment or .env)
+//	nodebird admin grant EMAIL     give an account the admin role
+//	nodebird admin revoke EMAIL    take it away
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+	"gorm.io/gorm"
+
+	"github.com/nodebird/nodebird-api/handlers"
+	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+//go:embed templates static
+var files embed.FS
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], lookupEnv(), os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "nodebird:", err)
+		os.Exit(1)
+	}
+}
+
+// lookupEnv reads the environment, then an optional .env file for what the
+// environment does not set.
+func lookupEnv() func(string) (string, bool) {
+	dotenv, _ := godotenv.Read(".env")
+	return func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		v, ok := dotenv[k]
+		return v, ok
+	}
+}
+
+// run is main without the process: tests call it with their own settings
+// and a ready channel that receives the listening address.
+func run(ctx context.Context, args []string, env func(string) (string, bool), logOut *os.File, ready chan<- string) error {
+	cfg, err := config.Load(env, slog.New(slog.NewTextHandler(logOut, nil)))
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	var log *slog.Logger
+	if cfg.Production() {
+		log = slog.New(slog.NewJSONHandler(logOut, nil))
+	} else {
+		log = slog.New(slog.NewTextHandler(logOut, nil))
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := models.Open(ctx, models.Options{
+		Driver: cfg.DBDriver, DSN: cfg.DBDSN, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLife, StartupTimeout: cfg.DBStartupTimeout,
+	}, log)
+	if err != nil {
+		return err
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := models.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrating the database: %w", err)
+	}
+
+	if len(args) > 0 {
+		return command(ctx, args, cfg, db, os.Stdout)
+	}
+
+	templates, _ := fs.Sub(files, ".")
+	app, err := handlers.New(cfg, log, db, templates)
+	if err != nil {
+		return err
+	}
+	if err := app.Cache.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the domains: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { app.Cache.Run(bg, cfg.CacheRefresh); done <- struct{}{} }()
+	go func() { app.Counter.Run(bg, 5*time.Second); done <- struct{}{} }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DBDriver, "env", cfg.Env)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		stopBG()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	app.StartShutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopBG()
+	<-done
+	<-done
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// command runs a maintenance command instead of serving.
+func command(ctx context.Context, args []string, cfg *config.Config, db *gorm.DB, out io.Writer) error {
+	const usage = "usage: nodebird admin grant EMAIL | nodebird admin revoke EMAIL"
+	if len(args) != 3 || args[0] != "admin" || (args[1] != "grant" && args[1] != "revoke") {
+		return errors.New(usage)
+	}
+	email := strings.ToLower(strings.TrimSpace(args[2]))
+	users := models.NewUserModel(db, cfg.DBQueryTimeout, cfg.BcryptCost)
+	err := users.SetAdmin(ctx, email, args[1] == "grant")
+	if errors.Is(err, models.ErrNoRecord) {
+		return fmt.Errorf("no account with the email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: admin role %sed\n", email, map[bool]string{true: "grant", false: "revok"}[args[1] == "grant"])
+	return nil
+}

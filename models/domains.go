@@ -1,0 +1,179 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nodebird/nodebird-api/internal/secret"
+	"gorm.io/gorm"
+)
+
+// Plans and statuses of a domain.
+const (
+	PlanFree    = "free"
+	PlanPremium = "premium"
+
+	StatusActive  = "active"
+	StatusRevoked = "revoked"
+	StatusDeleted = "deleted"
+)
+
+// Domain is a registered website and the hash of its client secret.
+type Domain struct {
+	ID     uint64 `gorm:"primaryKey"`
+	UserID uint64 `gorm:"not null;uniqueIndex:idx_domains_owner_host,priority:1;index:idx_domains_owner_created,priority:1"`
+	User   User   `gorm:"constraint:OnDelete:CASCADE"`
+	Host   string `gorm:"size:80;not null;index"`
+	// HostKey is Host while the domain exists and NULL once deleted, so a
+	// deleted host can be registered again while the row stays for the record.
+	HostKey       *string    `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
+	Type          string     `gorm:"size:10;not null;index"`
+	Status        string     `gorm:"size:10;not null;default:active;index"`
+	SecretHash    string     `gorm:"size:64;not null;uniqueIndex"`
+	SecretLast4   string     `gorm:"size:4;not null"`
+	SecretVersion int        `gorm:"not null;default:1"`
+	TokensIssued  int64      `gorm:"not null;default:0"`
+	LastTokenAt   *time.Time `gorm:"index"`
+	LastFailedAt  *time.Time
+	CreatedAt     time.Time `gorm:"index;index:idx_domains_owner_created,priority:2"`
+	UpdatedAt     time.Time `gorm:"index"`
+}
+
+// DomainModel queries domains. Every method that takes a userID only ever
+// touches that user's domains.
+type DomainModel struct{ conn }
+
+// NewDomainModel returns a DomainModel with the given per-query timeout.
+func NewDomainModel(db *gorm.DB, timeout time.Duration) *DomainModel {
+	return &DomainModel{conn{db, timeout}}
+}
+
+// Insert registers host for userID and returns the domain with its new
+// secret, which exists nowhere else in clear.
+func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan string) (*Domain, string, error) {
+	s := secret.New()
+	key := host
+	d := &Domain{
+		UserID: userID, Host: host, HostKey: &key, Type: plan, Status: StatusActive,
+		SecretHash: secret.Hash(s), SecretLast4: secret.Last4(s), SecretVersion: 1,
+	}
+	db, cancel := m.with(ctx)
+	defer cancel()
+	if err := db.Omit("User").Create(d).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, "", ErrDuplicateHost
+		}
+		return nil, "", translate(err)
+	}
+	return d, s, nil
+}
+
+// ListForUser returns the user's domains, newest first, deleted ones left out.
+func (m *DomainModel) ListForUser(ctx context.Context, userID uint64) ([]Domain, error) {
+	var ds []Domain
+	db, cancel := m.with(ctx)
+	defer cancel()
+	err := db.Where("user_id = ? AND status <> ?", userID, StatusDeleted).
+		Order("created_at DESC, id DESC").Find(&ds).Error
+	return ds, translate(err)
+}
+
+// GetForUser returns one of the user's domains; ErrNoRecord for anyone else's.
+func (m *DomainModel) GetForUser(ctx context.Context, id, userID uint64) (*Domain, error) {
+	var d Domain
+	db, cancel := m.with(ctx)
+	defer cancel()
+	err := db.Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).Take(&d).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &d, nil
+}
+
+// Rotate gives the user's domain a new secret; the old one stops working.
+func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, string, error) {
+	s := secret.New()
+	db, cancel := m.with(ctx)
+	defer cancel()
+	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
+		Updates(map[string]any{
+			"secret_hash":    secret.Hash(s),
+			"secret_last4":   secret.Last4(s),
+			"secret_version": gorm.Expr("secret_version + 1"),
+		})
+	if res.Error != nil {
+		return nil, "", translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, "", ErrNoRecord
+	}
+	d, err := m.GetForUser(ctx, id, userID)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, s, nil
+}
+
+// Delete marks the user's domain deleted: its secret and tokens stop working
+// and its host can be registered again.
+func (m *DomainModel) Delete(ctx context.Context, id, userID uint64) error {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
+		Updates(map[string]any{"status": StatusDeleted, "host_key": nil})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNoRecord
+	}
+	return nil
+}
+
+// Credential is what the API needs to know about a domain's secret.
+type Credential struct {
+	ID            uint64
+	UserID        uint64
+	Nick          string
+	Host          string
+	Type          string
+	Status        string
+	SecretHash    string
+	SecretVersion int
+	UpdatedAt     time.Time
+}
+
+// CredentialByHash returns the domain (active or revoked) whose secret hashes to hash.
+func (m *DomainModel) CredentialByHash(ctx context.Context, hash string) (*Credential, error) {
+	var c Credential
+	db, cancel := m.with(ctx)
+	defer cancel()
+	err := credentialQuery(db).Where("domains.secret_hash = ? AND domains.status <> ?", hash, StatusDeleted).
+		Take(&c).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// CredentialsChangedSince returns every domain updated at or after t
+// (all of them for the zero time), oldest change first.
+func (m *DomainModel) CredentialsChangedSince(ctx context.Context, t time.Time) ([]Credential, error) {
+	var cs []Credential
+	db, cancel := m.with(ctx)
+	defer cancel()
+	q := credentialQuery(db)
+	if !t.IsZero() {
+		q = q.Where("domains.updated_at >= ?", t)
+	}
+	err := q.Order("domains.updated_at, domains.id").Find(&cs).Error
+	return cs, translate(err)
+}
+
+func credentialQuery(db *gorm.DB) *gorm.DB {
+	return db.Table("domains").
+		Select("domains.id, domains.user_id, users.nick, domains.host, domains.type, domains.status, " +
+			"domains.secret_hash, domains.secret_version, domains.updated_at").
+		Joins("JOIN users ON users.id = domains.user_id")
+}

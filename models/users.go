@@ -1,0 +1,126 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// User is a portal account.
+type User struct {
+	ID           uint64 `gorm:"primaryKey"`
+	Email        string `gorm:"size:254;not null;uniqueIndex"`
+	Nick         string `gorm:"size:15;not null"`
+	PasswordHash []byte `gorm:"size:60;not null"`
+	// IsAdmin is set by `nodebird admin grant`; ADMIN_EMAILS adds admins on top.
+	IsAdmin bool `gorm:"not null;default:false"`
+	// SessionVersion is part of every session cookie; logout increments it,
+	// so a replayed cookie no longer signs anyone in.
+	SessionVersion int `gorm:"not null;default:1"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// UserModel queries users.
+type UserModel struct {
+	conn
+	Cost int // bcrypt cost
+
+	dummyOnce sync.Once
+	dummy     []byte
+}
+
+// NewUserModel returns a UserModel with the given per-query timeout and bcrypt cost.
+func NewUserModel(db *gorm.DB, timeout time.Duration, cost int) *UserModel {
+	return &UserModel{conn: conn{db, timeout}, Cost: cost}
+}
+
+// Insert creates a user. email must already be normalised.
+func (m *UserModel) Insert(ctx context.Context, email, nick, password string) (*User, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), m.Cost)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{Email: email, Nick: nick, PasswordHash: hash, SessionVersion: 1}
+	db, cancel := m.with(ctx)
+	defer cancel()
+	if err := db.Create(u).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, ErrDuplicateEmail
+		}
+		return nil, translate(err)
+	}
+	return u, nil
+}
+
+// Authenticate returns the user whose email and password match. An unknown
+// email costs one bcrypt comparison too, so timing does not tell them apart.
+func (m *UserModel) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	var u User
+	db, cancel := m.with(ctx)
+	err := db.Where("email = ?", email).Take(&u).Error
+	cancel()
+	if err != nil {
+		err = translate(err)
+		if errors.Is(err, ErrNoRecord) {
+			m.dummyOnce.Do(func() { m.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), m.Cost) })
+			_ = bcrypt.CompareHashAndPassword(m.dummy, []byte(password))
+			return nil, ErrInvalidCredentials
+		}
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return nil, ErrInvalidCredentials
+	}
+	return &u, nil
+}
+
+// Get returns a user by id.
+func (m *UserModel) Get(ctx context.Context, id uint64) (*User, error) {
+	var u User
+	db, cancel := m.with(ctx)
+	defer cancel()
+	if err := db.Take(&u, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// GetByEmail returns a user by normalised email.
+func (m *UserModel) GetByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	db, cancel := m.with(ctx)
+	defer cancel()
+	if err := db.Where("email = ?", email).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// EndSessions invalidates every session cookie issued to the user so far.
+func (m *UserModel) EndSessions(ctx context.Context, id uint64) error {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	return translate(db.Model(&User{}).Where("id = ?", id).
+		UpdateColumn("session_version", gorm.Expr("session_version + 1")).Error)
+}
+
+// SetAdmin grants or revokes the stored admin role; ErrNoRecord if no such email.
+func (m *UserModel) SetAdmin(ctx context.Context, email string, admin bool) error {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	res := db.Model(&User{}).Where("email = ?", email).Update("is_admin", admin)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if _, err := m.GetByEmail(ctx, email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
