@@ -29,6 +29,7 @@ func (a *App) routes(e *echo.Echo) {
 	e.POST("/auth/login", a.login, web...)
 	e.POST("/auth/logout", a.logout, web...)
 	e.POST("/lang", a.setLang, web...)
+	e.GET("/docs", a.docs, web...)
 	e.POST("/domain", a.createDomain, signedIn...)
 	e.POST("/domain/:id/rotate", a.rotateDomain, signedIn...)
 	e.POST("/domain/:id/delete", a.deleteDomain, signedIn...)
@@ -37,6 +38,11 @@ func (a *App) routes(e *echo.Echo) {
 	g := e.Group("/admin", admin...)
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/domains") })
 	g.GET("/domains", a.adminDomains)
+	g.POST("/domains/:id/revoke", a.adminRevoke)
+	g.POST("/domains/:id/restore", a.adminRestore)
+	g.POST("/domains/:id/plan", a.adminSetPlan)
+	g.GET("/users/:id", a.adminUser)
+	g.GET("/audit", a.adminAudit)
 
 	// API: no sessions, no CSRF; JSON errors.
 	a.apiRoutes(e.Group("/v1"))

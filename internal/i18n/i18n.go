@@ -62,3 +62,19 @@ func Keys(lang string) []string {
 	}
 	return out
 }
+
+// register adds messages to the catalogue; each feature's file calls it
+// from init with its own keys, in every language.
+func register(msgs map[string]map[string]string) {
+	for lang, m := range msgs {
+		if catalogue[lang] == nil {
+			catalogue[lang] = map[string]string{}
+		}
+		for k, v := range m {
+			if _, dup := catalogue[lang][k]; dup {
+				panic("i18n: key registered twice: " + lang + " " + k)
+			}
+			catalogue[lang][k] = v
+		}
+	}
+}
