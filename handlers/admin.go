@@ -1,16 +1,370 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/models"
 )
 
-// Admin console: not built yet (issue 4).
+// Admin console: every domain of every user, the actions an admin may
+// take on one (each audited), and the audit log. adminOnly (session.go)
+// guards every route; CSRF is checked by withSession before it.
 
-func (a *App) adminDomains(c echo.Context) error { return echo.NewHTTPError(http.StatusNotImplemented) }
-func (a *App) adminRevoke(c echo.Context) error  { return echo.NewHTTPError(http.StatusNotImplemented) }
-func (a *App) adminRestore(c echo.Context) error { return echo.NewHTTPError(http.StatusNotImplemented) }
-func (a *App) adminSetPlan(c echo.Context) error { return echo.NewHTTPError(http.StatusNotImplemented) }
-func (a *App) adminUser(c echo.Context) error    { return echo.NewHTTPError(http.StatusNotImplemented) }
-func (a *App) adminAudit(c echo.Context) error   { return echo.NewHTTPError(http.StatusNotImplemented) }
+const (
+	adminPageSize = 50
+	adminMaxPage  = 100000
+)
+
+// admin returns the console's queries. (A field of App would do as well;
+// the model is two words, so building it here costs nothing.)
+func (a *App) admin() *models.AdminModel {
+	return models.NewAdminModel(a.DB, a.Config.DBQueryTimeout)
+}
+
+func actorOf(c echo.Context) models.Actor {
+	u := webSession(c).user
+	return models.Actor{ID: u.ID, Email: u.Email}
+}
+
+// adminFilter is the list's query string, as typed and validated.
+type adminFilter struct {
+	Owner  string
+	Host   string
+	Plan   string
+	Status string
+	Sort   string
+	Dir    string
+	Page   int
+}
+
+// parseAdminFilter reads the query; a value it cannot use is a 400 that
+// says which, never a silent guess or a 500.
+func parseAdminFilter(q url.Values) (*adminFilter, error) {
+	f := &adminFilter{
+		Owner:  strings.ToLower(strings.TrimSpace(q.Get("owner"))),
+		Host:   strings.ToLower(strings.TrimSpace(q.Get("host"))),
+		Plan:   strings.ToLower(strings.TrimSpace(q.Get("plan"))),
+		Status: strings.ToLower(strings.TrimSpace(q.Get("status"))),
+		Sort:   strings.ToLower(strings.TrimSpace(q.Get("sort"))),
+		Dir:    strings.ToLower(strings.TrimSpace(q.Get("dir"))),
+		Page:   1,
+	}
+	bad := func(key string) error { return echo.NewHTTPError(http.StatusBadRequest, key) }
+	switch {
+	case len(f.Owner) > 254 || !utf8.ValidString(f.Owner):
+		return nil, bad("admin.err.filter.owner")
+	case len(f.Host) > 4*MaxHostLen || !utf8.ValidString(f.Host):
+		return nil, bad("admin.err.filter.host")
+	case f.Plan != "" && f.Plan != models.PlanFree && f.Plan != models.PlanPremium:
+		return nil, bad("admin.err.filter.plan")
+	case f.Status != "" && f.Status != models.StatusActive && f.Status != models.StatusRevoked && f.Status != models.StatusDeleted:
+		return nil, bad("admin.err.filter.status")
+	case f.Sort != "" && f.Sort != models.SortCreated && f.Sort != models.SortLastUsed:
+		return nil, bad("admin.err.filter.sort")
+	case f.Dir != "" && f.Dir != "asc" && f.Dir != "desc":
+		return nil, bad("admin.err.filter.dir")
+	}
+	if f.Sort == "" {
+		f.Sort = models.SortCreated
+	}
+	if f.Dir == "" {
+		f.Dir = "desc"
+	}
+	page, err := parsePage(q.Get("page"))
+	if err != nil {
+		return nil, err
+	}
+	f.Page = page
+	return f, nil
+}
+
+func parsePage(s string) (int, error) {
+	if s = strings.TrimSpace(s); s == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > adminMaxPage {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, "admin.err.filter.page")
+	}
+	return n, nil
+}
+
+// query is the filter as a query string, with page and sort replaced
+// where given; defaults are left out so URLs stay short.
+func (f *adminFilter) query(page int, sort, dir string) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"owner": f.Owner, "host": f.Host, "plan": f.Plan, "status": f.Status} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if sort != models.SortCreated {
+		v.Set("sort", sort)
+	}
+	if dir != "desc" {
+		v.Set("dir", dir)
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// sortLink is a sortable column's header: where a click leads and how
+// the column is sorted now (for aria-sort).
+type sortLink struct {
+	URL  string
+	Aria string // "ascending", "descending" or "none"
+}
+
+func (f *adminFilter) sortLink(base, col string) sortLink {
+	if f.Sort != col {
+		return sortLink{URL: base + f.query(1, col, "desc"), Aria: "none"}
+	}
+	if f.Dir == "desc" {
+		return sortLink{URL: base + f.query(1, col, "asc"), Aria: "descending"}
+	}
+	return sortLink{URL: base + f.query(1, col, "desc"), Aria: "ascending"}
+}
+
+// adminUserInfo heads the list when it shows one user's domains.
+type adminUserInfo struct {
+	ID        uint64
+	Nick      string
+	Email     string
+	CreatedAt time.Time
+	// Role is the catalogue key of the user's role.
+	Role string
+}
+
+type adminDomainsData struct {
+	Rows   []models.AdminDomain
+	Filter *adminFilter
+	// Base is the list's path: /admin/domains, or /admin/users/ID.
+	Base     string
+	PrevURL  string
+	NextURL  string
+	ClearURL string
+	// Here is this page's URL, where an action returns afterwards.
+	Here           string
+	SortCreated    sortLink
+	SortLastUsed   sortLink
+	User           *adminUserInfo
+	Plans          []string
+	Statuses       []string
+	FilterSelected bool
+}
+
+// adminDomains lists every domain of every user.
+func (a *App) adminDomains(c echo.Context) error {
+	return a.adminList(c, "/admin/domains", nil)
+}
+
+// adminUser lists one user's domains, under their account details. The
+// look is audited: admins see other people's data only on the record.
+func (a *App) adminUser(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	u, err := a.admin().ViewUser(c.Request().Context(), actorOf(c), id)
+	if errors.Is(err, models.ErrNoRecord) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	role := "admin.user.role.user"
+	switch {
+	case slices.Contains(a.Config.AdminEmails, u.Email):
+		role = "admin.user.role.env"
+	case u.IsAdmin:
+		role = "admin.user.role.stored"
+	}
+	info := &adminUserInfo{ID: u.ID, Nick: u.Nick, Email: u.Email, CreatedAt: u.CreatedAt, Role: role}
+	return a.adminList(c, "/admin/users/"+strconv.FormatUint(u.ID, 10), info)
+}
+
+func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error {
+	f, err := parseAdminFilter(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	mf := models.DomainFilter{
+		Owner: f.Owner, Host: f.Host, Plan: f.Plan, Status: f.Status, Sort: f.Sort, Asc: f.Dir == "asc",
+	}
+	if user != nil {
+		mf.OwnerID, mf.Owner, f.Owner = user.ID, "", ""
+	}
+	rows, more, err := a.admin().ListDomains(c.Request().Context(), mf, adminPageSize, (f.Page-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	d := &adminDomainsData{
+		Rows: rows, Filter: f, Base: base, User: user, ClearURL: base,
+		Here:         base + f.query(f.Page, f.Sort, f.Dir),
+		SortCreated:  f.sortLink(base, models.SortCreated),
+		SortLastUsed: f.sortLink(base, models.SortLastUsed),
+		Plans:        []string{models.PlanFree, models.PlanPremium},
+		Statuses:     []string{models.StatusActive, models.StatusRevoked, models.StatusDeleted},
+		FilterSelected: f.Owner != "" || f.Host != "" || f.Plan != "" || f.Status != "" ||
+			f.Sort != models.SortCreated || f.Dir != "desc",
+	}
+	if f.Page > 1 {
+		d.PrevURL = base + f.query(f.Page-1, f.Sort, f.Dir)
+	}
+	if more {
+		d.NextURL = base + f.query(f.Page+1, f.Sort, f.Dir)
+	}
+	p := a.page(c)
+	p.Data = d
+	return a.render(c, http.StatusOK, "admin_domains", p)
+}
+
+// adminNext is where an action sends the admin back: the console page
+// the form came from, never another site.
+func adminNext(c echo.Context) string {
+	next := c.FormValue("next")
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||
+		!strings.HasPrefix(next, "/admin/") || strings.ContainsAny(next, "\\\r\n") {
+		return "/admin/domains"
+	}
+	return next
+}
+
+// stateErrors maps an action and the domain's current status (or "plan"
+// when the plan is already the one asked for) to the message that says
+// why the action was refused.
+var stateErrors = map[string]map[string]string{
+	models.ActionRevoke: {
+		models.StatusRevoked: "admin.err.revoke.revoked",
+		models.StatusDeleted: "admin.err.revoke.deleted",
+	},
+	models.ActionRestore: {
+		models.StatusActive:  "admin.err.restore.active",
+		models.StatusDeleted: "admin.err.restore.deleted",
+	},
+	models.ActionPlan: {
+		models.StatusDeleted: "admin.err.plan.deleted",
+		"plan":               "admin.err.plan.same",
+	},
+}
+
+// adminChange runs one audited change on the domain in the URL, makes the
+// API see it at once and returns to the page the form came from.
+func (a *App) adminChange(c echo.Context, action, flash string,
+	change func(ctx context.Context, actor models.Actor, id uint64) (*models.AdminDomain, error)) error {
+	id, err := domainID(c)
+	if err != nil {
+		return err
+	}
+	_, err = change(c.Request().Context(), actorOf(c), id)
+	var se *models.StateError
+	switch {
+	case errors.Is(err, models.ErrNoRecord):
+		return echo.NewHTTPError(http.StatusNotFound)
+	case errors.As(err, &se):
+		key := stateErrors[action][se.Status]
+		if key == "" {
+			key = stateErrors[action]["plan"]
+		}
+		return echo.NewHTTPError(http.StatusConflict, key)
+	case err != nil:
+		return err
+	}
+	a.domainChanged(id)
+	webSession(c).flash(flash)
+	return a.redirect(c, adminNext(c))
+}
+
+func (a *App) adminRevoke(c echo.Context) error {
+	return a.adminChange(c, models.ActionRevoke, "admin.flash.revoked", a.admin().Revoke)
+}
+
+func (a *App) adminRestore(c echo.Context) error {
+	return a.adminChange(c, models.ActionRestore, "admin.flash.restored", a.admin().Restore)
+}
+
+func (a *App) adminSetPlan(c echo.Context) error {
+	plan := strings.ToLower(strings.TrimSpace(c.FormValue("type")))
+	if plan != models.PlanFree && plan != models.PlanPremium {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "admin.err.plan.invalid")
+	}
+	return a.adminChange(c, models.ActionPlan, "admin.flash.plan",
+		func(ctx context.Context, actor models.Actor, id uint64) (*models.AdminDomain, error) {
+			return a.admin().SetPlan(ctx, actor, id, plan)
+		})
+}
+
+type adminAuditData struct {
+	Rows     []models.AuditRow
+	DomainID uint64
+	UserID   uint64
+	PrevURL  string
+	NextURL  string
+	Page     int
+}
+
+// adminAudit shows the audit log, newest first, for everything or for
+// one domain (?domain=ID) or user (?user=ID).
+func (a *App) adminAudit(c echo.Context) error {
+	q := c.QueryParams()
+	page, err := parsePage(q.Get("page"))
+	if err != nil {
+		return err
+	}
+	var f models.AuditFilter
+	for name, dst := range map[string]*uint64{"domain": &f.DomainID, "user": &f.UserID} {
+		if s := strings.TrimSpace(q.Get(name)); s != "" {
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil || n == 0 {
+				return echo.NewHTTPError(http.StatusBadRequest, "admin.err.filter.id")
+			}
+			*dst = n
+		}
+	}
+	rows, more, err := a.Audit.List(c.Request().Context(), f, adminPageSize, (page-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	link := func(page int) string {
+		v := url.Values{}
+		if f.DomainID != 0 {
+			v.Set("domain", strconv.FormatUint(f.DomainID, 10))
+		}
+		if f.UserID != 0 {
+			v.Set("user", strconv.FormatUint(f.UserID, 10))
+		}
+		if page > 1 {
+			v.Set("page", strconv.Itoa(page))
+		}
+		if len(v) == 0 {
+			return "/admin/audit"
+		}
+		return "/admin/audit?" + v.Encode()
+	}
+	d := &adminAuditData{Rows: rows, DomainID: f.DomainID, UserID: f.UserID, Page: page}
+	if page > 1 {
+		d.PrevURL = link(page - 1)
+	}
+	if more {
+		d.NextURL = link(page + 1)
+	}
+	p := a.page(c)
+	p.Data = d
+	return a.render(c, http.StatusOK, "admin_audit", p)
+}

@@ -61,6 +61,7 @@ func (a *App) issueToken(c echo.Context) error {
 		return err
 	}
 	a.Counter.Issued(d.ID)
+	a.metrics.tokenIssued(d.Plan)
 	return c.JSON(http.StatusOK, tokenResponse{
 		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.issued"),
 		Token: tok, ExpiresIn: int(a.Tokens.TTL().Seconds()),
@@ -117,6 +118,7 @@ func (a *App) testToken(c echo.Context) error {
 	raw := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
 	claims, err := a.Tokens.Verify(raw)
 	if errors.Is(err, token.ErrExpired) {
+		a.metrics.tokenVerified(verifyExpired)
 		return apiErr(419, "api.token.expired")
 	}
 	if err == nil && a.Cache.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
@@ -124,8 +126,10 @@ func (a *App) testToken(c echo.Context) error {
 	}
 	if err != nil {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+		a.metrics.tokenVerified(verifyInvalid)
 		return apiErr(http.StatusUnauthorized, "api.token.invalid")
 	}
+	a.metrics.tokenVerified(verifyOK)
 	return c.JSON(http.StatusOK, claims)
 }
 

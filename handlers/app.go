@@ -38,6 +38,10 @@ type App struct {
 	// Counter batches token counts per domain.
 	Counter *usage.Counter
 
+	limits *limiters
+	// metrics are served at /metrics (or on METRICS_ADDR).
+	metrics *metrics
+
 	sessions  *sessions.CookieStore
 	templates map[string]*pageTemplate
 	static    fs.FS
@@ -59,6 +63,8 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	}
 	a.Cache = domaincache.New(a.Domains, cfg.DomainCacheMax, log)
 	a.Counter = usage.New(a.Usage, log)
+	a.metrics = newMetrics(db, log)
+	a.limits = newLimiters(limitSettingsOf(cfg))
 	var err error
 	if a.templates, err = parseTemplates(files); err != nil {
 		return nil, err

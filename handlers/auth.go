@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -55,13 +56,24 @@ func (a *App) login(c echo.Context) error {
 	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password")}
 	errs := f.validate()
 	if len(errs) == 0 {
+		// Throttled before bcrypt runs, so that the hash is no DoS lever.
+		if wait := a.loginBlocked(c, f.Email); wait > 0 {
+			secs := max(1, int(wait.Seconds()+0.999))
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			p := a.page(c)
+			f.Password = ""
+			p.Form, p.Errors = f, map[string]string{"login": "form.login.throttled"}
+			return a.render(c, http.StatusTooManyRequests, "login", p)
+		}
 		u, err := a.Users.Authenticate(c.Request().Context(), f.Email, f.Password)
 		switch {
 		case errors.Is(err, models.ErrInvalidCredentials):
+			a.loginFailed(c, f.Email)
 			errs["login"] = "form.login.failed"
-		case err != nil:
+		case err != nil: // the database is down: not a failed login
 			return err
 		default:
+			a.loginSucceeded(f.Email)
 			ws := webSession(c)
 			ws.signIn(u, a.isAdmin(u))
 			return a.redirect(c, "/")

@@ -40,25 +40,27 @@ func wellFormedRequestID(s string) bool {
 	return true
 }
 
-// logRequests writes one structured line per request. It logs the route
-// pattern, not the URL, and never headers, bodies or cookies.
+// logRequests writes one structured line per request and records it in
+// the metrics. It logs the route pattern, not the URL (whose query string
+// may carry a token), and never headers, bodies or cookies.
 func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
-		if err != nil {
+		if err := next(c); err != nil {
 			c.Error(err)
 		}
-		status := c.Response().Status
+		d := time.Since(start)
+		req, status, route := c.Request(), c.Response().Status, routeOf(c)
+		a.metrics.observe(req.Method, route, status, d)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		a.Log.LogAttrs(c.Request().Context(), level, "request",
-			slog.String("method", c.Request().Method),
-			slog.String("route", routeOf(c)),
+		a.Log.LogAttrs(req.Context(), level, "request",
+			slog.String("method", methodLabel(req.Method)),
+			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", d),
 			slog.String("ip", c.RealIP()),
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 		)
@@ -66,10 +68,10 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// routeOf is the matched route pattern, or a fixed word for unmatched URLs
-// (so that neither logs nor metrics grow with random paths).
+// routeOf is the matched route pattern, or a fixed word for URLs that match
+// no route (so that neither logs nor metrics grow with random paths).
 func routeOf(c echo.Context) string {
-	if p := c.Path(); p != "" && p != "/*" && p != c.Request().URL.Path || p == c.Request().URL.Path && c.Response().Status != http.StatusNotFound {
+	if p := c.Path(); p != "" {
 		return p
 	}
 	return "unmatched"

@@ -20,6 +20,9 @@ func (a *App) routes(e *echo.Echo) {
 	// Operations.
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
+	if a.Config.Metrics && a.Config.MetricsAddr == "" {
+		e.GET("/metrics", a.serveMetrics)
+	}
 	e.StaticFS("/static", a.static)
 
 	// Portal.

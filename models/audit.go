@@ -7,16 +7,35 @@ import (
 	"gorm.io/gorm"
 )
 
-// AuditEntry records one admin action.
+// AuditEntry records one admin action: who (actor), what (action), on what
+// (domain and its owner, or the user looked at) and when, with the value
+// before and after for a change.
 type AuditEntry struct {
-	ID         uint64    `gorm:"primaryKey"`
-	ActorID    uint64    `gorm:"not null;index"`
-	ActorEmail string    `gorm:"size:254;not null"`
-	Action     string    `gorm:"size:40;not null"`
-	DomainID   uint64    `gorm:"not null;index"`
-	Before     string    `gorm:"size:255;not null"`
-	After      string    `gorm:"size:255;not null"`
-	CreatedAt  time.Time `gorm:"index"`
+	ID         uint64 `gorm:"primaryKey"`
+	ActorID    uint64 `gorm:"not null;index"`
+	ActorEmail string `gorm:"size:254;not null"`
+	Action     string `gorm:"size:40;not null"`
+	// DomainID is 0 for an action on a user rather than a domain.
+	DomainID uint64 `gorm:"not null;index"`
+	// UserID is the domain's owner, or the user an action was about.
+	UserID    uint64    `gorm:"not null;default:0;index"`
+	Before    string    `gorm:"size:255;not null"`
+	After     string    `gorm:"size:255;not null"`
+	CreatedAt time.Time `gorm:"index"`
+}
+
+// AuditRow is an entry with the host and owner it concerns.
+type AuditRow struct {
+	AuditEntry
+	Host      string // "" when the entry is about a user, or the domain is gone
+	UserEmail string
+	UserNick  string
+}
+
+// AuditFilter narrows the log to one domain or one user (0: all).
+type AuditFilter struct {
+	DomainID uint64
+	UserID   uint64
 }
 
 // AuditModel reads and writes the audit log.
@@ -27,11 +46,30 @@ func NewAuditModel(db *gorm.DB, timeout time.Duration) *AuditModel {
 	return &AuditModel{conn{db, timeout}}
 }
 
-// List returns the newest entries first, limit at a time after offset.
-func (m *AuditModel) List(ctx context.Context, limit, offset int) ([]AuditEntry, error) {
-	var es []AuditEntry
+// List returns the newest entries first, up to limit after offset, and
+// whether more follow.
+func (m *AuditModel) List(ctx context.Context, f AuditFilter, limit, offset int) ([]AuditRow, bool, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	err := db.Order("id DESC").Limit(limit).Offset(offset).Find(&es).Error
-	return es, translate(err)
+	q := db.Table("audit_entries").
+		Select("audit_entries.*, COALESCE(domains.host, '') AS host, " +
+			"COALESCE(users.email, '') AS user_email, COALESCE(users.nick, '') AS user_nick").
+		Joins("LEFT JOIN domains ON domains.id = audit_entries.domain_id").
+		Joins("LEFT JOIN users ON users.id = audit_entries.user_id")
+	if f.DomainID != 0 {
+		q = q.Where("audit_entries.domain_id = ?", f.DomainID)
+	}
+	if f.UserID != 0 {
+		q = q.Where("audit_entries.user_id = ?", f.UserID)
+	}
+	var rows []AuditRow
+	err := q.Order("audit_entries.id DESC").Limit(limit + 1).Offset(offset).Scan(&rows).Error
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	return rows, more, nil
 }

@@ -28,16 +28,18 @@ type Domain struct {
 	// HostKey is Host while the domain exists and NULL once deleted, so a
 	// deleted host can be registered again while the row stays for the record.
 	HostKey       *string    `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
-	Type          string     `gorm:"size:10;not null;index"`
-	Status        string     `gorm:"size:10;not null;default:active;index"`
+	Type          string     `gorm:"size:10;not null;index:idx_domains_type_created,priority:1;index:idx_domains_status_type_created,priority:2"`
+	Status        string     `gorm:"size:10;not null;default:active;index:idx_domains_status_created,priority:1;index:idx_domains_status_type_created,priority:1;index:idx_domains_status_last_token,priority:1"`
 	SecretHash    string     `gorm:"size:64;not null;uniqueIndex"`
 	SecretLast4   string     `gorm:"size:4;not null"`
 	SecretVersion int        `gorm:"not null;default:1"`
 	TokensIssued  int64      `gorm:"not null;default:0"`
-	LastTokenAt   *time.Time `gorm:"index"`
+	LastTokenAt   *time.Time `gorm:"index;index:idx_domains_status_last_token,priority:2"`
 	LastFailedAt  *time.Time
-	CreatedAt     time.Time `gorm:"index;index:idx_domains_owner_created,priority:2"`
-	UpdatedAt     time.Time `gorm:"index"`
+	// The admin list reads newest first (or by last use), filtered by
+	// status and plan; each (filter..., created_at) index serves one mix.
+	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3"`
+	UpdatedAt time.Time `gorm:"index"`
 }
 
 // DomainModel queries domains. Every method that takes a userID only ever

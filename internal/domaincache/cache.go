@@ -5,7 +5,13 @@
 // Every instance refreshes its view from the database every few seconds
 // (only the rows changed since the last refresh), and at once after a change
 // it made itself. A rotation, deletion or revocation made on another
-// instance therefore reaches this one within one refresh interval.
+// instance therefore reaches this one within one refresh interval (plus the
+// time the refresh query takes).
+//
+// The view holds every domain that is not deleted (a few dozen bytes each),
+// the ids of deleted ones (so that their tokens stay refused), and at most
+// max secret hashes: a secret evicted from a full cache is looked up in the
+// database again when it is next presented.
 package domaincache
 
 import (
@@ -38,6 +44,9 @@ type Entry struct {
 	SecretVersion int
 	Active        bool
 	hash          string
+	// updated is the row's updated_at: a lookup that read the database
+	// before a change never overwrites what a refresh learned after it.
+	updated time.Time
 }
 
 // Validity is the cache's word on a token's domain and secret version.
@@ -48,7 +57,10 @@ const (
 	Valid Validity = iota
 	// Retired: the domain was deleted, revoked or rotated since the token was issued.
 	Retired
-	// Unknown: the domain is not in the view yet (created moments ago elsewhere).
+	// Unknown: the domain is not in the view yet. A token carries a valid
+	// signature, so the domain existed when the token was issued: it was
+	// created on another instance since this one's last refresh. The API
+	// accepts such tokens; the next refresh settles them.
 	Unknown
 )
 
@@ -59,9 +71,10 @@ type Cache struct {
 	log *slog.Logger
 
 	mu     sync.RWMutex
-	byID   map[uint64]*Entry // every domain not deleted
-	byHash map[string]*Entry // at most max entries
-	since  time.Time         // newest updated_at seen
+	byID   map[uint64]*Entry    // every domain not deleted
+	byHash map[string]*Entry    // at most max entries, each also in byID
+	gone   map[uint64]time.Time // deleted domains, with the time of deletion
+	since  time.Time            // newest updated_at seen
 	loaded bool
 	// refreshMu serialises refreshes.
 	refreshMu sync.Mutex
@@ -72,14 +85,24 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	if max < 1 {
 		max = 1
 	}
-	return &Cache{src: src, max: max, log: log, byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}}
+	return &Cache{
+		src: src, max: max, log: log,
+		byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}, gone: map[uint64]time.Time{},
+	}
 }
 
-// Len is the number of domains in the view.
+// Len is the number of domains in the view (deleted ones left out).
 func (c *Cache) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.byID)
+}
+
+// Secrets is the number of secret hashes held in memory (at most max).
+func (c *Cache) Secrets() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byHash)
 }
 
 // Lookup returns the (active or revoked) domain whose secret hashes to
@@ -100,19 +123,48 @@ func (c *Cache) Lookup(ctx context.Context, hash string) (*Entry, error) {
 	}
 	e = entryOf(cr)
 	c.mu.Lock()
-	if cur, ok := c.byID[e.ID]; !ok || cur.SecretVersion <= e.SecretVersion {
+	defer c.mu.Unlock()
+	if c.newerLocked(e) {
 		c.putLocked(e)
+		return e, nil
 	}
-	c.mu.Unlock()
-	return e, nil
+	// A change raced with this read and the view already knows better.
+	if cur := c.byID[e.ID]; cur != nil && cur.hash == e.hash {
+		return cur, nil
+	}
+	return nil, models.ErrNoRecord
+}
+
+// newerLocked reports whether e (read from the database) is at least as
+// recent as what the view holds: a read racing with a rotation, revocation
+// or deletion must not bring the old state back.
+func (c *Cache) newerLocked(e *Entry) bool {
+	if deletedAt, deleted := c.gone[e.ID]; deleted {
+		return e.updated.After(deletedAt) // restored since
+	}
+	cur, ok := c.byID[e.ID]
+	if !ok {
+		return true
+	}
+	switch {
+	case e.SecretVersion != cur.SecretVersion:
+		return e.SecretVersion > cur.SecretVersion
+	case e.updated.Equal(cur.updated):
+		// The same row: never undo a Forget (which retires it in place).
+		return cur.Active || !e.Active
+	}
+	return e.updated.After(cur.updated)
 }
 
 // Check tells whether a token for domain id with secret version sv still stands.
 func (c *Cache) Check(id uint64, sv int) Validity {
 	c.mu.RLock()
 	e, ok := c.byID[id]
+	_, deleted := c.gone[id]
 	c.mu.RUnlock()
 	switch {
+	case deleted:
+		return Retired
 	case !ok:
 		return Unknown
 	case e.Active && e.SecretVersion == sv:
@@ -145,17 +197,20 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			c.since = cr.UpdatedAt
 		}
 		old := c.byID[cr.ID]
-		if old != nil && old.hash != cr.SecretHash {
-			delete(c.byHash, old.hash)
-		}
 		if cr.Status == models.StatusDeleted {
 			if old != nil {
 				delete(c.byHash, old.hash)
 			}
 			delete(c.byID, cr.ID)
+			c.gone[cr.ID] = cr.UpdatedAt
 			continue
 		}
-		c.putLocked(entryOf(cr))
+		if e := entryOf(cr); c.newerLocked(e) {
+			if old != nil && old.hash != e.hash {
+				delete(c.byHash, old.hash)
+			}
+			c.putLocked(e)
+		}
 	}
 	c.loaded = true
 	return nil
@@ -175,6 +230,7 @@ func (c *Cache) Forget(id uint64) {
 }
 
 func (c *Cache) putLocked(e *Entry) {
+	delete(c.gone, e.ID)
 	c.byID[e.ID] = e
 	if _, ok := c.byHash[e.hash]; !ok && len(c.byHash) >= c.max {
 		for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
@@ -189,6 +245,7 @@ func entryOf(cr *models.Credential) *Entry {
 	return &Entry{
 		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Type,
 		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: cr.SecretHash,
+		updated: cr.UpdatedAt,
 	}
 }
 

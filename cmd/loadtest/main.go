@@ -1,0 +1,263 @@
+// Command loadtest measures the NodeBird API under load on this machine.
+//
+//	go run ./cmd/loadtest [-domains 10000] [-concurrency 64] [-duration 15s]
+//	                      [-warmup 3s] [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep]
+//
+// It builds the app, starts it on a fresh MariaDB/MySQL database seeded with
+// -domains active domains (rate limits off, production settings), and drives
+// with wrk, one after the other and at the same concurrency and duration:
+// a bare net/http server answering a small JSON body (the ceiling of this
+// machine), POST /v1/token cycling over every domain's secret, and GET
+// /v1/test cycling over tokens issued just before. It prints requests per
+// second, p50, p99 and errors of each, each endpoint's throughput as a
+// share of the ceiling's, the app's peak RSS, and the app's start-up time
+// to ready on SQLite with the same domains; then PASS or FAIL per target.
+//
+// It exits non-zero when the run itself failed (errors, a crash); missed
+// performance targets are printed, not fatal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// options are the command-line settings.
+type options struct {
+	domains     int
+	concurrency int
+	threads     int
+	duration    time.Duration
+	warmup      time.Duration
+	tokens      int
+	dsn         string
+	keep        bool
+}
+
+func main() {
+	var o options
+	var ceiling string
+	flag.IntVar(&o.domains, "domains", 10000, "active domains to seed")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "open connections, kept busy")
+	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "wrk threads")
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per endpoint (whole seconds)")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before each measurement (whole seconds)")
+	flag.IntVar(&o.tokens, "tokens", 1000, "tokens GET /v1/test cycles over")
+	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (a database is created on it and dropped)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the database, logs and files of the run")
+	flag.StringVar(&ceiling, "serve-ceiling", "", "internal: serve the ceiling handler on this address")
+	flag.Parse()
+
+	if ceiling != "" {
+		if err := serveCeiling(ceiling); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: ceiling:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// validate rejects settings the run cannot honour.
+func (o options) validate() error {
+	switch {
+	case o.domains < 1 || o.tokens < 1:
+		return errors.New("-domains and -tokens must be at least 1")
+	case o.concurrency < 1 || o.threads < 1 || o.threads > o.concurrency:
+		return errors.New("-concurrency and -threads must be at least 1, with no more threads than connections")
+	case o.duration < time.Second || o.warmup < time.Second:
+		return errors.New("-duration and -warmup must be at least 1s (wrk counts whole seconds)")
+	}
+	return nil
+}
+
+// tokenTTL is long enough for the tokens of the GET /v1/test run to
+// outlive it: the default minute unless the run is longer.
+func (o options) tokenTTL() time.Duration {
+	return max(time.Minute, (o.warmup+o.duration)*2)
+}
+
+// run is the whole load test.
+func run(ctx context.Context, o options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "nodebird-load-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("files of the run kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	wrk, err := newWrkRunner(dir, o.threads, o.concurrency)
+	if err != nil {
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	step("building the app")
+	bin, err := buildApp(ctx, root, dir)
+	if err != nil {
+		return err
+	}
+
+	m := Measurements{Domains: o.domains}
+	if err := loadMySQL(ctx, o, dir, bin, wrk, &m); err != nil {
+		return err
+	}
+	step("timing start-up to ready on SQLite")
+	if m.Startup, err = sqliteStartup(ctx, o, dir, bin); err != nil {
+		return err
+	}
+
+	fmt.Printf("\nNodeBird API load test: %d CPUs, wrk %d threads x %d connections, %s per endpoint after %s of warm-up\n",
+		runtime.NumCPU(), o.threads, o.concurrency, o.duration, o.warmup)
+	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=off\n\n",
+		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser)
+	m.Print(os.Stdout)
+	if errs := m.Issue.Errors + m.Verify.Errors + m.Ceiling.Errors; errs > 0 {
+		return fmt.Errorf("the run had %d errors", errs)
+	}
+	return nil
+}
+
+// loadMySQL seeds a fresh database, starts the app and the ceiling, and
+// loads the three targets, filling in m.
+func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, m *Measurements) error {
+	step(fmt.Sprintf("seeding %d domains on a fresh database", o.domains))
+	db, err := createDatabase(ctx, o.dsn)
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("database %s kept\n", db.name)
+	} else {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := db.Drop(dctx); err != nil {
+				fmt.Fprintf(os.Stderr, "loadtest: dropping %s: %v\n", db.name, err)
+			}
+		}()
+	}
+	secrets, err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, o.domains)
+	if err != nil {
+		return err
+	}
+	secretsFile := filepath.Join(dir, "secrets.txt")
+	if err := writeLines(secretsFile, secrets); err != nil {
+		return err
+	}
+
+	step("starting the app and the ceiling server")
+	app, err := startApp(ctx, "app-mysql", o, dir, bin, map[string]string{"DB_DRIVER": "mysql", "DB_DSN": db.DSN()})
+	if err != nil {
+		return err
+	}
+	defer app.Stop()
+	ceiling, err := startCeiling(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer ceiling.Stop()
+	if err := smokeTest(ctx, app.URL, secrets[0]); err != nil {
+		return fmt.Errorf("the app does not answer as expected before the load: %w", err)
+	}
+
+	load := func(t Target) (Result, error) {
+		step(fmt.Sprintf("loading %s: %s warm-up, then %s measured", t.Name, o.warmup, o.duration))
+		if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
+			return Result{}, err
+		}
+		return wrk.Run(ctx, t, o.duration)
+	}
+	if m.Ceiling, err = load(Target{Name: "the ceiling", URL: ceiling.URL, Method: "GET", Path: "/", Kind: "none"}); err != nil {
+		return err
+	}
+	if m.Issue, err = load(Target{Name: "POST /v1/token", URL: app.URL, Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}); err != nil {
+		return err
+	}
+	tokensFile := filepath.Join(dir, "tokens.txt")
+	if err := issueTokens(ctx, app.URL, secrets, o.tokens, tokensFile); err != nil {
+		return err
+	}
+	if m.Verify, err = load(Target{Name: "GET /v1/test", URL: app.URL, Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}); err != nil {
+		return err
+	}
+	if !app.Alive() {
+		return fmt.Errorf("the app exited during the run:\n%s", app.LogTail())
+	}
+	if m.PeakRSS, err = app.PeakRSS(); err != nil {
+		return fmt.Errorf("reading the app's peak RSS: %w", err)
+	}
+	return nil
+}
+
+// startApp starts the app binary (logging to dir/name.log) with production settings, rate limits
+// off, fresh random secrets and the given database settings.
+func startApp(ctx context.Context, name string, o options, dir, bin string, db map[string]string) (*child, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"APP_ENV": "production", "RATE_LIMITS": "off", "PORT": strconv.Itoa(port),
+		"JWT_SECRET": randomHex(32), "SESSION_SECRET": randomHex(32),
+		"TOKEN_TTL": o.tokenTTL().String(), "DATA_DIR": filepath.Join(dir, "data"),
+	}
+	for k, v := range db {
+		env[k] = v
+	}
+	return startChild(ctx, name, bin, nil, env, dir, port, "/readyz")
+}
+
+// startCeiling starts this program in -serve-ceiling mode.
+func startCeiling(ctx context.Context, dir string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return startChild(ctx, "ceiling", self, []string{"-serve-ceiling", "127.0.0.1:" + strconv.Itoa(port)}, nil, dir, port, "/")
+}
+
+// sqliteStartup seeds an SQLite database with the same number of domains,
+// starts the app on it and returns the time from exec to /readyz answering 200.
+func sqliteStartup(ctx context.Context, o options, dir, bin string) (time.Duration, error) {
+	data := filepath.Join(dir, "sqlite")
+	if _, err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, o.domains); err != nil {
+		return 0, fmt.Errorf("seeding SQLite: %w", err)
+	}
+	app, err := startApp(ctx, "app-sqlite", o, dir, bin, map[string]string{"DB_DRIVER": "sqlite", "DATA_DIR": data})
+	if err != nil {
+		return 0, err
+	}
+	app.Stop()
+	return app.Ready.Sub(app.Started), nil
+}
+
+// step tells what the run is doing.
+func step(s string) { fmt.Fprintf(os.Stderr, "== %s\n", s) }

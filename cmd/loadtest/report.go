@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// The targets of issue 8.
+const (
+	minVerifyShare = 0.7              // GET /v1/test throughput, as a share of the ceiling's
+	minIssueShare  = 0.5              // POST /v1/token throughput, as a share of the ceiling's
+	maxP99Factor   = 1.5              // each endpoint's p99 over the ceiling's p99
+	maxPeakRSS     = 100 << 20        // bytes, with 10,000 domains
+	maxStartup     = 1 * time.Second  // start-up to ready on SQLite
+	targetDomains  = 10000            // the domain count the RSS target is stated for
+	mib            = float64(1 << 20) // bytes in a MiB
+)
+
+// Measurements are the numbers of one load-test run.
+type Measurements struct {
+	Ceiling, Issue, Verify Result
+	PeakRSS                int64 // bytes
+	Startup                time.Duration
+	Domains                int
+}
+
+// Check is one target and whether the run met it.
+type Check struct {
+	Name string
+	Got  string
+	Pass bool
+}
+
+// share is r's throughput as a fraction of the ceiling's.
+func (m Measurements) share(r Result) float64 {
+	if m.Ceiling.RPS() == 0 {
+		return 0
+	}
+	return r.RPS() / m.Ceiling.RPS()
+}
+
+// p99Factor is r's p99 over the ceiling's p99.
+func (m Measurements) p99Factor(r Result) float64 {
+	if m.Ceiling.P99 == 0 {
+		return 0
+	}
+	return float64(r.P99) / float64(m.Ceiling.P99)
+}
+
+// Checks compares the measurements with the targets.
+func (m Measurements) Checks() []Check {
+	endpoint := func(name string, r Result, minShare float64) []Check {
+		return []Check{
+			{fmt.Sprintf("%s throughput >= %.1f of the ceiling", name, minShare), fmt.Sprintf("%.2f", m.share(r)), m.share(r) >= minShare},
+			{fmt.Sprintf("%s p99 <= %.1f x the ceiling's p99", name, maxP99Factor), fmt.Sprintf("%.2f", m.p99Factor(r)), m.p99Factor(r) <= maxP99Factor},
+			{name + " errors = 0", fmt.Sprint(r.Errors), r.Errors == 0},
+		}
+	}
+	cs := append(endpoint("POST /v1/token", m.Issue, minIssueShare), endpoint("GET /v1/test", m.Verify, minVerifyShare)...)
+	rss := Check{fmt.Sprintf("app peak RSS < %.0f MB", maxPeakRSS/mib), fmt.Sprintf("%.1f MB", float64(m.PeakRSS)/mib), m.PeakRSS < maxPeakRSS}
+	if m.Domains < targetDomains {
+		rss.Name += fmt.Sprintf(" (stated for %d domains, run with %d)", targetDomains, m.Domains)
+	}
+	startup := Check{fmt.Sprintf("start-up to ready on SQLite < %s", maxStartup), m.Startup.Round(time.Millisecond).String(), m.Startup < maxStartup}
+	return append(cs, rss, startup)
+}
+
+// Print writes the results table and the targets.
+func (m Measurements) Print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\treq/s\tp50\tp99\tmax\terrors\tof ceiling\tp99 / ceiling p99\t")
+	row := func(name string, r Result) {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%.2f\t%.2f\t\n",
+			name, r.RPS(), ms(r.P50), ms(r.P99), ms(r.Max), r.Errors, m.share(r), m.p99Factor(r))
+	}
+	row("ceiling (bare net/http)", m.Ceiling)
+	row("POST /v1/token", m.Issue)
+	row("GET /v1/test", m.Verify)
+	tw.Flush()
+	fmt.Fprintf(w, "\napp peak RSS (VmHWM): %.1f MB with %d domains\n", float64(m.PeakRSS)/mib, m.Domains)
+	fmt.Fprintf(w, "start-up to ready on SQLite (%d domains): %s\n", m.Domains, m.Startup.Round(time.Millisecond))
+	fmt.Fprintln(w, "\ntargets:")
+	for _, c := range m.Checks() {
+		verdict := "PASS"
+		if !c.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s  %-55s %s\n", verdict, c.Name, c.Got)
+	}
+}
+
+// ms formats a latency in milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

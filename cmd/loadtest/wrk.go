@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed loadtest.lua
+var wrkScript []byte
+
+// wrkInstall is printed when wrk is missing.
+const wrkInstall = "wrk (the HTTP load generator) is not installed: run `sudo apt-get install -y wrk` (Debian/Ubuntu) and try again"
+
+// Result is what one wrk run measured.
+type Result struct {
+	Requests int64
+	Duration time.Duration
+	P50, P99 time.Duration
+	Max      time.Duration
+	// Errors counts failed connects, reads, writes, timeouts and HTTP
+	// statuses of 400 and above.
+	Errors int64
+}
+
+// RPS is the throughput in requests per second.
+func (r Result) RPS() float64 {
+	if r.Duration <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Duration.Seconds()
+}
+
+// Target is one thing to load: a request shape and the values cycled over.
+type Target struct {
+	Name   string
+	URL    string // base URL, e.g. http://127.0.0.1:8002
+	Method string
+	Path   string
+	Kind   string // "secret", "token" or "none" (see loadtest.lua)
+	File   string // one value a line; unused for "none"
+}
+
+// wrkRunner drives wrk with a fixed number of threads and connections.
+type wrkRunner struct {
+	bin         string
+	script      string
+	threads     int
+	connections int
+}
+
+// newWrkRunner finds wrk and writes the Lua script into dir.
+func newWrkRunner(dir string, threads, connections int) (*wrkRunner, error) {
+	bin, err := exec.LookPath("wrk")
+	if err != nil {
+		return nil, errors.New(wrkInstall)
+	}
+	script := filepath.Join(dir, "loadtest.lua")
+	if err := os.WriteFile(script, wrkScript, 0o600); err != nil {
+		return nil, err
+	}
+	return &wrkRunner{bin: bin, script: script, threads: threads, connections: connections}, nil
+}
+
+// Run loads t for d and returns what wrk measured.
+func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration) (Result, error) {
+	file := t.File
+	if file == "" {
+		file = "-"
+	}
+	args := []string{
+		"-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
+		"-d", strconv.Itoa(int(d.Seconds())) + "s", "--timeout", "5s",
+		"-s", w.script, t.URL + t.Path, "--", t.Method, t.Path, t.Kind, file,
+	}
+	var out, errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, w.bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return Result{}, fmt.Errorf("wrk on %s: %v: %s", t.Name, err, strings.TrimSpace(errOut.String()))
+	}
+	r, err := parseWrk(out.String())
+	if err != nil {
+		return Result{}, fmt.Errorf("wrk on %s: %w\n%s", t.Name, err, out.String())
+	}
+	return r, nil
+}
+
+// parseWrk reads the LOADTEST line that loadtest.lua's done prints.
+func parseWrk(out string) (Result, error) {
+	var line string
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, "LOADTEST ") {
+			line = strings.TrimSpace(strings.TrimPrefix(l, "LOADTEST "))
+		}
+	}
+	if line == "" {
+		return Result{}, errors.New("no LOADTEST line in the output")
+	}
+	fields := map[string]int64{}
+	for f := range strings.FieldsSeq(line) {
+		k, v, ok := strings.Cut(f, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil {
+			return Result{}, fmt.Errorf("malformed field %q", f)
+		}
+		fields[k] = n
+	}
+	for _, k := range []string{"requests", "duration_us", "p50_us", "p99_us", "max_us", "connect", "read", "write", "status", "timeout"} {
+		if _, ok := fields[k]; !ok {
+			return Result{}, fmt.Errorf("field %s missing", k)
+		}
+	}
+	us := func(k string) time.Duration { return time.Duration(fields[k]) * time.Microsecond }
+	return Result{
+		Requests: fields["requests"],
+		Duration: us("duration_us"),
+		P50:      us("p50_us"),
+		P99:      us("p99_us"),
+		Max:      us("max_us"),
+		Errors:   fields["connect"] + fields["read"] + fields["write"] + fields["status"] + fields["timeout"],
+	}, nil
+}

@@ -1,0 +1,138 @@
+package handlers
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// rootEmail is the admin that adminServer names in ADMIN_EMAILS.
+const rootEmail = "root@example.com"
+
+// adminServer starts the app with rootEmail in ADMIN_EMAILS and returns it
+// with a client signed in as that admin.
+func adminServer(t *testing.T, driver string) (*testServer, *client) {
+	t.Helper()
+	s := newTestServer(t, driver, func(c *config.Config) { c.AdminEmails = []string{rootEmail} })
+	return s, s.user(t, rootEmail)
+}
+
+// adminRow is what a row of the admin list says about its domain.
+type adminRow struct {
+	ID                          uint64
+	Host, Owner, Plan, Status   string
+	Issued, LastToken, LastFail string
+}
+
+var (
+	adminRowRe = regexp.MustCompile(`(?s)data-testid="admin-domain-row" data-id="(\d+)" data-host="([^"]*)" data-owner="([^"]*)" data-plan="([^"]*)" data-status="([^"]*)">` +
+		`.*?data-testid="tokens-issued">(\d+)</td>\s*<td[^>]*data-testid="last-token">(.*?)</td>\s*<td[^>]*data-testid="last-failed">(.*?)</td>`)
+	auditRowRe = regexp.MustCompile(`(?s)data-testid="audit-row" data-action="([^"]*)" data-domain="(\d+)" data-user="(\d+)" data-actor="([^"]*)">.*?data-testid="audit-change">(.*?)</td>`)
+	tagRe      = regexp.MustCompile(`<[^>]+>`)
+)
+
+// adminRows parses the rows of an admin list page, in order.
+func adminRows(t *testing.T, body string) []adminRow {
+	t.Helper()
+	var out []adminRow
+	for _, m := range adminRowRe.FindAllStringSubmatch(body, -1) {
+		id, _ := strconv.ParseUint(m[1], 10, 64)
+		out = append(out, adminRow{
+			ID: id, Host: html.UnescapeString(m[2]), Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5],
+			Issued: m[6], LastToken: text(m[7]), LastFail: text(m[8]),
+		})
+	}
+	return out
+}
+
+func text(s string) string { return html.UnescapeString(tagRe.ReplaceAllString(s, "")) }
+
+func hostsOf(rows []adminRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Host
+	}
+	return out
+}
+
+// auditEntry is what a row of the audit page says.
+type auditEntry struct {
+	Action         string
+	Domain, User   uint64
+	Actor          string
+	Before, After  string
+}
+
+var codeRe = regexp.MustCompile(`<code>([^<]*)</code> → <code>([^<]*)</code>`)
+
+func auditEntries(t *testing.T, body string) []auditEntry {
+	t.Helper()
+	var out []auditEntry
+	for _, m := range auditRowRe.FindAllStringSubmatch(body, -1) {
+		d, _ := strconv.ParseUint(m[2], 10, 64)
+		u, _ := strconv.ParseUint(m[3], 10, 64)
+		e := auditEntry{Action: m[1], Domain: d, User: u, Actor: html.UnescapeString(m[4])}
+		if c := codeRe.FindStringSubmatch(m[5]); c != nil {
+			e.Before, e.After = c[1], c[2]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// auditCount is the number of entries in the audit table.
+func auditCount(t *testing.T, s *testServer) int64 {
+	t.Helper()
+	var n int64
+	if err := s.app.DB.Model(&models.AuditEntry{}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// domainByHost reads a domain's row straight from the database.
+func domainByHost(t *testing.T, s *testServer, host string) models.Domain {
+	t.Helper()
+	var d models.Domain
+	if err := s.app.DB.Where("host = ?", host).Order("id DESC").Take(&d).Error; err != nil {
+		t.Fatalf("domain %s: %v", host, err)
+	}
+	return d
+}
+
+// seedDomains inserts n domains for userID through the model, each created
+// a minute after the previous one (from start), and returns their hosts in
+// creation order.
+func seedDomains(t *testing.T, s *testServer, userID uint64, prefix string, n int, start time.Time) []string {
+	t.Helper()
+	ctx := context.Background()
+	hosts := make([]string, n)
+	for i := range n {
+		hosts[i] = prefix + strconv.Itoa(i) + ".example.com"
+		d, _, err := s.app.Domains.Insert(ctx, userID, hosts[i], models.PlanFree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.app.DB.Model(&models.Domain{}).Where("id = ?", d.ID).
+			UpdateColumn("created_at", start.Add(time.Duration(i)*time.Minute)).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hosts
+}
+
+// status GETs or POSTs path and returns the status code.
+func (c *client) status(method, path string) int {
+	c.t.Helper()
+	if method == http.MethodGet {
+		return c.get(path).Status
+	}
+	return c.post(path, nil).Status
+}

@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Domain-bound browser access: a request that carries an Origin is served,
+// with CORS headers for that origin only, when the origin's host is the one
+// registered for the secret (or the token's domain). Calls without Origin
+// (servers) are not affected.
+
+// originHost is the host[:port] of an Origin value, normalised like a
+// registered host (default ports dropped); "" when it is not an http(s) origin.
+func originHost(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	if u.Scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	} else {
+		host = strings.TrimSuffix(host, ":443")
+	}
+	h, key := NormalizeHost(host)
+	if key != "" {
+		return ""
+	}
+	return h
+}
+
+// allowOrigin refuses a browser request from an origin other than host, and
+// otherwise adds the CORS headers for it.
+func (a *App) allowOrigin(c echo.Context, host string) error {
+	origin := c.Request().Header.Get(echo.HeaderOrigin)
+	if origin == "" {
+		return nil
+	}
+	if originHost(origin) != host {
+		return echo.NewHTTPError(http.StatusForbidden, "api.origin")
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+	h.Set(echo.HeaderAccessControlExposeHeaders, "RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate")
+	return nil
+}
+
+// preflight answers a CORS preflight for an origin whose host some active
+// domain registered; the request itself is then checked against its own
+// secret or token. Other origins get 403 and no CORS headers.
+func (a *App) preflight(methods string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		origin := c.Request().Header.Get(echo.HeaderOrigin)
+		host := originHost(origin)
+		if host == "" || !a.Cache.HasHost(host) {
+			return echo.NewHTTPError(http.StatusForbidden, "api.origin")
+		}
+		h := c.Response().Header()
+		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+		h.Set(echo.HeaderAccessControlAllowMethods, methods)
+		h.Set(echo.HeaderAccessControlAllowHeaders, "Authorization, Content-Type")
+		h.Set(echo.HeaderAccessControlMaxAge, "600")
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// varyOrigin marks every /v1 response as depending on Origin, so caches
+// never hand one origin's CORS answer to another.
+func varyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Add(echo.HeaderVary, echo.HeaderOrigin)
+		return next(c)
+	}
+}

@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
+)
+
+// Token verification results, the values of the result label.
+const (
+	verifyOK      = "ok"
+	verifyExpired = "expired"
+	verifyInvalid = "invalid"
+)
+
+// metrics are the application's Prometheus metrics. They live on a registry
+// of their own, not the global default one, so that tests can build many
+// Apps. Every label has a bounded set of values: routes are patterns
+// (c.Path()), never URLs.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	tokensIssued  *prometheus.CounterVec
+	verifications *prometheus.CounterVec
+	refusals      *prometheus.CounterVec
+	// http serves the registry in the Prometheus text format.
+	http http.Handler
+}
+
+func newMetrics(db *gorm.DB, log *slog.Logger) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebird_http_requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "nodebird_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by method, route pattern and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "status"}),
+		tokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebird_tokens_issued_total",
+			Help: "JWTs issued by POST /v1/token, by the domain's plan.",
+		}, []string{"plan"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebird_token_verifications_total",
+			Help: "Tokens checked by GET /v1/test, by result (ok, expired, invalid).",
+		}, []string{"result"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebird_rate_limited_total",
+			Help: "Requests refused by a rate limit, by limit.",
+		}, []string{"scope"}),
+	}
+	for _, r := range []string{verifyOK, verifyExpired, verifyInvalid} {
+		m.verifications.WithLabelValues(r) // present (at 0) from the start
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.tokensIssued, m.verifications, m.refusals,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if sqlDB, err := db.DB(); err == nil {
+		// go_sql_* metrics: open, in use and idle connections, waits, closes.
+		m.reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "nodebird"))
+	}
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:            m.reg,
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
+		MaxRequestsInFlight: 4,
+	})
+	return m
+}
+
+// observe records one answered request.
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	method, code := methodLabel(method), strconv.Itoa(status)
+	m.requests.WithLabelValues(method, route, code).Inc()
+	m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
+}
+
+// tokenIssued counts a JWT issued for a domain on plan.
+func (m *metrics) tokenIssued(plan string) {
+	if m == nil {
+		return
+	}
+	m.tokensIssued.WithLabelValues(plan).Inc()
+}
+
+// tokenVerified counts a /v1/test decision: verifyOK, verifyExpired or verifyInvalid.
+func (m *metrics) tokenVerified(result string) {
+	if m == nil {
+		return
+	}
+	m.verifications.WithLabelValues(result).Inc()
+}
+
+// rateLimited counts a request refused by the rate limit named scope (a
+// fixed word chosen by the caller, such as "token_free" or "login").
+func (m *metrics) rateLimited(scope string) {
+	if m == nil {
+		return
+	}
+	m.refusals.WithLabelValues(scope).Inc()
+}
+
+// methodLabel keeps the method label to the standard methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// MetricsHandler serves /metrics; main.go mounts it on METRICS_ADDR when
+// that is set (the route table serves it otherwise).
+func (a *App) MetricsHandler() http.Handler { return a.metrics.http }
+
+// serveMetrics is GET /metrics on the application's own address.
+func (a *App) serveMetrics(c echo.Context) error {
+	a.metrics.http.ServeHTTP(c.Response(), c.Request())
+	return nil
+}

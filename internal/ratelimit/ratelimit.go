@@ -1,0 +1,146 @@
+// Package ratelimit counts requests per key in fixed windows, in memory,
+// with a hard bound on the number of keys it keeps.
+//
+// A fixed window maps directly onto the IETF RateLimit header fields
+// (quota, remaining, seconds until reset). Each instance counts on its own:
+// with N instances behind a balancer the effective limit is up to N times
+// the configured one.
+package ratelimit
+
+import (
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+)
+
+const shards = 32
+
+// Limiter is safe for concurrent use.
+type Limiter struct {
+	now     func() time.Time
+	perShrd int
+	seed    maphash.Seed
+	shards  [shards]shard
+}
+
+type shard struct {
+	mu      sync.Mutex
+	windows map[string]*window
+}
+
+type window struct {
+	start time.Time
+	end   time.Time
+	count int
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	Allowed   bool
+	Limit     int
+	Remaining int
+	// Reset is the time until the window ends (and the count starts over).
+	Reset time.Duration
+}
+
+// ResetSeconds is Reset rounded up to whole seconds, at least 1.
+func (r Result) ResetSeconds() int {
+	return max(1, int(math.Ceil(r.Reset.Seconds())))
+}
+
+// New returns a Limiter keeping at most maxKeys keys. now may be nil.
+func New(maxKeys int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	l := &Limiter{now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].windows = map[string]*window{}
+	}
+	return l
+}
+
+func (l *Limiter) shard(key string) *shard {
+	return &l.shards[maphash.String(l.seed, key)%shards]
+}
+
+// Allow counts one request for key against limit per window.
+func (l *Limiter) Allow(key string, limit int, per time.Duration) Result {
+	return l.take(key, limit, per, 1)
+}
+
+// Peek reports whether one more request would be allowed, without counting it.
+func (l *Limiter) Peek(key string, limit int, per time.Duration) Result {
+	return l.take(key, limit, per, 0)
+}
+
+// Reset forgets key (for example after a successful login).
+func (l *Limiter) Reset(key string) {
+	s := l.shard(key)
+	s.mu.Lock()
+	delete(s.windows, key)
+	s.mu.Unlock()
+}
+
+func (l *Limiter) take(key string, limit int, per time.Duration, n int) Result {
+	now := l.now()
+	s := l.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.windows[key]
+	if !ok || !now.Before(w.end) {
+		if n == 0 {
+			return Result{Allowed: limit > 0, Limit: limit, Remaining: limit, Reset: per}
+		}
+		if !ok && len(s.windows) >= l.perShrd {
+			s.evict(now)
+		}
+		if w == nil {
+			w = &window{}
+			s.windows[key] = w
+		}
+		w.start, w.end, w.count = now, now.Add(per), 0
+	}
+	res := Result{Limit: limit, Reset: w.end.Sub(now)}
+	if w.count+max(n, 1) > limit { // Peek asks whether one more would pass
+		res.Remaining = max(0, limit-w.count)
+		return res
+	}
+	w.count += n
+	res.Allowed = true
+	res.Remaining = limit - w.count
+	return res
+}
+
+// evict drops the windows that have ended; if none has, an arbitrary
+// tenth of the shard (map iteration order is random), so that the shard
+// stays bounded and the scan is paid once per many insertions.
+func (s *shard) evict(now time.Time) {
+	dropped := 0
+	for k, w := range s.windows {
+		if !now.Before(w.end) {
+			delete(s.windows, k)
+			dropped++
+		}
+	}
+	for k := range s.windows {
+		if dropped >= max(1, len(s.windows)/10) {
+			break
+		}
+		delete(s.windows, k)
+		dropped++
+	}
+}
+
+// Len is the number of keys held.
+func (l *Limiter) Len() int {
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		n += len(s.windows)
+		s.mu.Unlock()
+	}
+	return n
+}

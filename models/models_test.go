@@ -1,0 +1,166 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nodebird/nodebird-api/internal/secret"
+	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+var ctx = context.Background()
+
+func eachDB(t *testing.T, fn func(t *testing.T, driver string)) {
+	for _, d := range testdb.Targets(t) {
+		t.Run(d, func(t *testing.T) { fn(t, d) })
+	}
+}
+
+func TestUsers(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+
+		u, err := users.Insert(ctx, "amy@example.com", "에이미", "password123")
+		if err != nil || u.ID == 0 || u.SessionVersion != 1 {
+			t.Fatalf("insert: %+v %v", u, err)
+		}
+		if _, err := users.Insert(ctx, "amy@example.com", "again", "password123"); !errors.Is(err, models.ErrDuplicateEmail) {
+			t.Fatalf("duplicate email: %v", err)
+		}
+		got, err := users.Authenticate(ctx, "amy@example.com", "password123")
+		if err != nil || got.ID != u.ID || got.Nick != "에이미" {
+			t.Fatalf("authenticate: %+v %v", got, err)
+		}
+		for _, tc := range []struct{ email, pw string }{{"amy@example.com", "wrong"}, {"nobody@example.com", "password123"}} {
+			if _, err := users.Authenticate(ctx, tc.email, tc.pw); !errors.Is(err, models.ErrInvalidCredentials) {
+				t.Errorf("authenticate %s: %v", tc.email, err)
+			}
+		}
+		if err := users.EndSessions(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := users.Get(ctx, u.ID); got.SessionVersion != 2 {
+			t.Fatalf("session version %d after EndSessions", got.SessionVersion)
+		}
+		if _, err := users.Get(ctx, 999); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("missing user: %v", err)
+		}
+		for _, admin := range []bool{true, true, false} { // setting the same value twice is fine
+			if err := users.SetAdmin(ctx, "amy@example.com", admin); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := users.Get(ctx, u.ID); got.IsAdmin != admin {
+				t.Fatalf("IsAdmin = %v, want %v", got.IsAdmin, admin)
+			}
+		}
+		if err := users.SetAdmin(ctx, "nobody@example.com", true); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("SetAdmin unknown email: %v", err)
+		}
+	})
+}
+
+func TestDomains(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		domains := models.NewDomainModel(db, 2*time.Second)
+		alice, _ := users.Insert(ctx, "alice@example.com", "alice", "password123")
+		bob, _ := users.Insert(ctx, "bob@example.com", "bob", "password123")
+
+		d, sec, err := domains.Insert(ctx, alice.ID, "example.com", models.PlanFree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.SecretHash != secret.Hash(sec) || d.SecretLast4 != secret.Last4(sec) || d.Status != models.StatusActive || d.SecretVersion != 1 {
+			t.Fatalf("stored %+v", d)
+		}
+		if _, _, err := domains.Insert(ctx, alice.ID, "example.com", models.PlanPremium); !errors.Is(err, models.ErrDuplicateHost) {
+			t.Fatalf("duplicate host: %v", err)
+		}
+		if _, _, err := domains.Insert(ctx, bob.ID, "example.com", models.PlanPremium); err != nil {
+			t.Fatalf("same host, other user: %v", err)
+		}
+
+		// Ownership is in every query.
+		if _, err := domains.GetForUser(ctx, d.ID, bob.ID); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("bob read alice's domain: %v", err)
+		}
+		if _, _, err := domains.Rotate(ctx, d.ID, bob.ID); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("bob rotated alice's domain: %v", err)
+		}
+		if err := domains.Delete(ctx, d.ID, bob.ID); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("bob deleted alice's domain: %v", err)
+		}
+
+		cr, err := domains.CredentialByHash(ctx, secret.Hash(sec))
+		if err != nil || cr.ID != d.ID || cr.Nick != "alice" || cr.Host != "example.com" || cr.SecretVersion != 1 {
+			t.Fatalf("credential: %+v %v", cr, err)
+		}
+
+		r, sec2, err := domains.Rotate(ctx, d.ID, alice.ID)
+		if err != nil || sec2 == sec || r.SecretVersion != 2 || r.SecretHash != secret.Hash(sec2) {
+			t.Fatalf("rotate: %+v %v", r, err)
+		}
+		if _, err := domains.CredentialByHash(ctx, secret.Hash(sec)); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("old secret still found: %v", err)
+		}
+
+		since := time.Now().Add(-time.Hour)
+		changed, err := domains.CredentialsChangedSince(ctx, since)
+		if err != nil || len(changed) != 2 {
+			t.Fatalf("changed since: %d %v", len(changed), err)
+		}
+
+		if err := domains.Delete(ctx, d.ID, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := domains.Delete(ctx, d.ID, alice.ID); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := domains.CredentialByHash(ctx, secret.Hash(sec2)); !errors.Is(err, models.ErrNoRecord) {
+			t.Fatalf("deleted domain's secret still found: %v", err)
+		}
+		list, _ := domains.ListForUser(ctx, alice.ID)
+		if len(list) != 0 {
+			t.Fatalf("deleted domain listed: %+v", list)
+		}
+		// The host is free again once deleted.
+		if _, _, err := domains.Insert(ctx, alice.ID, "example.com", models.PlanFree); err != nil {
+			t.Fatalf("re-register after delete: %v", err)
+		}
+	})
+}
+
+func TestUsageUpsert(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		domains := models.NewDomainModel(db, 2*time.Second)
+		usage := models.NewUsageModel(db, 2*time.Second)
+		u, _ := users.Insert(ctx, "use@example.com", "use", "password123")
+		d, _, _ := domains.Insert(ctx, u.ID, "use.example.com", models.PlanFree)
+
+		now := time.Now().UTC().Truncate(time.Second)
+		for i := 0; i < 2; i++ {
+			err := usage.Add(ctx, now, map[uint64]models.UsageDelta{d.ID: {Issued: 3, Refused: 1, LastIssued: now, LastRefused: now}})
+			if err != nil {
+				t.Fatalf("add %d: %v", i, err)
+			}
+		}
+		got, err := usage.Recent(ctx, []uint64{d.ID}, now.Add(-24*time.Hour))
+		if err != nil || got[d.ID].Issued != 6 || got[d.ID].Refused != 2 {
+			t.Fatalf("recent: %+v %v", got, err)
+		}
+		stored, _ := domains.GetForUser(ctx, d.ID, u.ID)
+		if stored.TokensIssued != 6 || stored.LastTokenAt == nil || stored.LastFailedAt == nil {
+			t.Fatalf("domain counters: %+v", stored)
+		}
+		if !stored.UpdatedAt.Equal(d.UpdatedAt) && stored.UpdatedAt.After(d.UpdatedAt.Add(time.Second)) {
+			t.Fatalf("usage changed updated_at (%v -> %v): the domain cache would churn", d.UpdatedAt, stored.UpdatedAt)
+		}
+	})
+}
