@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -17,44 +19,83 @@ import (
 	"github.com/nodebird/nodebird-api/models"
 )
 
+// The token API. Third-party sites exchange their domain's client secret
+// for a short-lived JWT (POST /v1/token) and check a token (GET /v1/test).
+// Every answer, errors included, is JSON {"code", "message"}: handlers
+// return the errors below and errorHandler renders them.
+
+// apiRoutes registers the /v1 endpoints.
+//
+// Keep it free of a catch-all route and of g.Use: Echo v4's Group.Use
+// registers a catch-all that turns 405 into 404. Unknown /v1 URLs (404) and
+// wrong methods (405, with Allow) come from the router, rendered as JSON by
+// errorHandler; middleware goes on each route.
 func (a *App) apiRoutes(g *echo.Group) {
-	g.POST("/token", a.issueToken)
-	g.GET("/test", a.testToken)
-	// Unknown /v1 URLs and wrong methods answer in JSON too.
-	g.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	g.POST("/token", a.issueToken, varyOrigin)
+	g.GET("/test", a.testToken, varyOrigin)
+	// CORS preflights, for pages on a registered domain (cors.go).
+	g.OPTIONS("/token", a.preflight("POST"), varyOrigin)
+	g.OPTIONS("/test", a.preflight("GET"), varyOrigin)
 }
+
+// The API's answers to bad requests. They are shared values: compare them
+// with errors.Is, and never call SetInternal on them (use WithInternal).
+var (
+	errSecretMissing = echo.NewHTTPError(http.StatusBadRequest, "api.secret.missing")
+	errBodyMalformed = echo.NewHTTPError(http.StatusBadRequest, "api.body.malformed")
+	errBodyType      = echo.NewHTTPError(http.StatusUnsupportedMediaType, "api.body.type")
+	// errSecretUnknown: malformed, unknown, rotated away, deleted or revoked.
+	errSecretUnknown = echo.NewHTTPError(http.StatusUnauthorized, "api.secret.unknown")
+	errTokenMissing  = echo.NewHTTPError(http.StatusUnauthorized, "api.token.missing")
+	errTokenInvalid  = echo.NewHTTPError(http.StatusUnauthorized, "api.token.invalid")
+	// errTokenExpired is the seed's 419, for a token whose only fault is its age.
+	errTokenExpired = echo.NewHTTPError(419, "api.token.expired")
+)
 
 // tokenResponse is the body of a successful POST /v1/token.
 type tokenResponse struct {
 	Code      int    `json:"code"`
 	Message   string `json:"message"`
 	Token     string `json:"token"`
-	ExpiresIn int    `json:"expiresIn"`
+	ExpiresIn int    `json:"expiresIn"` // seconds
 }
 
-func apiErr(status int, key string) error { return echo.NewHTTPError(status, key) }
+// claimsResponse is the body of a successful GET /v1/test: the token's
+// claims (as the seed answered) with code and message.
+type claimsResponse struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	*token.Claims
+}
 
-// issueToken exchanges a domain's client secret for a JWT.
+// issueToken (POST /v1/token) exchanges an active domain's client secret
+// for a JWT, for a browser only from the domain's own origin, within the
+// plan's rate limit.
 func (a *App) issueToken(c echo.Context) error {
-	s, err := clientSecret(c)
+	noStore(c)
+	if a.guessing(c) { // too many bad secrets from this IP: no lookup at all
+		return errRateLimited
+	}
+	s, err := readClientSecret(c.Request())
 	if err != nil {
 		return err
 	}
-	if !secret.WellFormed(s) { // a typo or a guess: no database lookup
-		return apiErr(http.StatusUnauthorized, "api.secret.unknown")
+	d, err := a.activeDomain(c.Request().Context(), s)
+	if errors.Is(err, errSecretUnknown) {
+		a.badSecret(c)
 	}
-	d, err := a.Cache.Lookup(c.Request().Context(), secret.Hash(s))
-	switch {
-	case errors.Is(err, models.ErrNoRecord):
-		return apiErr(http.StatusUnauthorized, "api.secret.unknown")
-	case err != nil:
+	if err != nil {
 		return err
 	}
-	if !d.Active {
+	if err := a.allowOrigin(c, d.Host); err != nil {
 		a.Counter.Refused(d.ID)
-		return apiErr(http.StatusUnauthorized, "api.secret.unknown")
+		return err
 	}
-	tok, _, err := a.Tokens.Issue(token.Subject{
+	if !a.allow(c, a.limits.tokenPolicy(d.Plan), "tok:"+strconv.FormatUint(d.ID, 10)) {
+		a.Counter.Refused(d.ID)
+		return errRateLimited
+	}
+	tok, claims, err := a.Tokens.Issue(token.Subject{
 		UserID: d.UserID, Nick: d.Nick, DomainID: d.ID, SecretVersion: d.SecretVersion, Host: d.Host,
 	})
 	if err != nil {
@@ -63,14 +104,40 @@ func (a *App) issueToken(c echo.Context) error {
 	a.Counter.Issued(d.ID)
 	a.metrics.tokenIssued(d.Plan)
 	return c.JSON(http.StatusOK, tokenResponse{
-		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.issued"),
-		Token: tok, ExpiresIn: int(a.Tokens.TTL().Seconds()),
+		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.issued"), Token: tok,
+		ExpiresIn: int(claims.ExpiresAt.Unix() - claims.IssuedAt.Unix()),
 	})
 }
 
-// clientSecret reads clientSecret from a JSON or form body.
-func clientSecret(c echo.Context) (string, error) {
-	req := c.Request()
+// activeDomain finds the active domain whose client secret is s, from
+// memory or else the database. errSecretUnknown when there is none; 503
+// when the database cannot tell (never a misleading 401).
+func (a *App) activeDomain(ctx context.Context, s string) (*domaincache.Entry, error) {
+	if !secret.WellFormed(s) { // a typo or a guess: no lookup
+		return nil, errSecretUnknown
+	}
+	d, err := a.Cache.Lookup(ctx, secret.Hash(s))
+	switch {
+	case errors.Is(err, models.ErrNoRecord):
+		return nil, errSecretUnknown
+	case err != nil:
+		// Unreachable, timed out, closed: whatever the failure, the
+		// client should try again, and the cause goes to the log.
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable).WithInternal(err)
+	case !d.Active:
+		a.Counter.Refused(d.ID)
+		return nil, errSecretUnknown
+	}
+	return d, nil
+}
+
+// maxFormMemory bounds the memory a multipart body may take; BODY_LIMIT
+// bounds the whole body anyway.
+const maxFormMemory = 64 << 10
+
+// readClientSecret reads clientSecret from a JSON, urlencoded or multipart
+// body (never from the URL, where secrets end up in logs).
+func readClientSecret(req *http.Request) (string, error) {
 	ct := req.Header.Get(echo.HeaderContentType)
 	mt, _, _ := mime.ParseMediaType(ct)
 	var s string
@@ -81,64 +148,116 @@ func clientSecret(c echo.Context) (string, error) {
 		}
 		dec := json.NewDecoder(req.Body)
 		if err := dec.Decode(&body); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return "", echo.ErrStatusRequestEntityTooLarge
-			}
-			return "", apiErr(http.StatusBadRequest, "api.body.malformed")
+			return "", bodyError(err)
 		}
-		if _, err := dec.Token(); err != io.EOF {
-			return "", apiErr(http.StatusBadRequest, "api.body.malformed")
+		if _, err := dec.Token(); err != io.EOF { // one JSON value, nothing after it
+			return "", bodyError(err)
 		}
 		if body.ClientSecret != nil {
 			s = *body.ClientSecret
 		}
-	case mt == echo.MIMEApplicationForm || mt == echo.MIMEMultipartForm:
-		if err := req.ParseMultipartForm(1 << 16); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return "", echo.ErrStatusRequestEntityTooLarge
-			}
-			return "", apiErr(http.StatusBadRequest, "api.body.malformed")
+	case mt == echo.MIMEApplicationForm:
+		if err := req.ParseForm(); err != nil {
+			return "", bodyError(err)
 		}
-		s = req.FormValue("clientSecret")
+		s = req.PostForm.Get("clientSecret")
+	case mt == echo.MIMEMultipartForm:
+		err := req.ParseMultipartForm(maxFormMemory)
+		if req.MultipartForm != nil {
+			defer req.MultipartForm.RemoveAll()
+		}
+		if err != nil {
+			return "", bodyError(err)
+		}
+		s = req.PostForm.Get("clientSecret")
 	case ct == "" && req.ContentLength == 0:
 	default:
-		return "", echo.ErrUnsupportedMediaType
+		return "", errBodyType
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", apiErr(http.StatusBadRequest, "api.secret.missing")
+		return "", errSecretMissing
 	}
 	return s, nil
 }
 
-// testToken answers with a token's claims, as the seed did.
-func (a *App) testToken(c echo.Context) error {
-	raw := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
-	claims, err := a.Tokens.Verify(raw)
-	if errors.Is(err, token.ErrExpired) {
-		a.metrics.tokenVerified(verifyExpired)
-		return apiErr(419, "api.token.expired")
+// bodyError is 413 when reading the body hit BODY_LIMIT, else 400.
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooBig) {
+		return echo.ErrStatusRequestEntityTooLarge
 	}
-	if err == nil && a.Cache.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
-		err = token.ErrInvalid
-	}
-	if err != nil {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
-		a.metrics.tokenVerified(verifyInvalid)
-		return apiErr(http.StatusUnauthorized, "api.token.invalid")
-	}
-	a.metrics.tokenVerified(verifyOK)
-	return c.JSON(http.StatusOK, claims)
+	return errBodyMalformed
 }
 
-// bearer takes the token from an Authorization header sent raw (as the
-// seed's clients do) or as "Bearer <token>" in any case.
-func bearer(h string) string {
+// testToken (GET /v1/test) answers with a token's claims, as the seed did:
+// 419 when the token's only fault is that it expired, 401 for anything else.
+func (a *App) testToken(c echo.Context) error {
+	noStore(c)
+	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	claims, err := a.verifyToken(raw)
+	if err == nil || errors.Is(err, token.ErrExpired) {
+		// A genuine token: a browser may read the answer (419 included, so
+		// that it knows to renew) only from the token's own domain.
+		if oerr := a.allowOrigin(c, tokenHost(claims)); oerr != nil {
+			return oerr
+		}
+	}
+	switch {
+	case err == nil:
+		if !a.allow(c, a.limits.verify, "ver:"+strconv.FormatUint(claims.DomainID, 10)) {
+			return errRateLimited
+		}
+		a.metrics.tokenVerified(verifyOK)
+		return c.JSON(http.StatusOK, claimsResponse{
+			Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.valid"), Claims: claims,
+		})
+	case errors.Is(err, token.ErrExpired):
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
+		a.metrics.tokenVerified(verifyExpired)
+		return errTokenExpired
+	}
+	a.metrics.tokenVerified(verifyInvalid)
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+	if raw == "" {
+		return errTokenMissing
+	}
+	return errTokenInvalid
+}
+
+// verifyToken checks a token's algorithm, signature, issuer and times, then
+// that its domain was not rotated, revoked or deleted since it was issued
+// (in memory: no query). A token whose domain this instance has not seen
+// yet (created on another one since the last refresh) is accepted: its
+// signature proves the domain existed. token.ErrExpired only when expiry
+// is the token's sole fault.
+func (a *App) verifyToken(raw string) (*token.Claims, error) {
+	claims, err := a.Tokens.Verify(raw)
+	if claims != nil && a.Cache.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
+		return nil, token.ErrInvalid
+	}
+	return claims, err
+}
+
+// tokenHost is the registered host a token was issued for (its audience).
+func tokenHost(c *token.Claims) string {
+	if len(c.Audience) == 0 {
+		return ""
+	}
+	return c.Audience[0]
+}
+
+// bearerToken takes the token from an Authorization header sent raw (as
+// the seed's clients do) or as "Bearer <token>", the scheme in any case.
+func bearerToken(h string) string {
 	h = strings.TrimSpace(h)
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+	if len(h) >= 6 && strings.EqualFold(h[:6], "bearer") && (len(h) == 6 || h[6] == ' ') {
+		return strings.TrimSpace(h[6:])
 	}
 	return h
+}
+
+// noStore keeps tokens and claims out of every cache (RFC 6749, 5.1).
+func noStore(c echo.Context) {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 }

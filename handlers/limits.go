@@ -152,7 +152,7 @@ func (a *App) loginSucceeded(email string) {
 }
 
 // metricRateLimited counts a refusal by policy name for /metrics.
-func (a *App) metricRateLimited(name string) {}
+func (a *App) metricRateLimited(name string) { a.metrics.rateLimited(name) }
 
 func limitSettingsOf(cfg *config.Config) limitSettings {
 	return limitSettings{

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -63,6 +64,18 @@ const (
 	// accepts such tokens; the next refresh settles them.
 	Unknown
 )
+
+func (v Validity) String() string {
+	switch v {
+	case Valid:
+		return "Valid"
+	case Retired:
+		return "Retired"
+	case Unknown:
+		return "Unknown"
+	}
+	return "Validity(" + strconv.Itoa(int(v)) + ")"
+}
 
 // Cache is safe for concurrent use.
 type Cache struct {
@@ -182,7 +195,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	since := c.since
 	loaded := c.loaded
 	c.mu.RUnlock()
-	if loaded {
+	if loaded && !since.IsZero() { // zero: nothing seen yet, read everything
 		since = since.Add(-overlap)
 	}
 	cs, err := c.src.CredentialsChangedSince(ctx, since)
