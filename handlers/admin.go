@@ -25,12 +25,7 @@ const (
 	adminMaxPage  = 100000
 )
 
-// admin returns the console's queries. (A field of App would do as well;
-// the model is two words, so building it here costs nothing.)
-func (a *App) admin() *models.AdminModel {
-	return models.NewAdminModel(a.DB, a.Config.DBQueryTimeout)
-}
-
+// actorOf is the signed-in admin, as the audit log records them.
 func actorOf(c echo.Context) models.Actor {
 	u := webSession(c).user
 	return models.Actor{ID: u.ID, Email: u.Email}
@@ -180,7 +175,7 @@ func (a *App) adminUser(c echo.Context) error {
 	if err != nil || id == 0 {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	u, err := a.admin().ViewUser(c.Request().Context(), actorOf(c), id)
+	u, err := a.Admin.ViewUser(c.Request().Context(), actorOf(c), id)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -209,7 +204,7 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 	if user != nil {
 		mf.OwnerID, mf.Owner, f.Owner = user.ID, "", ""
 	}
-	rows, more, err := a.admin().ListDomains(c.Request().Context(), mf, adminPageSize, (f.Page-1)*adminPageSize)
+	rows, more, err := a.Admin.ListDomains(c.Request().Context(), mf, adminPageSize, (f.Page-1)*adminPageSize)
 	if err != nil {
 		return err
 	}
@@ -267,12 +262,12 @@ var stateErrors = map[string]map[string]string{
 // adminChange runs one audited change on the domain in the URL, makes the
 // API see it at once and returns to the page the form came from.
 func (a *App) adminChange(c echo.Context, action, flash string,
-	change func(ctx context.Context, actor models.Actor, id uint64) (*models.AdminDomain, error)) error {
+	change func(ctx context.Context, actor models.Actor, id uint64) error) error {
 	id, err := domainID(c)
 	if err != nil {
 		return err
 	}
-	_, err = change(c.Request().Context(), actorOf(c), id)
+	err = change(c.Request().Context(), actorOf(c), id)
 	var se *models.StateError
 	switch {
 	case errors.Is(err, models.ErrNoRecord):
@@ -292,11 +287,11 @@ func (a *App) adminChange(c echo.Context, action, flash string,
 }
 
 func (a *App) adminRevoke(c echo.Context) error {
-	return a.adminChange(c, models.ActionRevoke, "admin.flash.revoked", a.admin().Revoke)
+	return a.adminChange(c, models.ActionRevoke, "admin.flash.revoked", a.Admin.Revoke)
 }
 
 func (a *App) adminRestore(c echo.Context) error {
-	return a.adminChange(c, models.ActionRestore, "admin.flash.restored", a.admin().Restore)
+	return a.adminChange(c, models.ActionRestore, "admin.flash.restored", a.Admin.Restore)
 }
 
 func (a *App) adminSetPlan(c echo.Context) error {
@@ -305,8 +300,8 @@ func (a *App) adminSetPlan(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "admin.err.plan.invalid")
 	}
 	return a.adminChange(c, models.ActionPlan, "admin.flash.plan",
-		func(ctx context.Context, actor models.Actor, id uint64) (*models.AdminDomain, error) {
-			return a.admin().SetPlan(ctx, actor, id, plan)
+		func(ctx context.Context, actor models.Actor, id uint64) error {
+			return a.Admin.SetPlan(ctx, actor, id, plan)
 		})
 }
 

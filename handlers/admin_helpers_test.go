@@ -64,10 +64,10 @@ func hostsOf(rows []adminRow) []string {
 
 // auditEntry is what a row of the audit page says.
 type auditEntry struct {
-	Action         string
-	Domain, User   uint64
-	Actor          string
-	Before, After  string
+	Action        string
+	Domain, User  uint64
+	Actor         string
+	Before, After string
 }
 
 var codeRe = regexp.MustCompile(`<code>([^<]*)</code> → <code>([^<]*)</code>`)

@@ -32,6 +32,7 @@ type App struct {
 	Domains *models.DomainModel
 	Usage   *models.UsageModel
 	Audit   *models.AuditModel
+	Admin   *models.AdminModel
 	Tokens  *token.Manager
 	// Cache is the in-memory view of the domains the API answers from.
 	Cache *domaincache.Cache
@@ -59,6 +60,7 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		Domains: models.NewDomainModel(db, cfg.DBQueryTimeout),
 		Usage:   models.NewUsageModel(db, cfg.DBQueryTimeout),
 		Audit:   models.NewAuditModel(db, cfg.DBQueryTimeout),
+		Admin:   models.NewAdminModel(db, cfg.DBQueryTimeout),
 		Tokens:  token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),
 	}
 	a.Cache = domaincache.New(a.Domains, cfg.DomainCacheMax, log)

@@ -156,7 +156,7 @@ func TestSignupValidation(t *testing.T) {
 		{"overlong email", long + "@example.com", "nick", "password123", "Enter a valid email address"},
 		{"empty nick", "e1@example.com", "  ", "password123", "Enter a nickname."},
 		{"long nick", "e2@example.com", "sixteen-chars-xx", "password123", "at most 15 characters"},
-		{"short password", "e3@example.com", "nick", "short", "at least 8 characters"},
+		{"short password", "e3@example.com", "nick", "shrtpw1", "at least 8 characters"},
 		{"long password", "e4@example.com", "nick", strings.Repeat("p", 73), "at most 72 bytes"},
 		{"script nick", "e5@example.com", "<script>x", "password123", ""},
 	}

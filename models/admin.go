@@ -44,8 +44,12 @@ const (
 )
 
 // maxOwnerIDs bounds the ids an owner filter passes as a list; beyond it
-// the filter becomes a subquery.
-const maxOwnerIDs = 1000
+// the filter becomes a subquery. maxHostIDs does the same for a host
+// filter, which beyond it stays a LIKE on the page's query.
+var (
+	maxOwnerIDs = 1000
+	maxHostIDs  = 1000
+)
 
 // Actor is the admin who acts, as written in the audit log.
 type Actor struct {
@@ -99,89 +103,156 @@ func likePattern(s string) string {
 }
 
 // ListDomains returns up to limit domains after offset, with whether more
-// follow. An owner filter looks up the matching users first, so that the
-// domains are found through their (user_id, created_at) index rather than
-// by joining every domain to its owner.
+// follow. It reads in steps that each use an index, whatever MariaDB's
+// optimizer would make of one big join:
+//
+//   - an owner filter finds the matching users first, and a host filter
+//     the matching domain ids (a scan of the small host index), so that
+//     neither walks every domain; past a bound, each stays a condition;
+//   - the page's ids are read alone, from a (filter..., created_at or
+//     last_token_at, id) index that holds them, so even a deep OFFSET
+//     skips index entries rather than rows;
+//   - then the page's rows, and their owners, by primary key.
 func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, offset int) ([]AdminDomain, bool, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
 
-	q := db.Table("domains").
-		Select("domains.id, domains.user_id, users.nick AS owner_nick, users.email AS owner_email, " +
-			"domains.host, domains.type, domains.status, domains.secret_last4, domains.tokens_issued, " +
-			"domains.last_token_at, domains.last_failed_at, domains.created_at").
-		Joins("JOIN users ON users.id = domains.user_id")
-
+	q := db.Model(&Domain{}).Select("id")
 	if f.OwnerID != 0 {
-		q = q.Where("domains.user_id = ?", f.OwnerID)
+		q = q.Where("user_id = ?", f.OwnerID)
 	}
 	if f.Owner != "" {
 		pat := likePattern(f.Owner)
-		owners := db.Model(&User{}).Select("id").
-			Where("email LIKE ? ESCAPE '!' OR nick LIKE ? ESCAPE '!'", pat, pat)
+		owners := func() *gorm.DB {
+			return db.Model(&User{}).Select("id").Where("email LIKE ? ESCAPE '!' OR nick LIKE ? ESCAPE '!'", pat, pat)
+		}
 		var ids []uint64
-		if err := owners.Limit(maxOwnerIDs+1).Pluck("id", &ids).Error; err != nil {
+		if err := owners().Limit(maxOwnerIDs+1).Pluck("id", &ids).Error; err != nil {
 			return nil, false, translate(err)
 		}
 		switch {
 		case len(ids) == 0:
 			return nil, false, nil
 		case len(ids) <= maxOwnerIDs:
-			q = q.Where("domains.user_id IN ?", ids)
+			q = q.Where("user_id IN ?", ids)
 		default:
-			q = q.Where("domains.user_id IN (?)", db.Model(&User{}).Select("id").
-				Where("email LIKE ? ESCAPE '!' OR nick LIKE ? ESCAPE '!'", pat, pat))
+			q = q.Where("user_id IN (?)", owners())
 		}
 	}
 	if f.Host != "" {
-		q = q.Where("domains.host LIKE ? ESCAPE '!'", likePattern(f.Host))
+		pat := likePattern(f.Host)
+		var ids []uint64
+		err := db.Model(&Domain{}).Select("id").Where("host LIKE ? ESCAPE '!'", pat).
+			Limit(maxHostIDs+1).Pluck("id", &ids).Error
+		if err != nil {
+			return nil, false, translate(err)
+		}
+		switch {
+		case len(ids) == 0:
+			return nil, false, nil
+		case len(ids) <= maxHostIDs:
+			q = q.Where("id IN ?", ids)
+		default: // common text: the newest matches come soon enough
+			q = q.Where("host LIKE ? ESCAPE '!'", pat)
+		}
 	}
 	if f.Plan != "" {
-		q = q.Where("domains.type = ?", f.Plan)
+		q = q.Where("type = ?", f.Plan)
 	}
 	if f.Status != "" {
-		q = q.Where("domains.status = ?", f.Status)
+		q = q.Where("status = ?", f.Status)
 	}
 	dir := "DESC"
 	if f.Asc {
 		dir = "ASC"
 	}
-	col := "domains.created_at"
+	col := "created_at"
 	if f.Sort == SortLastUsed {
-		col = "domains.last_token_at"
+		col = "last_token_at"
 	}
-	q = q.Order(col + " " + dir + ", domains.id " + dir)
-
-	var rows []AdminDomain
-	if err := q.Limit(limit + 1).Offset(offset).Scan(&rows).Error; err != nil {
+	var ids []uint64
+	if err := q.Order(col+" "+dir+", id "+dir).Limit(limit+1).Offset(offset).Pluck("id", &ids).Error; err != nil {
 		return nil, false, translate(err)
 	}
-	more := len(rows) > limit
+	more := len(ids) > limit
 	if more {
-		rows = rows[:limit]
+		ids = ids[:limit]
+	}
+	if len(ids) == 0 {
+		return nil, more, nil
+	}
+
+	var got []AdminDomain
+	err := db.Model(&Domain{}).
+		Select("id, user_id, host, type, status, secret_last4, tokens_issued, last_token_at, last_failed_at, created_at").
+		Where("id IN ?", ids).Scan(&got).Error
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	byID := make(map[uint64]AdminDomain, len(got))
+	for _, d := range got {
+		byID[d.ID] = d
+	}
+	rows := make([]AdminDomain, 0, len(ids))
+	for _, id := range ids {
+		if d, ok := byID[id]; ok { // gone between the two reads: left out
+			rows = append(rows, d)
+		}
+	}
+	if err := fillOwners(db, rows); err != nil {
+		return nil, false, translate(err)
 	}
 	return rows, more, nil
 }
 
+// fillOwners sets the owner's nick and email of each row, in one query.
+func fillOwners(db *gorm.DB, rows []AdminDomain) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]uint64, 0, len(rows))
+	seen := map[uint64]bool{}
+	for _, r := range rows {
+		if !seen[r.UserID] {
+			seen[r.UserID] = true
+			ids = append(ids, r.UserID)
+		}
+	}
+	var us []User
+	if err := db.Select("id, nick, email").Where("id IN ?", ids).Find(&us).Error; err != nil {
+		return err
+	}
+	byID := make(map[uint64]*User, len(us))
+	for i := range us {
+		byID[us[i].ID] = &us[i]
+	}
+	for i := range rows {
+		if u := byID[rows[i].UserID]; u != nil {
+			rows[i].OwnerNick, rows[i].OwnerEmail = u.Nick, u.Email
+		}
+	}
+	return nil
+}
+
 // Revoke stops the domain's secret from getting tokens. Only an active
 // domain can be revoked.
-func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) (*AdminDomain, error) {
+func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
 	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain) (string, string, map[string]any, bool) {
 		return d.Status, StatusRevoked, map[string]any{"status": StatusRevoked}, d.Status == StatusActive
 	})
 }
 
 // Restore makes a revoked domain active again.
-func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) (*AdminDomain, error) {
+func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) error {
 	return m.change(ctx, actor, id, ActionRestore, func(d *Domain) (string, string, map[string]any, bool) {
 		return d.Status, StatusActive, map[string]any{"status": StatusActive}, d.Status == StatusRevoked
 	})
 }
 
 // SetPlan moves a domain that is not deleted to another plan.
-func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan string) (*AdminDomain, error) {
+func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan string) error {
 	if plan != PlanFree && plan != PlanPremium {
-		return nil, fmt.Errorf("models: unknown plan %q", plan)
+		return fmt.Errorf("models: unknown plan %q", plan)
 	}
 	return m.change(ctx, actor, id, ActionPlan, func(d *Domain) (string, string, map[string]any, bool) {
 		return d.Type, plan, map[string]any{"type": plan}, d.Status != StatusDeleted && d.Type != plan
@@ -192,10 +263,9 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 // (and what it sets), makes it and writes the audit entry, all in one
 // transaction: there is no change without its entry, nor the reverse.
 func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action string,
-	decide func(d *Domain) (before, after string, set map[string]any, ok bool)) (*AdminDomain, error) {
+	decide func(d *Domain) (before, after string, set map[string]any, ok bool)) error {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	var out AdminDomain
 	err := db.Transaction(func(tx *gorm.DB) error {
 		var d Domain
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
@@ -216,26 +286,19 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		if res.RowsAffected != 1 {
 			return &StateError{Status: d.Status, Plan: d.Type}
 		}
-		if err := tx.Create(&AuditEntry{
+		return tx.Create(&AuditEntry{
 			ActorID: actor.ID, ActorEmail: actor.Email, Action: action,
 			DomainID: d.ID, UserID: d.UserID, Before: before, After: after,
-		}).Error; err != nil {
-			return err
-		}
-		return tx.Table("domains").
-			Select("domains.id, domains.user_id, users.nick AS owner_nick, users.email AS owner_email, "+
-				"domains.host, domains.type, domains.status, domains.secret_last4, domains.tokens_issued, "+
-				"domains.last_token_at, domains.last_failed_at, domains.created_at").
-			Joins("JOIN users ON users.id = domains.user_id").Where("domains.id = ?", d.ID).Take(&out).Error
+		}).Error
 	})
 	if err != nil {
 		var se *StateError
 		if errors.As(err, &se) {
-			return nil, se
+			return se
 		}
-		return nil, translate(err)
+		return translate(err)
 	}
-	return &out, nil
+	return nil
 }
 
 // ViewUser returns the user and writes to the audit log that actor looked
