@@ -31,11 +31,11 @@ import (
 // wrong methods (405, with Allow) come from the router, rendered as JSON by
 // errorHandler; middleware goes on each route.
 func (a *App) apiRoutes(g *echo.Group) {
-	g.POST("/token", a.issueToken, varyOrigin)
-	g.GET("/test", a.testToken, varyOrigin)
+	g.POST("/token", a.issueToken, a.apiCORS)
+	g.GET("/test", a.testToken, a.apiCORS)
 	// CORS preflights, for pages on a registered domain (cors.go).
-	g.OPTIONS("/token", a.preflight("POST"), varyOrigin)
-	g.OPTIONS("/test", a.preflight("GET"), varyOrigin)
+	g.OPTIONS("/token", a.preflight("POST"), a.apiCORS)
+	g.OPTIONS("/test", a.preflight("GET"), a.apiCORS)
 }
 
 // The API's answers to bad requests. They are shared values: compare them

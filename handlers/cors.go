@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,9 @@ import (
 // with CORS headers for that origin only, when the origin's host is the one
 // registered for the secret (or the token's domain). Calls without Origin
 // (servers) are not affected.
+
+// exposedHeaders are the response headers a page may read.
+const exposedHeaders = "RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate"
 
 // originHost is the host[:port] of an Origin value, normalised like a
 // registered host (default ports dropped); "" when it is not an http(s) origin.
@@ -46,7 +50,7 @@ func (a *App) allowOrigin(c echo.Context, host string) error {
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderAccessControlAllowOrigin, origin)
-	h.Set(echo.HeaderAccessControlExposeHeaders, "RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate")
+	h.Set(echo.HeaderAccessControlExposeHeaders, exposedHeaders)
 	return nil
 }
 
@@ -69,11 +73,28 @@ func (a *App) preflight(methods string) echo.HandlerFunc {
 	}
 }
 
-// varyOrigin marks every /v1 response as depending on Origin, so caches
-// never hand one origin's CORS answer to another.
-func varyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+// apiCORS marks every /v1 response as depending on Origin (so caches never
+// hand one origin's answer to another) and lets a page on a registered host
+// read the API's refusals (400, 401, 413, 415, 429, 503...), so that it can
+// tell a rotated secret from a network failure. A 403 for a wrong origin
+// never carries CORS headers.
+func (a *App) apiCORS(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Add(echo.HeaderVary, echo.HeaderOrigin)
-		return next(c)
+		h := c.Response().Header()
+		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		err := next(c)
+		origin := c.Request().Header.Get(echo.HeaderOrigin)
+		if err == nil || origin == "" || h.Get(echo.HeaderAccessControlAllowOrigin) != "" {
+			return err
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusForbidden {
+			return err
+		}
+		if host := originHost(origin); host != "" && a.Cache.HasHost(host) {
+			h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+			h.Set(echo.HeaderAccessControlExposeHeaders, exposedHeaders)
+		}
+		return err
 	}
 }

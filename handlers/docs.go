@@ -1,12 +1,157 @@
 package handlers
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/internal/token"
 )
+
+// docsData is what the page for API users shows. Its examples are built
+// from the request's own base URL, this server's settings and the API's
+// own response types, so that they stay true to what the API answers.
+type docsData struct {
+	APIBase    string
+	TTLSeconds int
+	TTL        string // the token lifetime in words
+	BodyLimit  string
+	Limits     bool // rate limits are on
+	FreeRPM    string
+	PremiumRPM string
+	VerifyRPM  string
+	BadRPM     string
+
+	SampleToken string
+	// JSON bodies, indented, in the page's language.
+	TokenOK, Claims, ErrUnknown, ErrMissing, ErrInvalid, ErrExpired, ErrRateLimited, ErrOrigin string
+	ErrExpiredKo                                                                               string
+	// Header values.
+	PolicyFree, RateFree string
+	Statuses             []docsStatus
+}
+
+// docsStatus is one line of the status code table.
+type docsStatus struct {
+	Code int
+	When string // catalogue keys
+	Do   string
+}
 
 // docs is the page for API users.
 func (a *App) docs(c echo.Context) error {
-	return echo.NewHTTPError(http.StatusNotImplemented)
+	p := a.page(c)
+	lang := p.Lang
+	ttl := a.Tokens.TTL()
+	ttlSecs := int(ttl.Seconds())
+	issuer := a.Config.JWTIssuer
+	if issuer == "" {
+		issuer = "nodebird"
+	}
+
+	// An example of the claims GET /v1/test answers with: the real type,
+	// with made-up values (never a real, signed token).
+	iat := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	claims := token.Claims{
+		UserID: 1, Nick: "alice", DomainID: 7, SecretVersion: 2,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: issuer, Subject: "1", Audience: jwt.ClaimStrings{"localhost:4000"},
+			ID: "3f1c9a0d5e7b2c4a6e8f0a1b", IssuedAt: jwt.NewNumericDate(iat),
+			ExpiresAt: jwt.NewNumericDate(iat.Add(ttl)),
+		},
+	}
+	claimsJSON := indentJSON(claimsResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.valid"), Claims: &claims})
+	compact, _ := json.Marshal(claims)
+	// A shortened token: its real header, the start of its payload.
+	sample := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(compact)[:24] + "…"
+
+	free, premium := a.limits.tokenPolicy("free"), a.limits.tokenPolicy("premium")
+	msg := func(status int, key string) string {
+		return indentJSON(apiError{Code: status, Message: i18n.T(lang, key)})
+	}
+	p.Data = &docsData{
+		APIBase:    c.Scheme() + "://" + c.Request().Host,
+		TTLSeconds: ttlSecs,
+		TTL:        durationWords(lang, ttl),
+		BodyLimit:  a.Config.BodyLimit,
+		Limits:     a.limits.on,
+		FreeRPM:    thousands(free.quota),
+		PremiumRPM: thousands(premium.quota),
+		VerifyRPM:  thousands(a.limits.verify.quota),
+		BadRPM:     thousands(a.limits.badSecret.quota),
+
+		SampleToken: sample,
+		TokenOK: indentJSON(tokenResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.issued"),
+			Token: sample, ExpiresIn: ttlSecs}),
+		Claims:         claimsJSON,
+		ErrUnknown:     msg(http.StatusUnauthorized, "api.secret.unknown"),
+		ErrMissing:     msg(http.StatusBadRequest, "api.secret.missing"),
+		ErrInvalid:     msg(http.StatusUnauthorized, "api.token.invalid"),
+		ErrExpired:     msg(419, "api.token.expired"),
+		ErrExpiredKo:   indentJSON(apiError{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
+		ErrRateLimited: msg(http.StatusTooManyRequests, "api.ratelimit"),
+		ErrOrigin:      msg(http.StatusForbidden, "api.origin"),
+		PolicyFree:     fmt.Sprintf(`"%s";q=%d;w=%d`, free.name, free.quota, int(free.window.Seconds())),
+		RateFree:       fmt.Sprintf(`"%s";r=0;t=%d`, free.name, 42),
+		Statuses: []docsStatus{
+			{200, "docs.status.200.when", "docs.status.200.do"},
+			{400, "docs.status.400.when", "docs.status.400.do"},
+			{401, "docs.status.401.when", "docs.status.401.do"},
+			{403, "docs.status.403.when", "docs.status.403.do"},
+			{404, "docs.status.404.when", "docs.status.404.do"},
+			{405, "docs.status.405.when", "docs.status.405.do"},
+			{413, "docs.status.413.when", "docs.status.413.do"},
+			{415, "docs.status.415.when", "docs.status.415.do"},
+			{419, "docs.status.419.when", "docs.status.419.do"},
+			{429, "docs.status.429.when", "docs.status.429.do"},
+			{503, "docs.status.503.when", "docs.status.503.do"},
+		},
+	}
+	return a.render(c, http.StatusOK, "docs", p)
+}
+
+func indentJSON(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// durationWords says d in whole minutes or seconds, in lang.
+func durationWords(lang string, d time.Duration) string {
+	switch {
+	case d >= time.Minute && d%time.Minute == 0:
+		n := int(d / time.Minute)
+		if n == 1 {
+			return i18n.T(lang, "unit.minute")
+		}
+		return i18n.T(lang, "unit.minutes", n)
+	default:
+		n := int(d.Round(time.Second) / time.Second)
+		if n == 1 {
+			return i18n.T(lang, "unit.second")
+		}
+		return i18n.T(lang, "unit.seconds", n)
+	}
+}
+
+// thousands writes n with a comma between groups of three digits (the
+// separator English and Korean share).
+func thousands(n int) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

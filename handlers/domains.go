@@ -82,6 +82,7 @@ func (a *App) createDomain(c echo.Context) error {
 		case err != nil:
 			return err
 		default:
+			a.domainChanged(d.ID) // browsers on the new host may call the API at once
 			p.Flash = append(p.Flash, "flash.domain.created")
 			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret})
 		}

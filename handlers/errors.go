@@ -59,6 +59,11 @@ func (a *App) errorHandler(err error, c echo.Context) {
 			err = c.JSON(status, apiError{Code: status, Message: i18n.T(lang, key)})
 		}
 	} else {
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+			// An unmatched URL ran no middleware: load the session so that the
+			// page shows who is signed in and its forms carry a CSRF token.
+			_, _ = a.loadSession(c)
+		}
 		p := a.page(c)
 		p.Data = struct {
 			Status  int

@@ -355,6 +355,16 @@ func TestErrorPages(t *testing.T) {
 	mustContain(t, "404 page", r.Body, "This page does not exist.", `href="/"`, "/static/css/app.css")
 	r = c.do("GET", "/no/such/page", nil, map[string]string{"Accept-Language": "ko-KR,ko;q=0.9"})
 	mustContain(t, "Korean 404 page", r.Body, "존재하지 않는 페이지입니다.")
+	// A signed-in user stays signed in on a 404 page (with a working logout form).
+	u := s.user(t, "lost@example.com")
+	r = u.get("/no/such/page")
+	if r.Status != http.StatusNotFound {
+		t.Fatalf("404 for a signed-in user: %d", r.Status)
+	}
+	mustContain(t, "signed-in 404 page", r.Body, `data-testid="nav-user"`, `action="/auth/logout"`)
+	if m := csrfRe.FindStringSubmatch(r.Body); m == nil || m[1] != u.csrf() {
+		t.Fatal("404 page's logout form lacks the session's CSRF token")
+	}
 	if r := c.get("/static/css/app.css"); r.Status != http.StatusOK || !strings.Contains(r.Body, "--accent") {
 		t.Fatalf("static CSS: %d", r.Status)
 	}

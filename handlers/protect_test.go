@@ -182,6 +182,19 @@ func TestCORSBoundToRegisteredHost(t *testing.T) {
 			t.Fatalf("explicit default port: %d", r.Status)
 		}
 
+		// A page on a registered host may read the API's refusals (here a
+		// rotated-away or mistyped secret), an unregistered origin may not.
+		unknown := sec[:len(sec)-1] + map[bool]string{true: "b", false: "a"}[sec[len(sec)-1] == 'a']
+		r = askToken(t, s, unknown, map[string]string{"Origin": origin})
+		wantJSONError(t, "unknown secret from a registered origin", r, http.StatusUnauthorized)
+		if r.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Fatalf("401 to a registered origin without CORS headers: %v", r.Header)
+		}
+		r = askToken(t, s, unknown, map[string]string{"Origin": "http://evil.example"})
+		if r.Status != http.StatusUnauthorized || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("401 to an unregistered origin: %d %v", r.Status, r.Header)
+		}
+
 		// /v1/test: the token's domain decides.
 		c := s.client(t)
 		r = c.do("GET", "/v1/test", nil, map[string]string{"Authorization": "Bearer " + tok, "Origin": origin})

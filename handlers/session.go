@@ -76,48 +76,11 @@ func randomToken() string {
 // The cookie is written just before the response, when something changed.
 func (a *App) withSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		s, err := a.sessions.Get(req, sessionCookie)
-		if err != nil { // tampered, expired or from an old key: start afresh
-			s, _ = a.sessions.New(req, sessionCookie)
-			s.IsNew = true
+		ws, err := a.loadSession(c)
+		if err != nil {
+			return err
 		}
-		ws := &sessionState{s: s}
-		c.Set(ctxSession, ws)
-		if ws.csrf() == "" {
-			s.Values[keyCSRF] = randomToken()
-			ws.dirty = true
-		}
-		c.Response().Before(func() {
-			if ws.dirty {
-				s.Options.Secure = a.Config.Production() || c.IsTLS()
-				if err := s.Save(req, c.Response().Writer); err != nil {
-					a.Log.Error("saving session", "err", err)
-				}
-			}
-		})
-
-		if uid, ok := s.Values[keyUser].(uint64); ok {
-			started, _ := s.Values[keyStarted].(int64)
-			if time.Since(time.Unix(started, 0)) > a.Config.SessionTTL {
-				ws.signOut()
-			} else {
-				u, err := a.Users.Get(req.Context(), uid)
-				switch {
-				case errors.Is(err, models.ErrNoRecord):
-					ws.signOut()
-				case err != nil:
-					return err
-				case s.Values[keyVersion] != u.SessionVersion:
-					ws.signOut() // logged out since: the cookie is a replay
-				default:
-					ws.user = u
-					ws.admin = a.isAdmin(u)
-				}
-			}
-		}
-
-		switch req.Method {
+		switch c.Request().Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			sent := c.FormValue(csrfField)
@@ -127,6 +90,56 @@ func (a *App) withSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// loadSession reads the session cookie into the request's context (once).
+func (a *App) loadSession(c echo.Context) (*sessionState, error) {
+	if ws := webSession(c); ws != nil {
+		return ws, nil
+	}
+	req := c.Request()
+	s, err := a.sessions.Get(req, sessionCookie)
+	if err != nil { // tampered, expired or from an old key: start afresh
+		s, _ = a.sessions.New(req, sessionCookie)
+		s.IsNew = true
+	}
+	ws := &sessionState{s: s}
+	c.Set(ctxSession, ws)
+	if ws.csrf() == "" {
+		s.Values[keyCSRF] = randomToken()
+		ws.dirty = true
+	}
+	c.Response().Before(func() {
+		if ws.dirty {
+			s.Options.Secure = a.Config.Production() || c.IsTLS()
+			if err := s.Save(req, c.Response().Writer); err != nil {
+				a.Log.Error("saving session", "err", err)
+			}
+		}
+	})
+
+	uid, ok := s.Values[keyUser].(uint64)
+	if !ok {
+		return ws, nil
+	}
+	started, _ := s.Values[keyStarted].(int64)
+	if time.Since(time.Unix(started, 0)) > a.Config.SessionTTL {
+		ws.signOut()
+		return ws, nil
+	}
+	u, err := a.Users.Get(req.Context(), uid)
+	switch {
+	case errors.Is(err, models.ErrNoRecord):
+		ws.signOut()
+	case err != nil:
+		return ws, err
+	case s.Values[keyVersion] != u.SessionVersion:
+		ws.signOut() // logged out since: the cookie is a replay
+	default:
+		ws.user = u
+		ws.admin = a.isAdmin(u)
+	}
+	return ws, nil
 }
 
 // signIn starts a fresh session for u (new CSRF token, no old values: no fixation).

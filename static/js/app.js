@@ -1,21 +1,111 @@
 // Progressive enhancement only: every page works without this file.
-document.addEventListener('click', async (event) => {
-  const button = event.target.closest('[data-copy]');
-  if (!button) return;
-  const source = document.querySelector(button.dataset.copy);
-  const status = button.parentElement.querySelector('.copy-status');
-  if (!source) return;
-  const text = source.textContent.trim();
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    // Clipboard API refused (insecure context): select the text instead.
+// Loaded with defer, so the document is parsed when it runs.
+(() => {
+  'use strict';
+
+  // Copy buttons: <button data-copy="#id" data-copied="…" data-failed="…">.
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return;
+    }
+    // Insecure context (plain HTTP on a real host): the older way.
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    const ok = document.execCommand('copy');
+    area.remove();
+    if (!ok) throw new Error('copy refused');
+  }
+
+  function selectNode(node) {
     const range = document.createRange();
-    range.selectNodeContents(source);
+    range.selectNodeContents(node);
     const selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
-    document.execCommand('copy');
   }
-  if (status) status.textContent = button.dataset.copied || 'Copied';
-});
+
+  document.addEventListener('click', async (event) => {
+    const button = event.target.closest('[data-copy]');
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    const status = button.parentElement.querySelector('.copy-status');
+    let message = button.dataset.copied || '';
+    let failed = false;
+    try {
+      await copyText(source.textContent.trim());
+    } catch {
+      failed = true;
+      message = button.dataset.failed || '';
+      selectNode(source);
+    }
+    if (status) {
+      status.textContent = message;
+      status.classList.toggle('is-error', failed);
+    } else if (!failed) {
+      // A code block's button says "Copied" for a moment.
+      if (!button.dataset.label) button.dataset.label = button.textContent;
+      button.textContent = message;
+      button.classList.add('is-copied');
+      clearTimeout(button.copyTimer);
+      button.copyTimer = setTimeout(() => {
+        button.textContent = button.dataset.label;
+        button.classList.remove('is-copied');
+      }, 2000);
+    }
+  });
+
+  // Flash messages can be dismissed.
+  for (const close of document.querySelectorAll('[data-dismiss]')) {
+    close.hidden = false;
+    close.addEventListener('click', () => {
+      const flash = close.closest('.flash');
+      const main = document.getElementById('main');
+      flash.remove();
+      if (main) main.focus();
+    });
+  }
+
+  // Confirmation panels (<details class="confirm">): a Cancel button,
+  // Escape to close, and only one open at a time.
+  const confirms = document.querySelectorAll('details.confirm');
+  for (const details of confirms) {
+    const summary = details.querySelector('summary');
+    for (const cancel of details.querySelectorAll('[data-close]')) {
+      cancel.hidden = false;
+      cancel.addEventListener('click', () => {
+        details.open = false;
+        summary.focus();
+      });
+    }
+    details.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && details.open) {
+        details.open = false;
+        summary.focus();
+      }
+    });
+    details.addEventListener('toggle', () => {
+      if (!details.open) return;
+      for (const other of confirms) {
+        if (other !== details) other.open = false;
+      }
+    });
+  }
+
+  // Links that lead to a form field focus it.
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest('[data-focus]');
+    if (!link) return;
+    const target = document.querySelector(link.dataset.focus);
+    if (!target) return;
+    event.preventDefault();
+    target.scrollIntoView({ block: 'center' });
+    target.focus();
+  });
+})();

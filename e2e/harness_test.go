@@ -1,0 +1,479 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/nodebird/nodebird-api/handlers"
+	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/internal/testdb"
+)
+
+// The browser tests need Chromium (Debian's, at chromiumPath), MariaDB
+// (NODEBIRD_TEST_MYSQL_DSN) and axe-core (npm ci in e2e/). On a developer
+// machine a missing one skips the tests with a message; under CI=true it
+// fails them.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// axePath is axe-core's browser bundle, installed by `npm ci` in e2e/.
+const axePath = "node_modules/axe-core/axe.min.js"
+
+// stepTimeout bounds one group of browser steps, so that a page that never
+// shows what a test waits for fails the test instead of hanging it. It is a
+// guard, not an assertion about speed.
+const stepTimeout = 30 * time.Second
+
+var writeScreenshots = flag.Bool("screenshots", false, "write the README screenshots to docs/screenshots (TestReadmeScreenshots)")
+
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+// need skips the test on a developer machine and fails it under CI: what
+// says what is missing and how to get it.
+func need(t *testing.T, format string, args ...any) {
+	t.Helper()
+	what := fmt.Sprintf(format, args...)
+	if inCI() {
+		t.Fatalf("%s: CI must run the browser tests (see .ci/run)", what)
+	}
+	t.Skipf("browser tests skipped: %s", what)
+}
+
+// app is the real application, in process, on a random port of 127.0.0.1,
+// on a fresh MariaDB database.
+type app struct {
+	*handlers.App
+	URL  string // http://127.0.0.1:port
+	logs *lockedBuffer
+}
+
+func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
+	t.Helper()
+	if os.Getenv(testdb.EnvDSN) == "" {
+		need(t, "%s is not set (for example root@tcp(127.0.0.1:3306)/)", testdb.EnvDSN)
+	}
+	cfg := &config.Config{
+		Env: "test", DBQueryTimeout: 5 * time.Second,
+		JWTSecret:     []byte("e2e-jwt-secret-0123456789abcdef0123456789"),
+		SessionSecret: []byte("e2e-session-secret-0123456789abcdef012345"),
+		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
+		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
+		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000,
+	}
+	for _, f := range tweak {
+		f(cfg)
+	}
+	db := testdb.Fresh(t, "mysql")
+	logs := &lockedBuffer{}
+	a, err := handlers.New(cfg, slog.New(slog.NewTextHandler(logs, nil)), db, os.DirFS(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// As main.go does: the API's view of the domains follows the database.
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Cache.Run(ctx, cfg.CacheRefresh); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	srv := httptest.NewServer(a.Handler()) // listens on 127.0.0.1
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("application log (last lines):\n%s", logs.tail(40))
+		}
+	})
+	return &app{App: a, URL: srv.URL, logs: logs}
+}
+
+// flushUsage writes the batched token counts, so the dashboard shows them.
+func (a *app) flushUsage(t *testing.T) {
+	t.Helper()
+	if err := a.Counter.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForHost waits until the API knows host as a registered domain: its
+// view of the domains is refreshed every CACHE_REFRESH (cfg.CacheRefresh).
+func (a *app) waitForHost(t *testing.T, host string) {
+	t.Helper()
+	start := time.Now()
+	if a.Cache.HasHost(host) {
+		return
+	}
+	for !a.Cache.HasHost(host) {
+		if time.Since(start) > stepTimeout {
+			t.Fatalf("the API did not learn of %s within %s", host, stepTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the API learnt of %s only at its next refresh, %s after the registration", host, time.Since(start).Round(time.Millisecond))
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// browser is one headless Chromium with a fresh profile, and one tab.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// newBrowser starts Chromium for this test. On failure the test saves a
+// screenshot of the tab under e2e/screenshots/failures/.
+func newBrowser(t *testing.T, lang string) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		need(t, "%s is missing (apt-get install -y chromium)", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox, // the tests run as root
+		chromedp.Headless,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	b := &browser{t: t, ctx: ctx}
+	t.Cleanup(cancelAlloc)
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	// Accept-Language for every request of this tab (the flags above set
+	// navigator.languages; this sets the header for certain).
+	b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+			Headers: network.Headers{"Accept-Language": lang},
+		})
+		return err
+	}))
+	t.Cleanup(b.screenshotOnFailure) // runs before the tab closes
+	return b
+}
+
+func (b *browser) screenshotOnFailure() {
+	if !b.t.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("no failure screenshot: %v", err)
+		return
+	}
+	dir := filepath.Join("screenshots", "failures")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Logf("no failure screenshot: %v", err)
+		return
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(b.t.Name(), "_") + ".png"
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Logf("no failure screenshot: %v", err)
+		return
+	}
+	abs, _ := filepath.Abs(path)
+	url, _ := chromedp.Run(ctx, chromedp.Location())
+	b.t.Logf("failure screenshot of %s: %s", url, abs)
+}
+
+// do runs browser steps and fails the test on the first error.
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+// get runs one browser action and returns its value.
+func get[T any](b *browser, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// open loads url and waits for sel to be visible.
+func (b *browser) open(url, sel string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// submit clicks sel, waits for the page it leads to to load, then for
+// then to be visible on it.
+func (b *browser) submit(sel, then string) {
+	b.t.Helper()
+	b.do(
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(ctx, tg)
+			return err
+		}),
+		chromedp.WaitVisible(chromedp.CSS(then)),
+	)
+}
+
+// fill types value into the field sel, replacing what it held.
+func (b *browser) fill(sel, value string) {
+	b.t.Helper()
+	b.do(chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return strings.TrimSpace(get(b, chromedp.Text(chromedp.CSS(sel))))
+}
+
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	return get(b, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	return get(b, chromedp.Location())
+}
+
+func (b *browser) eval(js string) string {
+	b.t.Helper()
+	return get(b, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+}
+
+func (b *browser) mustSee(sel, want string) {
+	b.t.Helper()
+	if got := b.text(sel); !strings.Contains(got, want) {
+		b.t.Fatalf("%s on %s: %q does not contain %q", sel, b.location(), got, want)
+	}
+}
+
+// viewport sets the size of the tab's page, as a phone or a desktop.
+func (b *browser) viewport(w, h int64, mobile bool, scale float64) {
+	b.t.Helper()
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(scale)}
+	if mobile {
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	b.do(chromedp.EmulateViewport(w, h, opts...))
+}
+
+// The portal, as a person uses it.
+
+func (b *browser) signup(base, email, nick, password string) {
+	b.t.Helper()
+	b.open(base+"/join", "#email")
+	b.fill("#email", email)
+	b.fill("#nick", nick)
+	b.fill("#password", password)
+	b.submit(`[data-testid="join-submit"]`, `[data-testid="logout"]`)
+}
+
+func (b *browser) login(base, email, password string) {
+	b.t.Helper()
+	b.open(base+"/", "#email")
+	b.fill("#email", email)
+	b.fill("#password", password)
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="logout"]`)
+}
+
+// register registers host from the dashboard and returns the secret shown.
+func (b *browser) register(host, plan string) string {
+	b.t.Helper()
+	b.fill("#host", host)
+	b.do(chromedp.Click(chromedp.CSS(`input[name="type"][value="` + plan + `"]`)))
+	b.submit(`[data-testid="register-submit"]`, `[data-testid="client-secret"]`)
+	return b.text(`[data-testid="client-secret"]`)
+}
+
+// axe runs axe-core on the current page and fails the test on any
+// violation of impact serious or critical, listing each one.
+func (b *browser) axe(what string) {
+	b.t.Helper()
+	src, err := os.ReadFile(axePath)
+	if err != nil {
+		msg := fmt.Sprintf("axe-core is missing (run npm ci in e2e/): %v", err)
+		if inCI() {
+			b.t.Fatalf("%s: CI must run the accessibility checks (see .ci/run)", msg)
+		}
+		b.t.Logf("accessibility check of %s skipped: %s", what, msg)
+		return
+	}
+	b.do(chromedp.Evaluate[chromedp.Void](string(src)))
+	raw := get(b, chromedp.Evaluate[[]byte](`axe.run(document, {
+		runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
+		resultTypes: ['violations'],
+	}).then(r => r.violations.map(v => ({
+		id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+		nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary})),
+	})))`, chromedp.EvalAwaitPromise))
+	var violations []struct {
+		ID, Impact, Help, HelpURL string
+		Nodes                     []struct{ Target, Summary string }
+	}
+	if err := json.Unmarshal(raw, &violations); err != nil {
+		b.t.Fatalf("axe on %s: %v", what, err)
+	}
+	var bad []string
+	for _, v := range violations {
+		line := fmt.Sprintf("[%s] %s: %s (%s)", v.Impact, v.ID, v.Help, v.HelpURL)
+		for _, n := range v.Nodes {
+			line += fmt.Sprintf("\n      at %s\n        %s", n.Target, strings.ReplaceAll(n.Summary, "\n", "\n        "))
+		}
+		if v.Impact == "serious" || v.Impact == "critical" {
+			bad = append(bad, line)
+		} else {
+			b.t.Logf("axe on %s, %s (not failing: impact %s):\n    %s", what, b.location(), v.Impact, line)
+		}
+	}
+	if len(bad) > 0 {
+		b.t.Errorf("axe on %s (%s): %d serious or critical violations:\n    %s", what, b.location(), len(bad), strings.Join(bad, "\n    "))
+	}
+}
+
+// origin is a second small server: the website of a domain's owner. Its
+// page calls the API from the browser with a client secret and writes what
+// happened into the page.
+type origin struct {
+	Port string
+}
+
+const originPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A site using NodeBird API</title></head>
+<body><main><h1>A site using NodeBird API</h1>
+<output id="result" data-state="pending"></output>
+<script src="/client.js"></script></main></body></html>`
+
+// originScript: fetch a token with the secret, then check it with
+// /v1/test. The result is JSON in #result: {status, token, claims} or
+// {error: "TypeError: ..."} when the browser refused (CORS).
+const originScript = `(async () => {
+  const q = new URLSearchParams(location.search);
+  const api = q.get('api'), out = document.getElementById('result');
+  const result = {};
+  try {
+    const res = await fetch(api + '/v1/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientSecret: q.get('secret') }),
+    });
+    result.status = res.status;
+    const body = await res.json();
+    result.message = body.message;
+    if (body.token) {
+      result.token = body.token;
+      const check = await fetch(api + '/v1/test', { headers: { Authorization: 'Bearer ' + body.token } });
+      result.testStatus = check.status;
+      result.claims = await check.json();
+    }
+  } catch (e) {
+    result.error = e.name + ': ' + e.message;
+  }
+  out.textContent = JSON.stringify(result);
+  out.dataset.state = 'done';
+})();`
+
+func startOrigin(t *testing.T) *origin {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, originPage)
+	})
+	mux.HandleFunc("GET /client.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		io.WriteString(w, originScript)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &origin{Port: port}
+}
+
+// tokenStatus asks POST /v1/token for a token as a server would (no
+// Origin) and returns the status.
+func tokenStatus(t *testing.T, base, secret string) int {
+	t.Helper()
+	res, err := http.Post(base+"/v1/token", "application/json", strings.NewReader(`{"clientSecret":"`+secret+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// originResult is what the origin page wrote.
+type originResult struct {
+	Status     int            `json:"status"`
+	Message    string         `json:"message"`
+	Token      string         `json:"token"`
+	TestStatus int            `json:"testStatus"`
+	Claims     map[string]any `json:"claims"`
+	Error      string         `json:"error"`
+}
+
+// callFrom opens the origin page at pageURL, which calls api with secret.
+func (b *browser) callFrom(pageURL, api, secret string) originResult {
+	b.t.Helper()
+	u := pageURL + "?api=" + api + "&secret=" + secret
+	b.open(u, `#result[data-state="done"]`)
+	var r originResult
+	if err := json.Unmarshal([]byte(b.text("#result")), &r); err != nil {
+		b.t.Fatalf("origin page %s: %v", pageURL, err)
+	}
+	return r
+}
