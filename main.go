@@ -56,6 +56,12 @@ func lookupEnv() func(string) (string, bool) {
 
 // run is main without the process: tests call it with their own settings
 // and a ready channel that receives the listening address.
+//
+// Serving ends on SIGINT or SIGTERM (or when ctx ends): readiness fails at
+// once; after SHUTDOWN_DRAIN the listener closes (new connections are
+// refused) and requests in flight get up to SHUTDOWN_GRACE to finish; then
+// the background work stops, the database closes and run returns nil. A
+// second signal during the shutdown ends the process at once.
 func run(ctx context.Context, args []string, env func(string) (string, bool), logOut *os.File, ready chan<- string) error {
 	cfg, err := config.Load(env, slog.New(slog.NewTextHandler(logOut, nil)))
 	if err != nil {
@@ -73,9 +79,13 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 
 	db, err := models.Open(ctx, models.Options{
 		Driver: cfg.DBDriver, DSN: cfg.DBDSN, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
-		ConnMaxLifetime: cfg.DBConnMaxLife, StartupTimeout: cfg.DBStartupTimeout,
+		ConnMaxLifetime: cfg.DBConnMaxLife, StartupTimeout: cfg.DBStartupTimeout, IOTimeout: cfg.DBIOTimeout,
 	}, log)
 	if err != nil {
+		if ctx.Err() != nil { // asked to stop while waiting for the database
+			log.Info("stopped before the database was reachable")
+			return nil
+		}
 		return err
 	}
 	sqlDB, _ := db.DB()
@@ -110,13 +120,45 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	servers := []*http.Server{srv}
+	serveErr := make(chan error, 2)
+	if cfg.Metrics && cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", app.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		servers = append(servers, msrv)
+		go func() { serveErr <- msrv.Serve(mln) }()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 
 	bg, stopBG := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { app.Cache.Run(bg, cfg.CacheRefresh); done <- struct{}{} }()
 	go func() { app.Counter.Run(bg, 5*time.Second); done <- struct{}{} }()
+	stopAll := func(sctx context.Context) error {
+		var errs []error
+		for _, s := range servers {
+			err := s.Shutdown(sctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				log.Warn("shutdown grace period over: closing the connections still open", "grace", cfg.ShutdownGrace)
+				err = s.Close()
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		stopBG()
+		<-done
+		<-done
+		return errors.Join(errs...)
+	}
 
-	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DBDriver, "env", cfg.Env)
 	if ready != nil {
@@ -124,20 +166,21 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 	}
 
 	select {
-	case err := <-serveErr:
-		stopBG()
-		return err
+	case err := <-serveErr: // a listener failed: stop the rest
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		return errors.Join(fmt.Errorf("serving: %w", err), stopAll(sctx))
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	stop() // a second signal ends the process at once
+	log.Info("shutting down", "drain", cfg.ShutdownDrain, "grace", cfg.ShutdownGrace)
 	app.StartShutdown()
+	if cfg.ShutdownDrain > 0 {
+		time.Sleep(cfg.ShutdownDrain) // readiness fails; everything is still served
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	stopBG()
-	<-done
-	<-done
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := stopAll(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")

@@ -147,9 +147,15 @@ func NormalizeHost(in string) (string, string) {
 	if name == "" {
 		return "", "form.host.invalid"
 	}
-	if !isASCII(name) {
+	// Unicode names become punycode; names already in punycode must decode
+	// to a valid name ("xn--a.com" does not). The punycode is checked once
+	// more as punycode, so that what is stored is accepted as typed.
+	if !isASCII(name) || strings.HasPrefix(name, "xn--") || strings.Contains(name, ".xn--") {
 		a, err := idna.Lookup.ToASCII(name)
 		if err != nil {
+			return "", "form.host.invalid"
+		}
+		if b, err := idna.Lookup.ToASCII(a); err != nil || b != a {
 			return "", "form.host.invalid"
 		}
 		name = a

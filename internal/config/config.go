@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +21,8 @@ const MinSecretLen = 32
 
 // Config holds every setting of the application.
 type Config struct {
-	Env  string // "development" (default) or "production"
+	Env string // "development" (default) or "production"
+	// Port is the TCP port served on all interfaces; 0 picks a free one.
 	Port int
 
 	DBDriver string // "sqlite" or "mysql"
@@ -32,7 +34,9 @@ type Config struct {
 	DBMaxOpenConns int
 	DBMaxIdleConns int
 	DBConnMaxLife  time.Duration
-	DataDir        string
+	// DBIOTimeout bounds each read or write on a MySQL connection.
+	DBIOTimeout time.Duration
+	DataDir     string
 
 	JWTSecret     []byte
 	SessionSecret []byte
@@ -53,6 +57,11 @@ type Config struct {
 	Metrics     bool
 	MetricsAddr string // empty: served by the app itself at /metrics
 
+	// ShutdownDrain is how long readiness fails, while everything is
+	// still served, before the listener closes (time for a load balancer
+	// to stop sending traffic); 0 closes it at once.
+	ShutdownDrain time.Duration
+	// ShutdownGrace bounds how long in-flight requests may take to finish.
 	ShutdownGrace  time.Duration
 	CacheRefresh   time.Duration
 	DomainCacheMax int
@@ -74,10 +83,12 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		return def
 	}
 	var errs []error
+	bad := map[string]bool{} // settings already refused
 	dur := func(k, def string) time.Duration {
 		d, err := time.ParseDuration(get(k, def))
 		if err != nil || d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s or 1m", k, get(k, def)))
+			bad[k] = true
 		}
 		return d
 	}
@@ -111,6 +122,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		DBMaxOpenConns:   num("DB_MAX_OPEN_CONNS", 25),
 		DBMaxIdleConns:   num("DB_MAX_IDLE_CONNS", 25),
 		DBConnMaxLife:    dur("DB_CONN_MAX_LIFETIME", "3m"),
+		DBIOTimeout:      dur("DB_IO_TIMEOUT", "30s"),
 		DataDir:          get("DATA_DIR", "data"),
 		TokenTTL:         dur("TOKEN_TTL", "1m"),
 		JWTIssuer:        get("JWT_ISSUER", "nodebird"),
@@ -122,6 +134,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		BodyLimit:        get("BODY_LIMIT", "64K"),
 		Metrics:          flag("METRICS", true),
 		MetricsAddr:      get("METRICS_ADDR", ""),
+		ShutdownDrain:    dur("SHUTDOWN_DRAIN", "0s"),
 		ShutdownGrace:    dur("SHUTDOWN_GRACE", "15s"),
 		CacheRefresh:     dur("CACHE_REFRESH", "2s"),
 		DomainCacheMax:   num("DOMAIN_CACHE_MAX", 100000),
@@ -134,6 +147,9 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	}
 	for _, p := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
 		if p = strings.TrimSpace(p); p != "" {
+			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p))
+			}
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
 	}
@@ -143,8 +159,31 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	default:
 		errs = append(errs, fmt.Errorf("APP_ENV: %q is neither development nor production", c.Env))
 	}
-	if c.Port < 1 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("PORT: %d is not a TCP port", c.Port))
+	if c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: %d is not a TCP port (1 to 65535, or 0 for any free port)", c.Port))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port (such as 127.0.0.1:9102 or :9102)", c.MetricsAddr))
+		}
+	}
+	if c.DBMaxOpenConns < 1 {
+		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS: must be at least 1"))
+	}
+	if c.DBMaxIdleConns > c.DBMaxOpenConns {
+		errs = append(errs, fmt.Errorf("DB_MAX_IDLE_CONNS: %d is more than DB_MAX_OPEN_CONNS (%d)", c.DBMaxIdleConns, c.DBMaxOpenConns))
+	}
+	for _, d := range []struct {
+		name     string
+		v, least time.Duration
+	}{
+		{"DB_QUERY_TIMEOUT", c.DBQueryTimeout, 10 * time.Millisecond},
+		{"DB_CONN_MAX_LIFETIME", c.DBConnMaxLife, time.Second},
+		{"DB_IO_TIMEOUT", c.DBIOTimeout, time.Second},
+	} {
+		if d.v < d.least && !bad[d.name] {
+			errs = append(errs, fmt.Errorf("%s: must be at least %s", d.name, d.least))
+		}
 	}
 	switch c.DBDriver {
 	case "sqlite":
@@ -158,13 +197,13 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	default:
 		errs = append(errs, fmt.Errorf("DB_DRIVER: %q is neither sqlite nor mysql", c.DBDriver))
 	}
-	if c.TokenTTL < time.Second {
+	if c.TokenTTL < time.Second && !bad["TOKEN_TTL"] {
 		errs = append(errs, errors.New("TOKEN_TTL: must be at least 1s"))
 	}
 	if c.BcryptCost < 4 || c.BcryptCost > 31 || (c.Production() && c.BcryptCost < 12) {
 		errs = append(errs, fmt.Errorf("BCRYPT_COST: %d is out of range (12 to 31)", c.BcryptCost))
 	}
-	if c.CacheRefresh < 100*time.Millisecond {
+	if c.CacheRefresh < 100*time.Millisecond && !bad["CACHE_REFRESH"] {
 		errs = append(errs, errors.New("CACHE_REFRESH: must be at least 100ms"))
 	}
 

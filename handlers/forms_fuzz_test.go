@@ -1,0 +1,232 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+var hostSeeds = []string{
+	"example.com", " Example.COM. ", "localhost:4000", "sub.example.co.kr:8080", "1.2.3.4", "1.2.3.4:80",
+	"http://example.com", "example.com/path", "example.com?q", "exa mple.com", "a..b", "-a.com", "a-.com",
+	"1.2.3", "256.1.1.1", "[::1]:80", "::1", "example.com:0", "example.com:65536", "example.com:+80",
+	"example.com:080", "한국.kr", "xn--3e0b707e.kr", "ｅｘａｍｐｌｅ.com", "\u212aelvin.com", "ß.de", "\x00",
+	"a.com\n", "a\u200b.com", strings.Repeat("a", 63) + ".com", strings.Repeat("a", 64) + ".com",
+	strings.Repeat("a.", 40) + "com", "", ".", ":", "a:b:80", "user@example.com", "%2e.com",
+}
+
+// FuzzNormalizeHost: no panic; an accepted host is canonical (normalising
+// it again changes nothing) and is a bare lower-case host with an
+// optional port, at most MaxHostLen long; a refusal names a message.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range hostSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, key := NormalizeHost(in)
+		if key != "" {
+			if out != "" || !i18n.Has(key) {
+				t.Fatalf("NormalizeHost(%q) = %q, %q: a refusal has no host and a known message key", in, out, key)
+			}
+			return
+		}
+		if out == "" || len(out) > MaxHostLen {
+			t.Fatalf("NormalizeHost(%q) = %q: empty or longer than %d", in, out, MaxHostLen)
+		}
+		for i := 0; i < len(out); i++ {
+			c := out[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':') {
+				t.Fatalf("NormalizeHost(%q) = %q: byte %q is not in a canonical host", in, out, c)
+			}
+		}
+		if strings.Count(out, ":") > 1 || strings.HasSuffix(out, ".") || strings.HasSuffix(out, ":") {
+			t.Fatalf("NormalizeHost(%q) = %q: not host[:port]", in, out)
+		}
+		again, key := NormalizeHost(out)
+		if key != "" || again != out {
+			t.Fatalf("NormalizeHost(%q) = %q, but NormalizeHost(%q) = %q, %q: not idempotent", in, out, out, again, key)
+		}
+	})
+}
+
+// formFuzzer drives the whole application in memory (no network) for a
+// fuzz target: one SQLite database, one session.
+type formFuzzer struct {
+	app    *App
+	h      http.Handler
+	cookie string // the session cookie, name=value
+	csrf   string
+}
+
+func newFormFuzzer(f *testing.F) *formFuzzer {
+	cfg := testConfig()
+	app, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdb.Fresh(f, "sqlite"), os.DirFS(".."))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := app.Cache.Refresh(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	z := &formFuzzer{app: app, h: app.Handler()}
+	z.refresh(f)
+	return z
+}
+
+// refresh takes the session cookie from the last answer, and the CSRF
+// token from the page at /.
+func (z *formFuzzer) refresh(f *testing.F) {
+	rec := z.do("GET", "/", nil)
+	if m := csrfRe.FindStringSubmatch(rec.Body.String()); m != nil {
+		z.csrf = m[1]
+	} else {
+		f.Fatal("no CSRF token on /")
+	}
+}
+
+func (z *formFuzzer) do(method, path string, form url.Values) *httptest.ResponseRecorder {
+	var body io.Reader
+	if form != nil {
+		form.Set("_csrf", z.csrf)
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if z.cookie != "" {
+		req.Header.Set("Cookie", z.cookie)
+	}
+	rec := httptest.NewRecorder()
+	z.h.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == sessionCookie && z.cookie == "" {
+			z.cookie = c.Name + "=" + c.Value
+		}
+	}
+	return rec
+}
+
+func (z *formFuzzer) count(t *testing.T, model any) int64 {
+	var n int64
+	if err := z.app.DB.Model(model).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// FuzzSignupForm: whatever the form holds, the answer is no 5xx; a 4xx
+// stores nothing, and only a success (303) stores exactly one user.
+func FuzzSignupForm(f *testing.F) {
+	for _, s := range [][3]string{
+		{"ann@example.com", "ann", "correct horse battery"},
+		{" ANN@Example.com ", "ann", "correct horse battery"},
+		{"not an email", "x", "short"},
+		{"a@b", "", strings.Repeat("p", 73)},
+		{"<script>@example.com", "\x00nick", "password\x00password"},
+		{"üser@exämple.com", "한국어닉네임", "비밀번호비밀번호"},
+		{"a@example.com\r\nBcc: b@example.com", strings.Repeat("n", 16), "correct horse battery"},
+		{strings.Repeat("a", 250) + "@example.com", "n", "correct horse battery"},
+		{"\"quoted\"@example.com", "n\tn", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	z := newFormFuzzer(f)
+	f.Fuzz(func(t *testing.T, email, nick, password string) {
+		before := z.count(t, &models.User{})
+		rec := z.do("POST", "/auth/join", url.Values{"email": {email}, "nick": {nick}, "password": {password}})
+		after := z.count(t, &models.User{})
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("sign-up (%q, %q, %q): %d\n%s", email, nick, password, rec.Code, rec.Body)
+		case rec.Code >= 400 && after != before:
+			t.Fatalf("sign-up (%q, %q, %q) answered %d but stored a user", email, nick, password, rec.Code)
+		case rec.Code == http.StatusSeeOther && after != before+1:
+			t.Fatalf("sign-up (%q, %q, %q) succeeded but stored %d users", email, nick, password, after-before)
+		case rec.Code != http.StatusSeeOther && rec.Code < 400:
+			t.Fatalf("sign-up (%q, %q, %q): unexpected %d", email, nick, password, rec.Code)
+		}
+	})
+}
+
+// FuzzDomainForm: a signed-in user registers whatever the form holds: no
+// 5xx; a 4xx stores nothing; a 201 stores the normalised host.
+func FuzzDomainForm(f *testing.F) {
+	for _, h := range hostSeeds {
+		f.Add(h, "free")
+	}
+	for _, p := range []string{"premium", " PREMIUM ", "gold", "", "free\x00"} {
+		f.Add("plan.example.com", p)
+	}
+	z := newFormFuzzer(f)
+	rec := z.do("POST", "/auth/join", url.Values{"email": {"fuzz@example.com"}, "nick": {"fuzz"}, "password": {"correct horse battery"}})
+	if rec.Code != http.StatusSeeOther {
+		f.Fatalf("sign-up: %d", rec.Code)
+	}
+	for _, c := range rec.Result().Cookies() { // now signed in
+		if c.Name == sessionCookie {
+			z.cookie = c.Name + "=" + c.Value
+		}
+	}
+	z.refresh(f)
+	if !strings.Contains(z.do("GET", "/", nil).Body.String(), `action="/domain"`) {
+		f.Fatal("not signed in")
+	}
+	f.Fuzz(func(t *testing.T, host, plan string) {
+		before := z.count(t, &models.Domain{})
+		rec := z.do("POST", "/domain", url.Values{"host": {host}, "type": {plan}})
+		after := z.count(t, &models.Domain{})
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("register (%q, %q): %d\n%s", host, plan, rec.Code, rec.Body)
+		case rec.Code >= 400 && after != before:
+			t.Fatalf("register (%q, %q) answered %d but stored a domain", host, plan, rec.Code)
+		case rec.Code == http.StatusCreated:
+			want, key := NormalizeHost(host)
+			var d models.Domain
+			if err := z.app.DB.Order("id DESC").Take(&d).Error; err != nil {
+				t.Fatal(err)
+			}
+			if after != before+1 || key != "" || d.Host != want {
+				t.Fatalf("register (%q, %q): stored %d, host %q; want 1, %q (%q)", host, plan, after-before, d.Host, want, key)
+			}
+		case rec.Code < 400:
+			t.Fatalf("register (%q, %q): unexpected %d", host, plan, rec.Code)
+		}
+	})
+}
+
+func TestNormalizeHostCases(t *testing.T) {
+	for _, tc := range []struct{ in, want, key string }{
+		{" Example.COM. ", "example.com", ""},
+		{"localhost:4000", "localhost:4000", ""},
+		{"한국.kr", "xn--3e0b707e.kr", ""},
+		{"xn--3e0b707e.kr", "xn--3e0b707e.kr", ""},
+		{"ｅｘａｍｐｌｅ.com", "example.com", ""},
+		{"1.2.3.4:80", "1.2.3.4:80", ""},
+		{"xn--a.com", "", "form.host.invalid"},       // not decodable punycode
+		{"a.xn--zz-zz.com", "", "form.host.invalid"}, // idem, in a later label
+		{"xn--.com", "", "form.host.invalid"},
+		{"\u2138a", "", "form.host.invalid"}, // maps to Hebrew dalet + a: its punycode does not validate
+		{"http://example.com", "", "form.host.scheme"},
+		{"example.com/x", "", "form.host.path"},
+		{"exa mple.com", "", "form.host.space"},
+		{"example.com:0", "", "form.host.port"},
+		{"1.2.3", "", "form.host.invalid"},
+		{strings.Repeat("a", 63) + "." + strings.Repeat("b", 20) + ".com", "", "form.host.long"},
+	} {
+		got, key := NormalizeHost(tc.in)
+		if got != tc.want || key != tc.key {
+			t.Errorf("NormalizeHost(%q) = %q, %q; want %q, %q", tc.in, got, key, tc.want, tc.key)
+		}
+	}
+}
