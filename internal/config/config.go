@@ -61,6 +61,11 @@ type Config struct {
 	// still served, before the listener closes (time for a load balancer
 	// to stop sending traffic); 0 closes it at once.
 	ShutdownDrain time.Duration
+	// ReadHeaderTimeout, ReadTimeout and WriteTimeout bound how long a client
+	// may take to send its headers, its whole request, and to read the answer.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
 	// ShutdownGrace bounds how long in-flight requests may take to finish.
 	ShutdownGrace  time.Duration
 	CacheRefresh   time.Duration
@@ -113,32 +118,35 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	}
 
 	c := &Config{
-		Env:              strings.ToLower(get("APP_ENV", "development")),
-		Port:             num("PORT", 8002),
-		DBDriver:         strings.ToLower(get("DB_DRIVER", "sqlite")),
-		DBDSN:            get("DB_DSN", ""),
-		DBStartupTimeout: dur("DB_STARTUP_TIMEOUT", "30s"),
-		DBQueryTimeout:   dur("DB_QUERY_TIMEOUT", "1500ms"),
-		DBMaxOpenConns:   num("DB_MAX_OPEN_CONNS", 25),
-		DBMaxIdleConns:   num("DB_MAX_IDLE_CONNS", 25),
-		DBConnMaxLife:    dur("DB_CONN_MAX_LIFETIME", "3m"),
-		DBIOTimeout:      dur("DB_IO_TIMEOUT", "30s"),
-		DataDir:          get("DATA_DIR", "data"),
-		TokenTTL:         dur("TOKEN_TTL", "1m"),
-		JWTIssuer:        get("JWT_ISSUER", "nodebird"),
-		SessionTTL:       dur("SESSION_TTL", "12h"),
-		RateLimits:       flag("RATE_LIMITS", true),
-		FreeTokenRPM:     num("RATE_FREE_TOKEN_PER_MIN", 10),
-		PremiumTokenRPM:  num("RATE_PREMIUM_TOKEN_PER_MIN", 1000),
-		VerifyRPM:        num("RATE_VERIFY_PER_MIN", 6000),
-		BodyLimit:        get("BODY_LIMIT", "64K"),
-		Metrics:          flag("METRICS", true),
-		MetricsAddr:      get("METRICS_ADDR", ""),
-		ShutdownDrain:    dur("SHUTDOWN_DRAIN", "0s"),
-		ShutdownGrace:    dur("SHUTDOWN_GRACE", "15s"),
-		CacheRefresh:     dur("CACHE_REFRESH", "2s"),
-		DomainCacheMax:   num("DOMAIN_CACHE_MAX", 100000),
-		BcryptCost:       num("BCRYPT_COST", 12),
+		Env:               strings.ToLower(get("APP_ENV", "development")),
+		Port:              num("PORT", 8002),
+		DBDriver:          strings.ToLower(get("DB_DRIVER", "sqlite")),
+		DBDSN:             get("DB_DSN", ""),
+		DBStartupTimeout:  dur("DB_STARTUP_TIMEOUT", "30s"),
+		DBQueryTimeout:    dur("DB_QUERY_TIMEOUT", "1500ms"),
+		DBMaxOpenConns:    num("DB_MAX_OPEN_CONNS", 25),
+		DBMaxIdleConns:    num("DB_MAX_IDLE_CONNS", 25),
+		DBConnMaxLife:     dur("DB_CONN_MAX_LIFETIME", "3m"),
+		DBIOTimeout:       dur("DB_IO_TIMEOUT", "30s"),
+		DataDir:           get("DATA_DIR", "data"),
+		TokenTTL:          dur("TOKEN_TTL", "1m"),
+		JWTIssuer:         get("JWT_ISSUER", "nodebird"),
+		SessionTTL:        dur("SESSION_TTL", "12h"),
+		RateLimits:        flag("RATE_LIMITS", true),
+		FreeTokenRPM:      num("RATE_FREE_TOKEN_PER_MIN", 10),
+		PremiumTokenRPM:   num("RATE_PREMIUM_TOKEN_PER_MIN", 1000),
+		VerifyRPM:         num("RATE_VERIFY_PER_MIN", 6000),
+		BodyLimit:         get("BODY_LIMIT", "64K"),
+		Metrics:           flag("METRICS", true),
+		MetricsAddr:       get("METRICS_ADDR", ""),
+		ShutdownDrain:     dur("SHUTDOWN_DRAIN", "0s"),
+		ShutdownGrace:     dur("SHUTDOWN_GRACE", "15s"),
+		ReadHeaderTimeout: dur("HTTP_READ_HEADER_TIMEOUT", "5s"),
+		ReadTimeout:       dur("HTTP_READ_TIMEOUT", "15s"),
+		WriteTimeout:      dur("HTTP_WRITE_TIMEOUT", "30s"),
+		CacheRefresh:      dur("CACHE_REFRESH", "2s"),
+		DomainCacheMax:    num("DOMAIN_CACHE_MAX", 100000),
+		BcryptCost:        num("BCRYPT_COST", 12),
 	}
 	for _, e := range strings.Split(get("ADMIN_EMAILS", ""), ",") {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
@@ -180,6 +188,9 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"DB_QUERY_TIMEOUT", c.DBQueryTimeout, 10 * time.Millisecond},
 		{"DB_CONN_MAX_LIFETIME", c.DBConnMaxLife, time.Second},
 		{"DB_IO_TIMEOUT", c.DBIOTimeout, time.Second},
+		{"HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout, 100 * time.Millisecond},
+		{"HTTP_READ_TIMEOUT", c.ReadTimeout, 100 * time.Millisecond},
+		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout, 100 * time.Millisecond},
 	} {
 		if d.v < d.least && !bad[d.name] {
 			errs = append(errs, fmt.Errorf("%s: must be at least %s", d.name, d.least))
