@@ -77,7 +77,8 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 		SessionSecret: []byte("e2e-session-secret-0123456789abcdef012345"),
 		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
-		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000,
+		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
+		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000,
 	}
 	for _, f := range tweak {
 		f(cfg)

@@ -156,8 +156,9 @@ func (a *App) metricRateLimited(name string) { a.metrics.rateLimited(name) }
 
 func limitSettingsOf(cfg *config.Config) limitSettings {
 	return limitSettings{
-		on: cfg.RateLimits, maxKeys: 100_000,
-		freeRPM: cfg.FreeTokenRPM, premiumRPM: cfg.PremiumTokenRPM, verifyRPM: cfg.VerifyRPM, badSecretRPM: 30,
-		loginAccount: 5, loginIP: 20, loginWindow: 15 * time.Minute,
+		on: cfg.RateLimits, maxKeys: cfg.RateLimitKeys,
+		freeRPM: cfg.FreeTokenRPM, premiumRPM: cfg.PremiumTokenRPM, verifyRPM: cfg.VerifyRPM,
+		badSecretRPM: cfg.BadSecretRPM,
+		loginAccount: cfg.LoginFailsAccount, loginIP: cfg.LoginFailsIP, loginWindow: cfg.LoginWindow,
 	}
 }

@@ -52,7 +52,15 @@ type Config struct {
 	FreeTokenRPM    int
 	PremiumTokenRPM int
 	VerifyRPM       int
-	BodyLimit       string
+	// BadSecretRPM: unknown or malformed secrets one client IP may send a minute.
+	BadSecretRPM int
+	// LoginFailsAccount / LoginFailsIP: failed logins allowed per LoginWindow.
+	LoginFailsAccount int
+	LoginFailsIP      int
+	LoginWindow       time.Duration
+	// RateLimitKeys bounds the keys each limiter keeps in memory.
+	RateLimitKeys int
+	BodyLimit     string
 
 	Metrics     bool
 	MetricsAddr string // empty: served by the app itself at /metrics
@@ -136,6 +144,11 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		FreeTokenRPM:      num("RATE_FREE_TOKEN_PER_MIN", 10),
 		PremiumTokenRPM:   num("RATE_PREMIUM_TOKEN_PER_MIN", 1000),
 		VerifyRPM:         num("RATE_VERIFY_PER_MIN", 6000),
+		BadSecretRPM:      num("RATE_BAD_SECRET_PER_MIN", 30),
+		LoginFailsAccount: num("LOGIN_MAX_FAILS_ACCOUNT", 5),
+		LoginFailsIP:      num("LOGIN_MAX_FAILS_IP", 20),
+		LoginWindow:       dur("LOGIN_WINDOW", "15m"),
+		RateLimitKeys:     num("RATE_LIMIT_KEYS", 100000),
 		BodyLimit:         get("BODY_LIMIT", "64K"),
 		Metrics:           flag("METRICS", true),
 		MetricsAddr:       get("METRICS_ADDR", ""),
@@ -189,6 +202,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"DB_CONN_MAX_LIFETIME", c.DBConnMaxLife, time.Second},
 		{"DB_IO_TIMEOUT", c.DBIOTimeout, time.Second},
 		{"HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout, 100 * time.Millisecond},
+		{"LOGIN_WINDOW", c.LoginWindow, time.Second},
 		{"HTTP_READ_TIMEOUT", c.ReadTimeout, 100 * time.Millisecond},
 		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout, 100 * time.Millisecond},
 	} {
