@@ -78,7 +78,7 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
 		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
-		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000,
+		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
 	}
 	for _, f := range tweak {
 		f(cfg)

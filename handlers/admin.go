@@ -232,10 +232,8 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 // adminNext is where an action sends the admin back: the console page
 // the form came from, never another site.
 func adminNext(c echo.Context) string {
-	next := c.FormValue("next")
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||
-		!strings.HasPrefix(next, "/admin/") || strings.ContainsAny(next, "\\\r\n") {
+	next := localPath(c.FormValue("next"), "/admin/domains")
+	if !strings.HasPrefix(next, "/admin/") {
 		return "/admin/domains"
 	}
 	return next

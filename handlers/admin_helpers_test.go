@@ -9,19 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/models"
 )
 
 // rootEmail is the admin that adminServer names in ADMIN_EMAILS.
 const rootEmail = "root@example.com"
 
-// adminServer starts the app with rootEmail in ADMIN_EMAILS and returns it
-// with a client signed in as that admin.
+// adminServer starts the app, signs rootEmail up, then names it in
+// ADMIN_EMAILS (listed addresses cannot sign up) and returns a client
+// signed in as that admin.
 func adminServer(t *testing.T, driver string) (*testServer, *client) {
 	t.Helper()
-	s := newTestServer(t, driver, func(c *config.Config) { c.AdminEmails = []string{rootEmail} })
-	return s, s.user(t, rootEmail)
+	s := newTestServer(t, driver)
+	c := s.user(t, rootEmail)
+	s.app.Config.AdminEmails = []string{rootEmail}
+	return s, c
 }
 
 // adminRow is what a row of the admin list says about its domain.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -32,7 +33,17 @@ func (a *App) joinPage(c echo.Context) error {
 func (a *App) join(c echo.Context) error {
 	f := &joinForm{Email: c.FormValue("email"), Nick: c.FormValue("nick"), Password: c.FormValue("password")}
 	errs := f.validate()
+	if len(errs) == 0 && slices.Contains(a.Config.AdminEmails, f.Email) {
+		// Sign-up does not verify addresses: whoever registered a listed
+		// email first would become admin. Listed accounts must exist first.
+		errs["email"] = "form.email.admin"
+	}
 	if len(errs) == 0 {
+		// Each sign-up costs a password hash: limited per IP before it runs.
+		if ok, wait := a.joinAllowed(c); !ok {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
+		}
 		u, err := a.Users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
 		switch {
 		case errors.Is(err, models.ErrDuplicateEmail):
@@ -57,7 +68,7 @@ func (a *App) login(c echo.Context) error {
 	errs := f.validate()
 	if len(errs) == 0 {
 		// Throttled before bcrypt runs, so that the hash is no DoS lever.
-		if wait := a.loginBlocked(c, f.Email); wait > 0 {
+		if wait := a.loginAttempt(c, f.Email); wait > 0 {
 			secs := max(1, int(wait.Seconds()+0.999))
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 			p := a.page(c)
@@ -67,13 +78,13 @@ func (a *App) login(c echo.Context) error {
 		}
 		u, err := a.Users.Authenticate(c.Request().Context(), f.Email, f.Password)
 		switch {
-		case errors.Is(err, models.ErrInvalidCredentials):
-			a.loginFailed(c, f.Email)
+		case errors.Is(err, models.ErrInvalidCredentials): // the attempt stays counted
 			errs["login"] = "form.login.failed"
 		case err != nil: // the database is down: not a failed login
+			a.loginNotCounted(c, f.Email)
 			return err
 		default:
-			a.loginSucceeded(f.Email)
+			a.loginSucceeded(c, f.Email)
 			ws := webSession(c)
 			ws.signIn(u, a.isAdmin(u))
 			return a.redirect(c, "/")

@@ -58,7 +58,7 @@ func (f *loginForm) validate() map[string]string {
 	f.Email = normalizeEmail(f.Email)
 	if f.Email == "" {
 		errs["email"] = "form.email.required"
-	} else if len(f.Email) > 254 {
+	} else if len(f.Email) > 254 || !isASCII(f.Email) {
 		errs["email"] = "form.email.invalid"
 	}
 	if f.Password == "" {
@@ -97,6 +97,12 @@ func validateEmail(s string) string {
 	}
 	if len(s) > 254 || !utf8.ValidString(s) {
 		return "form.email.invalid"
+	}
+	// Plain ASCII only: MySQL's default collations compare accented letters
+	// as equal ("víctim" = "victim"), which would let two spellings reach one
+	// account while the login limiter counts them apart.
+	if !isASCII(s) {
+		return "form.email.ascii"
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {

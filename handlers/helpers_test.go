@@ -28,7 +28,7 @@ func testConfig() *config.Config {
 		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
 		FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
-		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000,
+		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
 	}
 }
 

@@ -30,13 +30,30 @@ func (a *App) setLang(c echo.Context) error {
 		Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.Config.Production() || c.IsTLS(),
 	})
-	back := "/"
-	if u, err := url.Parse(c.FormValue("next")); err == nil && u.Scheme == "" && u.Host == "" &&
-		len(u.Path) > 0 && u.Path[0] == '/' && (len(u.Path) < 2 || u.Path[1] != '/' && u.Path[1] != '\\') {
-		back = u.Path
-		if u.RawQuery != "" {
-			back += "?" + u.RawQuery
+	back := localPath(c.FormValue("next"), "/")
+	return a.redirect(c, back)
+}
+
+// localPath returns next when it is a path on this site, exactly as it
+// will be sent in Location, else fallback. It refuses anything a browser
+// could read as another host: schemes, "//" or "/\" starts, backslashes,
+// and control characters or spaces (browsers strip tabs and newlines, so
+// "/\t/evil.example" would become "//evil.example").
+func localPath(next, fallback string) string {
+	if len(next) == 0 || next[0] != '/' || len(next) > 2048 {
+		return fallback
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return fallback
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b == 0x7f || b == '\\' {
+			return fallback
 		}
 	}
-	return a.redirect(c, back)
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return fallback
+	}
+	return next
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,12 +24,15 @@ type policy struct {
 
 // limiters hold the counts of every rate limit of the app.
 type limiters struct {
-	on    bool
-	api   *ratelimit.Limiter // per domain (tokens, verifications) and per IP (bad secrets)
-	login *ratelimit.Limiter // failed logins per account and per IP
+	on bool
+	// Separate tables, so that flooding one kind of key (many IPs) cannot
+	// evict another (a locked account, a busy domain).
+	domains  *ratelimit.Limiter // tokens and verifications per domain
+	ips      *ratelimit.Limiter // bad secrets, logins and sign-ups per client IP (IPv6 per /64)
+	accounts *ratelimit.Limiter // logins per account
 
 	tokenFree, tokenPremium, verify, badSecret policy
-	loginAccount, loginIP                      policy
+	loginAccount, loginIP, joinIP              policy
 }
 
 // limitSettings are the quotas; now may be nil (tests pass a clock).
@@ -36,7 +40,7 @@ type limitSettings struct {
 	on                                           bool
 	maxKeys                                      int
 	freeRPM, premiumRPM, verifyRPM, badSecretRPM int
-	loginAccount, loginIP                        int
+	loginAccount, loginIP, joinIP                int
 	loginWindow                                  time.Duration
 	now                                          func() time.Time
 }
@@ -44,14 +48,16 @@ type limitSettings struct {
 func newLimiters(s limitSettings) *limiters {
 	return &limiters{
 		on:           s.on,
-		api:          ratelimit.New(s.maxKeys, s.now),
-		login:        ratelimit.New(s.maxKeys, s.now),
+		domains:      ratelimit.New(s.maxKeys, s.now),
+		ips:          ratelimit.New(s.maxKeys, s.now),
+		accounts:     ratelimit.New(s.maxKeys, s.now),
 		tokenFree:    policy{"token-free", s.freeRPM, time.Minute},
 		tokenPremium: policy{"token-premium", s.premiumRPM, time.Minute},
 		verify:       policy{"verify", s.verifyRPM, time.Minute},
 		badSecret:    policy{"bad-secret", s.badSecretRPM, time.Minute},
 		loginAccount: policy{"login-account", s.loginAccount, s.loginWindow},
 		loginIP:      policy{"login-ip", s.loginIP, s.loginWindow},
+		joinIP:       policy{"join-ip", s.joinIP, time.Hour},
 	}
 }
 
@@ -82,7 +88,7 @@ func (a *App) allow(c echo.Context, p policy, key string) bool {
 	if !a.limits.on {
 		return true
 	}
-	r := a.limits.api.Allow(key, p.quota, p.window)
+	r := a.limits.domains.Allow(key, p.quota, p.window)
 	setRateHeaders(c, p, r)
 	if !r.Allowed {
 		a.metricRateLimited(p.name)
@@ -97,7 +103,7 @@ func (a *App) guessing(c echo.Context) bool {
 		return false
 	}
 	p := a.limits.badSecret
-	r := a.limits.api.Peek("bad:"+c.RealIP(), p.quota, p.window)
+	r := a.limits.ips.Peek("bad:"+clientKey(c), p.quota, p.window)
 	if !r.Allowed {
 		setRateHeaders(c, p, r)
 		a.metricRateLimited(p.name)
@@ -111,44 +117,81 @@ func (a *App) badSecret(c echo.Context) {
 		return
 	}
 	p := a.limits.badSecret
-	setRateHeaders(c, p, a.limits.api.Allow("bad:"+c.RealIP(), p.quota, p.window))
+	setRateHeaders(c, p, a.limits.ips.Allow("bad:"+clientKey(c), p.quota, p.window))
 }
 
-// loginBlocked reports how long a login for email from this IP must wait
-// (0: go ahead). It is checked before the password hash is computed.
-func (a *App) loginBlocked(c echo.Context, email string) time.Duration {
+// loginAttempt counts a login attempt for email from this IP against
+// both limits BEFORE the password hash is computed (so that concurrent
+// guesses cannot slip past the count) and reports how long to wait when
+// either is exhausted (0: go ahead). The caller then gives the attempt back
+// with loginSucceeded or loginNotCounted, or keeps it as a failure.
+func (a *App) loginAttempt(c echo.Context, email string) time.Duration {
 	if !a.limits.on {
 		return 0
 	}
+	l := a.limits
+	acct := l.accounts.Allow("acct:"+email, l.loginAccount.quota, l.loginAccount.window)
+	ip := l.ips.Allow("login:"+clientKey(c), l.loginIP.quota, l.loginIP.window)
+	if acct.Allowed && ip.Allowed {
+		return 0
+	}
+	// Refused: what was counted is given back, so waiting clears it.
+	if acct.Allowed {
+		l.accounts.Release("acct:" + email)
+	}
+	if ip.Allowed {
+		l.ips.Release("login:" + clientKey(c))
+	}
+	a.metricRateLimited("login")
 	var wait time.Duration
-	for _, k := range []struct {
-		p   policy
-		key string
-	}{{a.limits.loginAccount, "acct:" + email}, {a.limits.loginIP, "ip:" + c.RealIP()}} {
-		if r := a.limits.login.Peek(k.key, k.p.quota, k.p.window); !r.Allowed {
+	for _, r := range []ratelimit.Result{acct, ip} {
+		if !r.Allowed {
 			wait = max(wait, r.Reset)
 		}
-	}
-	if wait > 0 {
-		a.metricRateLimited("login")
 	}
 	return wait
 }
 
-// loginFailed counts a wrong password against the account and the IP.
-func (a *App) loginFailed(c echo.Context, email string) {
-	if !a.limits.on {
-		return
+// loginSucceeded clears the account's failures and gives back the IP's count.
+func (a *App) loginSucceeded(c echo.Context, email string) {
+	if a.limits.on {
+		a.limits.accounts.Reset("acct:" + email)
+		a.limits.ips.Release("login:" + clientKey(c))
 	}
-	a.limits.login.Allow("acct:"+email, a.limits.loginAccount.quota, a.limits.loginAccount.window)
-	a.limits.login.Allow("ip:"+c.RealIP(), a.limits.loginIP.quota, a.limits.loginIP.window)
 }
 
-// loginSucceeded clears the account's failures (the IP's stay).
-func (a *App) loginSucceeded(email string) {
+// loginNotCounted gives back an attempt that was not a failure (the
+// database could not answer).
+func (a *App) loginNotCounted(c echo.Context, email string) {
 	if a.limits.on {
-		a.limits.login.Reset("acct:" + email)
+		a.limits.accounts.Release("acct:" + email)
+		a.limits.ips.Release("login:" + clientKey(c))
 	}
+}
+
+// joinAllowed counts a sign-up from this IP (each costs a password hash).
+func (a *App) joinAllowed(c echo.Context) (bool, time.Duration) {
+	if !a.limits.on {
+		return true, 0
+	}
+	r := a.limits.ips.Allow("join:"+clientKey(c), a.limits.joinIP.quota, a.limits.joinIP.window)
+	if !r.Allowed {
+		a.metricRateLimited("join")
+	}
+	return r.Allowed, r.Reset
+}
+
+// clientKey is the client IP as a limit key: IPv4 as is, IPv6 by its /64
+// (one subscriber's whole allocation), so rotating addresses gains nothing.
+func clientKey(c echo.Context) string {
+	ip := net.ParseIP(c.RealIP())
+	if ip == nil {
+		return c.RealIP()
+	}
+	if ip.To4() != nil {
+		return ip.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // metricRateLimited counts a refusal by policy name for /metrics.
@@ -160,5 +203,6 @@ func limitSettingsOf(cfg *config.Config) limitSettings {
 		freeRPM: cfg.FreeTokenRPM, premiumRPM: cfg.PremiumTokenRPM, verifyRPM: cfg.VerifyRPM,
 		badSecretRPM: cfg.BadSecretRPM,
 		loginAccount: cfg.LoginFailsAccount, loginIP: cfg.LoginFailsIP, loginWindow: cfg.LoginWindow,
+		joinIP: cfg.JoinPerHourIP,
 	}
 }

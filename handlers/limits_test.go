@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +129,78 @@ func TestLoginLimitsOff(t *testing.T) {
 	}
 	if r := c.login("free@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
 		t.Fatalf("RATE_LIMITS=off still throttles: %d", r.Status)
+	}
+}
+
+// Concurrent guesses cannot slip past the count: attempts are counted
+// before the password hash runs, so only 5 of 40 simultaneous wrong
+// passwords are even checked.
+func TestLoginThrottlingHoldsUnderConcurrency(t *testing.T) {
+	s := newTestServer(t, "sqlite", limited)
+	s.user(t, "burst@example.com")
+	c := s.client(t)
+	token := c.csrf()
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.do("POST", "/auth/login", strings.NewReader("email=burst%40example.com&password=wrong-guess&_csrf="+token),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			mu.Lock()
+			counts[r.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if counts[http.StatusUnprocessableEntity] != 5 || counts[http.StatusTooManyRequests] != 35 {
+		t.Fatalf("40 concurrent wrong logins: %v, want 5 checked (422) and 35 refused (429)", counts)
+	}
+}
+
+func TestIPv6ClientsAreLimitedPerSlash64(t *testing.T) {
+	s := newTestServer(t, "sqlite", limited, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} })
+	good := s.user(t, "v6@example.com").register("v6.example.com", "premium")
+	bad := good[:len(good)-1] + map[bool]string{true: "b", false: "a"}[good[len(good)-1] == 'a']
+	for i := 0; i < 30; i++ {
+		askToken(t, s, bad, map[string]string{"X-Forwarded-For": fmt.Sprintf("2001:db8:1:2::%x", i+1)})
+	}
+	// Another address of the same /64 is the same client...
+	if r := askToken(t, s, good, map[string]string{"X-Forwarded-For": "2001:db8:1:2:ffff::1"}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("same /64: %d", r.Status)
+	}
+	// ...another /64 is not.
+	if r := askToken(t, s, good, map[string]string{"X-Forwarded-For": "2001:db8:1:3::1"}); r.Status != http.StatusOK {
+		t.Fatalf("other /64: %d", r.Status)
+	}
+}
+
+func TestSignupsAreLimitedPerIP(t *testing.T) {
+	s := newTestServer(t, "sqlite", limited, func(c *config.Config) { c.JoinPerHourIP = 3 })
+	for i := 0; i < 3; i++ {
+		s.user(t, fmt.Sprintf("j%d@example.com", i))
+	}
+	r := s.client(t).signup("j9@example.com", "j9", "correct horse battery")
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th sign-up from one IP in an hour: %d", r.Status)
+	}
+	if _, err := s.app.Users.GetByEmail(context.Background(), "j9@example.com"); err == nil {
+		t.Fatal("a refused sign-up created the account")
+	}
+}
+
+// An address listed in ADMIN_EMAILS cannot be claimed by signing up:
+// sign-up does not verify addresses, so the first comer would be admin.
+func TestListedAdminEmailCannotSignUp(t *testing.T) {
+	s := newTestServer(t, "sqlite", func(c *config.Config) { c.AdminEmails = []string{"boss@example.com"} })
+	r := s.client(t).signup("Boss@Example.com", "mallory", "correct horse battery")
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("sign-up with a listed admin email: %d", r.Status)
+	}
+	mustContain(t, "refused sign-up", r.Body, "reserved for an administrator")
+	if _, err := s.app.Users.GetByEmail(context.Background(), "boss@example.com"); err == nil {
+		t.Fatal("the account was created")
 	}
 }

@@ -95,7 +95,13 @@ func (a *App) render(c echo.Context, status int, page string, p *Page) error {
 // page builds the common page data for this request: language, user,
 // admin flag, CSRF token and pending flash messages.
 func (a *App) page(c echo.Context) *Page {
-	p := &Page{Lang: a.lang(c), Path: c.Request().URL.Path, Errors: map[string]string{}}
+	// Path is where the language switch comes back to: the page itself for
+	// a GET, the start page after a form was posted (it has no GET).
+	path := "/"
+	if c.Request().Method == http.MethodGet {
+		path = c.Request().URL.EscapedPath()
+	}
+	p := &Page{Lang: a.lang(c), Path: path, Errors: map[string]string{}}
 	if s := webSession(c); s != nil {
 		p.User = s.user
 		p.IsAdmin = s.admin

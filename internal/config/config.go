@@ -58,6 +58,8 @@ type Config struct {
 	LoginFailsAccount int
 	LoginFailsIP      int
 	LoginWindow       time.Duration
+	// JoinPerHourIP: sign-ups one client IP may make an hour.
+	JoinPerHourIP int
 	// RateLimitKeys bounds the keys each limiter keeps in memory.
 	RateLimitKeys int
 	BodyLimit     string
@@ -148,6 +150,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		LoginFailsAccount: num("LOGIN_MAX_FAILS_ACCOUNT", 5),
 		LoginFailsIP:      num("LOGIN_MAX_FAILS_IP", 20),
 		LoginWindow:       dur("LOGIN_WINDOW", "15m"),
+		JoinPerHourIP:     num("JOIN_MAX_PER_HOUR_IP", 20),
 		RateLimitKeys:     num("RATE_LIMIT_KEYS", 100000),
 		BodyLimit:         get("BODY_LIMIT", "64K"),
 		Metrics:           flag("METRICS", true),

@@ -30,7 +30,6 @@ type shard struct {
 }
 
 type window struct {
-	start time.Time
 	end   time.Time
 	count int
 }
@@ -75,6 +74,17 @@ func (l *Limiter) Peek(key string, limit int, per time.Duration) Result {
 	return l.take(key, limit, per, 0)
 }
 
+// Release gives back one request counted by Allow in key's current window
+// (an attempt that turned out not to count, such as a login that succeeded).
+func (l *Limiter) Release(key string) {
+	s := l.shard(key)
+	s.mu.Lock()
+	if w, ok := s.windows[key]; ok && w.count > 0 {
+		w.count--
+	}
+	s.mu.Unlock()
+}
+
 // Reset forgets key (for example after a successful login).
 func (l *Limiter) Reset(key string) {
 	s := l.shard(key)
@@ -100,7 +110,7 @@ func (l *Limiter) take(key string, limit int, per time.Duration, n int) Result {
 			w = &window{}
 			s.windows[key] = w
 		}
-		w.start, w.end, w.count = now, now.Add(per), 0
+		w.end, w.count = now.Add(per), 0
 	}
 	res := Result{Limit: limit, Reset: w.end.Sub(now)}
 	if w.count+max(n, 1) > limit { // Peek asks whether one more would pass

@@ -140,3 +140,20 @@ func BenchmarkAllow(b *testing.B) {
 		}
 	})
 }
+
+func TestRelease(t *testing.T) {
+	l := New(100, nil)
+	l.Allow("k", 2, time.Minute)
+	l.Allow("k", 2, time.Minute)
+	if l.Allow("k", 2, time.Minute).Allowed {
+		t.Fatal("third request allowed")
+	}
+	l.Release("k")
+	if !l.Allow("k", 2, time.Minute).Allowed {
+		t.Fatal("a released request was not given back")
+	}
+	l.Release("missing") // no window: nothing happens
+	if l.Len() != 1 {
+		t.Fatalf("Len = %d", l.Len())
+	}
+}
