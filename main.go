@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -98,8 +97,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 		return command(ctx, args, cfg, db, os.Stdout)
 	}
 
-	templates, _ := fs.Sub(files, ".")
-	app, err := handlers.New(cfg, log, db, templates)
+	app, err := handlers.New(cfg, log, db, files)
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,9 @@ import (
 // normalised, then validated into a map of field -> message key.
 
 type joinForm struct {
-	Email    string `form:"email"`
-	Nick     string `form:"nick"`
-	Password string `form:"password"`
+	Email    string
+	Nick     string
+	Password string
 }
 
 func (f *joinForm) validate() map[string]string {
@@ -49,8 +49,8 @@ func (f *joinForm) validate() map[string]string {
 }
 
 type loginForm struct {
-	Email    string `form:"email"`
-	Password string `form:"password"`
+	Email    string
+	Password string
 }
 
 func (f *loginForm) validate() map[string]string {
@@ -70,8 +70,8 @@ func (f *loginForm) validate() map[string]string {
 }
 
 type domainForm struct {
-	Host string `form:"host"`
-	Type string `form:"type"`
+	Host string
+	Type string
 }
 
 func (f *domainForm) validate() map[string]string {
@@ -147,6 +147,9 @@ func NormalizeHost(in string) (string, string) {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
 			return "", "form.host.port"
+		}
+		if port == "80" || port == "443" {
+			port = "" // a browser's Origin never shows a default port
 		}
 	}
 	name = strings.TrimSuffix(name, ".")

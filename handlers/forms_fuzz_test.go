@@ -212,7 +212,9 @@ func TestNormalizeHostCases(t *testing.T) {
 		{"한국.kr", "xn--3e0b707e.kr", ""},
 		{"xn--3e0b707e.kr", "xn--3e0b707e.kr", ""},
 		{"ｅｘａｍｐｌｅ.com", "example.com", ""},
-		{"1.2.3.4:80", "1.2.3.4:80", ""},
+		{"1.2.3.4:80", "1.2.3.4", ""}, // default ports are dropped, as in an Origin
+		{"shop.example.com:443", "shop.example.com", ""},
+		{"1.2.3.4:8080", "1.2.3.4:8080", ""},
 		{"xn--a.com", "", "form.host.invalid"},       // not decodable punycode
 		{"a.xn--zz-zz.com", "", "form.host.invalid"}, // idem, in a later label
 		{"xn--.com", "", "form.host.invalid"},

@@ -94,27 +94,32 @@ func (m *DomainModel) GetForUser(ctx context.Context, id, userID uint64) (*Domai
 }
 
 // Rotate gives the user's domain a new secret; the old one stops working.
+// The update and the read back are one transaction, so two rotations at
+// once each return the secret they stored.
 func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, string, error) {
 	s := secret.New()
 	db, cancel := m.with(ctx)
 	defer cancel()
-	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
-		Updates(map[string]any{
-			"secret_hash":    secret.Hash(s),
-			"secret_last4":   secret.Last4(s),
-			"secret_version": gorm.Expr("secret_version + 1"),
-		})
-	if res.Error != nil {
-		return nil, "", translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, "", ErrNoRecord
-	}
-	d, err := m.GetForUser(ctx, id, userID)
+	var d Domain
+	err := db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
+			Updates(map[string]any{
+				"secret_hash":    secret.Hash(s),
+				"secret_last4":   secret.Last4(s),
+				"secret_version": gorm.Expr("secret_version + 1"),
+			})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return tx.Where("id = ?", id).Take(&d).Error
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", translate(err)
 	}
-	return d, s, nil
+	return &d, s, nil
 }
 
 // Delete marks the user's domain deleted: its secret and tokens stop working

@@ -164,3 +164,39 @@ func TestUsageUpsert(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentRotationsReturnWhatTheyStored(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 10*time.Second, 4)
+		domains := models.NewDomainModel(db, 10*time.Second)
+		u, _ := users.Insert(ctx, "spin@example.com", "spin", "password123")
+		d, _, _ := domains.Insert(ctx, u.ID, "spin.example.com", models.PlanFree)
+		type result struct {
+			d   *models.Domain
+			sec string
+			err error
+		}
+		out := make(chan result, 10)
+		for i := 0; i < 10; i++ {
+			go func() {
+				r, sec, err := domains.Rotate(ctx, d.ID, u.ID)
+				out <- result{r, sec, err}
+			}()
+		}
+		versions := map[int]bool{}
+		for i := 0; i < 10; i++ {
+			r := <-out
+			if r.err != nil {
+				t.Fatalf("rotate: %v", r.err)
+			}
+			if r.d.SecretHash != secret.Hash(r.sec) || r.d.SecretLast4 != secret.Last4(r.sec) {
+				t.Fatal("a rotation returned a secret other than the one it stored")
+			}
+			versions[r.d.SecretVersion] = true
+		}
+		if len(versions) != 10 {
+			t.Fatalf("10 rotations produced %d distinct versions", len(versions))
+		}
+	})
+}

@@ -11,10 +11,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// bodyLimitRe is what Echo's body limit accepts: a number and a unit.
+var bodyLimitRe = regexp.MustCompile(`(?i)^[0-9]+[KMGTP]?B?$`)
 
 // MinSecretLen is the shortest JWT_SECRET or SESSION_SECRET accepted in production.
 const MinSecretLen = 32
@@ -181,7 +185,23 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	switch c.Env {
 	case "development", "production", "test":
 	default:
-		errs = append(errs, fmt.Errorf("APP_ENV: %q is neither development nor production", c.Env))
+		errs = append(errs, fmt.Errorf("APP_ENV: %q is not development, production or test", c.Env))
+	}
+	if !bodyLimitRe.MatchString(c.BodyLimit) {
+		errs = append(errs, fmt.Errorf("BODY_LIMIT: %q is not a size such as 64K, 512K or 1M", c.BodyLimit))
+	}
+	for _, q := range []struct {
+		name string
+		v    int
+	}{
+		{"RATE_FREE_TOKEN_PER_MIN", c.FreeTokenRPM}, {"RATE_PREMIUM_TOKEN_PER_MIN", c.PremiumTokenRPM},
+		{"RATE_VERIFY_PER_MIN", c.VerifyRPM}, {"RATE_BAD_SECRET_PER_MIN", c.BadSecretRPM},
+		{"LOGIN_MAX_FAILS_ACCOUNT", c.LoginFailsAccount}, {"LOGIN_MAX_FAILS_IP", c.LoginFailsIP},
+		{"JOIN_MAX_PER_HOUR_IP", c.JoinPerHourIP}, {"RATE_LIMIT_KEYS", c.RateLimitKeys},
+	} {
+		if q.v < 1 && !bad[q.name] { // 0 would refuse everyone; RATE_LIMITS=off turns limits off
+			errs = append(errs, fmt.Errorf("%s: must be at least 1 (RATE_LIMITS=off turns the limits off)", q.name))
+		}
 	}
 	if c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT: %d is not a TCP port (1 to 65535, or 0 for any free port)", c.Port))

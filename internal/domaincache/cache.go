@@ -87,6 +87,7 @@ type Cache struct {
 	byID   map[uint64]*Entry    // every domain not deleted
 	byHash map[string]*Entry    // at most max entries, each also in byID
 	gone   map[uint64]time.Time // deleted domains, with the time of deletion
+	hosts  map[string]int       // active domains per host (CORS preflights)
 	since  time.Time            // newest updated_at seen
 	loaded bool
 	// refreshMu serialises refreshes.
@@ -100,7 +101,7 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	}
 	return &Cache{
 		src: src, max: max, log: log,
-		byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}, gone: map[uint64]time.Time{},
+		byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}, gone: map[uint64]time.Time{}, hosts: map[string]int{},
 	}
 }
 
@@ -214,7 +215,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			if old != nil {
 				delete(c.byHash, old.hash)
 			}
-			delete(c.byID, cr.ID)
+			c.setIDLocked(cr.ID, nil)
 			c.gone[cr.ID] = cr.UpdatedAt
 			continue
 		}
@@ -238,13 +239,31 @@ func (c *Cache) Forget(id uint64) {
 		delete(c.byHash, old.hash)
 		retired := *old
 		retired.Active = false
-		c.byID[id] = &retired
+		c.setIDLocked(id, &retired)
+	}
+}
+
+// setIDLocked puts e (nil: nothing) in byID under id, keeping the count
+// of active domains per host in step.
+func (c *Cache) setIDLocked(id uint64, e *Entry) {
+	if old, ok := c.byID[id]; ok && old.Active {
+		if c.hosts[old.Host]--; c.hosts[old.Host] <= 0 {
+			delete(c.hosts, old.Host)
+		}
+	}
+	if e == nil {
+		delete(c.byID, id)
+		return
+	}
+	c.byID[id] = e
+	if e.Active {
+		c.hosts[e.Host]++
 	}
 }
 
 func (c *Cache) putLocked(e *Entry) {
 	delete(c.gone, e.ID)
-	c.byID[e.ID] = e
+	c.setIDLocked(e.ID, e)
 	if _, ok := c.byHash[e.hash]; !ok && len(c.byHash) >= c.max {
 		for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
 			delete(c.byHash, k)
