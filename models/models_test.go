@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -197,6 +198,57 @@ func TestConcurrentRotationsReturnWhatTheyStored(t *testing.T) {
 		}
 		if len(versions) != 10 {
 			t.Fatalf("10 rotations produced %d distinct versions", len(versions))
+		}
+	})
+}
+
+// A flush covering more domains than one statement takes (chunks of 500)
+// counts every one of them, twice over to exercise the upsert.
+func TestUsageAddInChunks(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		u, _ := users.Insert(ctx, "bulk@example.com", "bulk", "password123")
+		const n = 1100
+		ds := make([]models.Domain, n)
+		for i := range ds {
+			host := fmt.Sprintf("h%d.example.com", i)
+			ds[i] = models.Domain{UserID: u.ID, Host: host, HostKey: &host, Type: models.PlanFree, Status: models.StatusActive,
+				SecretHash: secret.Hash(secret.New()), SecretLast4: "abcd", SecretVersion: 1}
+		}
+		if err := db.Omit("User").CreateInBatches(ds, 200).Error; err != nil {
+			t.Fatal(err)
+		}
+		usage := models.NewUsageModel(db, 2*time.Second)
+		now := time.Now().UTC().Truncate(time.Second)
+		deltas := map[uint64]models.UsageDelta{}
+		ids := make([]uint64, n)
+		for i, d := range ds {
+			ids[i] = d.ID
+			deltas[d.ID] = models.UsageDelta{Issued: int64(i%7 + 1), LastIssued: now, Refused: int64(i % 2), LastRefused: now}
+		}
+		for round := 0; round < 2; round++ {
+			if err := usage.Add(ctx, now, deltas); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		got, err := usage.Recent(ctx, ids, now.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			if got[id].Issued != 2*int64(i%7+1) || got[id].Refused != 2*int64(i%2) {
+				t.Fatalf("domain %d: %+v", i, got[id])
+			}
+		}
+		var total int64
+		db.Model(&models.Domain{}).Select("SUM(tokens_issued)").Scan(&total)
+		var want int64
+		for i := 0; i < n; i++ {
+			want += 2 * int64(i%7+1)
+		}
+		if total != want {
+			t.Fatalf("tokens_issued total %d, want %d", total, want)
 		}
 	})
 }

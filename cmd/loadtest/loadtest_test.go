@@ -83,6 +83,7 @@ func TestChecks(t *testing.T) {
 		Issue:   Result{Requests: 49000, Duration: 10 * time.Second, P99: 6100 * time.Microsecond, Errors: 1},
 		Verify:  Result{Requests: 69000, Duration: 10 * time.Second, P99: 6100 * time.Microsecond},
 		PeakRSS: 100 << 20, Startup: time.Second, Domains: 10000,
+		AppLog: logProblems{Lines: 1, Messages: []string{"WARN flushing usage counts: timeout"}},
 	}
 	tests := []struct {
 		name     string
@@ -92,7 +93,7 @@ func TestChecks(t *testing.T) {
 		{name: "every target met exactly at its bound", m: passing},
 		{name: "every target missed", m: failing, failures: []string{
 			"POST /v1/token throughput", "POST /v1/token p99", "POST /v1/token errors",
-			"GET /v1/test throughput", "GET /v1/test p99", "peak RSS", "start-up",
+			"GET /v1/test throughput", "GET /v1/test p99", "peak RSS", "start-up", "logged no warning",
 		}},
 	}
 	for _, tt := range tests {
@@ -126,6 +127,105 @@ func TestTokenTTLOutlivesTheRun(t *testing.T) {
 		o := options{warmup: tt.warmup, duration: tt.duration}
 		if got := o.tokenTTL(); got != tt.want {
 			t.Errorf("tokenTTL(%s + %s) = %s, want %s", tt.warmup, tt.duration, got, tt.want)
+		}
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	busy, total, err := parseProcStat("cpu  100 1 50 800 9 2 3 4 0 0\ncpu0 50 0 25 400 4 1 1 2 0 0\n")
+	if err != nil || busy != 160*clockTick || total != 969*clockTick {
+		t.Fatalf("parseProcStat = %s, %s, %v; want %s, %s", busy, total, err, 160*clockTick, 969*clockTick)
+	}
+	if _, _, err := parseProcStat("intr 1 2 3\n"); err == nil {
+		t.Fatal("parseProcStat accepted a text without a cpu line")
+	}
+}
+
+func TestParsePidStat(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	stat := "5918 (my (odd) prog) R 5914 5914 20407 0 -1 4194304 99 0 0 0 250 70 0 0 20 0 1 0 158763\n"
+	got, err := parsePidStat(stat)
+	if err != nil || got != 320*clockTick {
+		t.Fatalf("parsePidStat = %s, %v; want %s", got, err, 320*clockTick)
+	}
+	if _, err := parsePidStat("5918 (cat) R 1 2\n"); err == nil {
+		t.Fatal("parsePidStat accepted a short line")
+	}
+}
+
+func TestCPUShare(t *testing.T) {
+	m := Measurements{
+		// 20µs of server and 10µs of wrk CPU per request.
+		Ceiling: Result{Requests: 1000, ServerCPU: 20 * time.Millisecond, LoadCPU: 10 * time.Millisecond},
+	}
+	tests := []struct {
+		name string
+		r    Result
+		want float64
+	}{
+		{"twice the ceiling's CPU per request", Result{Requests: 500, ServerCPU: 25 * time.Millisecond, LoadCPU: 5 * time.Millisecond}, 0.5},
+		{"as cheap as the ceiling", Result{Requests: 2000, ServerCPU: 40 * time.Millisecond, LoadCPU: 20 * time.Millisecond}, 1},
+		{"no requests", Result{}, 0},
+	}
+	for _, tt := range tests {
+		if got := m.cpuShare(tt.r); got != tt.want {
+			t.Errorf("%s: cpuShare = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestOthersShare(t *testing.T) {
+	r := Result{OtherCPU: time.Second, MachineCPU: 20 * time.Second}
+	if got := r.OthersShare(); got != 0.05 {
+		t.Errorf("OthersShare = %v, want 0.05", got)
+	}
+	if got := (Result{OtherCPU: time.Second}).OthersShare(); got != 0 {
+		t.Errorf("OthersShare without machine time = %v, want 0", got)
+	}
+}
+
+func TestScanAppLog(t *testing.T) {
+	log := `{"time":"t","level":"INFO","msg":"serving","addr":"[::]:8002"}
+{"time":"t","level":"INFO","msg":"request","method":"GET","route":"/v1/test","status":200}
+{"time":"t","level":"WARN","msg":"flushing usage counts","err":"context deadline exceeded"}
+{"time":"t","level":"ERROR","msg":"request","method":"POST","route":"/v1/token","status":503}
+{"time":"t","level":"WARN","msg":"flushing usage counts","err":"context deadline exceeded"}
+{"time":"t","level":"WARN","msg":"mysql driver","detail":"busy buffer"}
+panic: not JSON
+`
+	got, err := scanAppLog(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"ERROR request: method=POST route=/v1/token status=503",
+		"WARN flushing usage counts: err=context deadline exceeded",
+		"WARN mysql driver: detail=busy buffer",
+	}
+	if got.Lines != 4 || strings.Join(got.Messages, "|") != strings.Join(want, "|") {
+		t.Fatalf("scanAppLog = %d lines %q; want 4 lines %q", got.Lines, got.Messages, want)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	good := options{domains: 10, tokens: 10, concurrency: 64, threads: 2, duration: 15 * time.Second, warmup: 3 * time.Second}
+	tests := []struct {
+		name   string
+		change func(*options)
+		ok     bool
+	}{
+		{"the defaults", func(*options) {}, true},
+		{"no domains", func(o *options) { o.domains = 0 }, false},
+		{"more threads than connections", func(o *options) { o.threads = 65 }, false},
+		{"a duration under a second", func(o *options) { o.duration = 500 * time.Millisecond }, false},
+		{"a duration in fractions of a second", func(o *options) { o.duration = 1500 * time.Millisecond }, false},
+		{"a warm-up in fractions of a second", func(o *options) { o.warmup = 2500 * time.Millisecond }, false},
+	}
+	for _, tt := range tests {
+		o := good
+		tt.change(&o)
+		if err := o.validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: validate() = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 	}
 }

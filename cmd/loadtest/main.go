@@ -81,8 +81,8 @@ func (o options) validate() error {
 		return errors.New("-domains and -tokens must be at least 1")
 	case o.concurrency < 1 || o.threads < 1 || o.threads > o.concurrency:
 		return errors.New("-concurrency and -threads must be at least 1, with no more threads than connections")
-	case o.duration < time.Second || o.warmup < time.Second:
-		return errors.New("-duration and -warmup must be at least 1s (wrk counts whole seconds)")
+	case o.duration < time.Second || o.warmup < time.Second || o.duration%time.Second != 0 || o.warmup%time.Second != 0:
+		return errors.New("-duration and -warmup must be whole seconds, at least 1s (wrk counts seconds)")
 	}
 	return nil
 }
@@ -130,8 +130,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	fmt.Printf("\nNodeBird API load test: %d CPUs, wrk %d threads x %d connections, %s per endpoint after %s of warm-up\n",
-		runtime.NumCPU(), o.threads, o.concurrency, o.duration, o.warmup)
+	fmt.Printf("\nNodeBird API load test (%s): %d CPUs, wrk %d threads x %d connections, %s per endpoint after %s of warm-up\n",
+		runtime.Version(), runtime.NumCPU(), o.threads, o.concurrency, o.duration, o.warmup)
 	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=off\n\n",
 		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser)
 	m.Print(os.Stdout)
@@ -184,24 +184,17 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		return fmt.Errorf("the app does not answer as expected before the load: %w", err)
 	}
 
-	load := func(t Target) (Result, error) {
-		step(fmt.Sprintf("loading %s: %s warm-up, then %s measured", t.Name, o.warmup, o.duration))
-		if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
-			return Result{}, err
-		}
-		return wrk.Run(ctx, t, o.duration)
-	}
-	if m.Ceiling, err = load(Target{Name: "the ceiling", URL: ceiling.URL, Method: "GET", Path: "/", Kind: "none"}); err != nil {
+	if m.Ceiling, err = load(ctx, o, wrk, ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}); err != nil {
 		return err
 	}
-	if m.Issue, err = load(Target{Name: "POST /v1/token", URL: app.URL, Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}); err != nil {
+	if m.Issue, err = load(ctx, o, wrk, app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}); err != nil {
 		return err
 	}
 	tokensFile := filepath.Join(dir, "tokens.txt")
 	if err := issueTokens(ctx, app.URL, secrets, o.tokens, tokensFile); err != nil {
 		return err
 	}
-	if m.Verify, err = load(Target{Name: "GET /v1/test", URL: app.URL, Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}); err != nil {
+	if m.Verify, err = load(ctx, o, wrk, app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}); err != nil {
 		return err
 	}
 	if !app.Alive() {
@@ -210,11 +203,40 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 	if m.PeakRSS, err = app.PeakRSS(); err != nil {
 		return fmt.Errorf("reading the app's peak RSS: %w", err)
 	}
-	return nil
+	app.Stop() // its shutdown is part of the run: a final flush may fail
+	m.AppLog, err = app.problems()
+	return err
 }
 
-// startApp starts the app binary (logging to dir/name.log) with production settings, rate limits
-// off, fresh random secrets and the given database settings.
+// load runs wrk on t served by server: a warm-up, then the measured run,
+// during which it also accounts the CPU time of the server and the machine.
+func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Target) (Result, error) {
+	step(fmt.Sprintf("loading %s: %s warm-up, then %s measured", t.Name, o.warmup, o.duration))
+	t.URL = server.URL
+	if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
+		return Result{}, err
+	}
+	before, err := sampleCPU(server.Pid())
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := wrk.Run(ctx, t, o.duration)
+	if err != nil {
+		return Result{}, err
+	}
+	after, err := sampleCPU(server.Pid())
+	if err != nil {
+		return Result{}, err
+	}
+	r.ServerCPU = after.proc - before.proc
+	r.MachineCPU = after.total - before.total
+	r.OtherCPU = max(0, after.busy-before.busy-r.ServerCPU-r.LoadCPU)
+	return r, nil
+}
+
+// startApp starts the app binary (logging to dir/name.log) with production
+// settings, rate limits off, fresh random secrets and the given database
+// settings.
 func startApp(ctx context.Context, name string, o options, dir, bin string, db map[string]string) (*child, error) {
 	port, err := freePort()
 	if err != nil {

@@ -122,6 +122,9 @@ func (c *child) waitReady(ctx context.Context, path string, limit time.Duration)
 	return fmt.Errorf("%s not ready after %s:\n%s", c.name, limit, c.LogTail())
 }
 
+// Pid is the process id.
+func (c *child) Pid() int { return c.cmd.Process.Pid }
+
 // Alive reports whether the process is still running.
 func (c *child) Alive() bool {
 	select {
@@ -134,7 +137,7 @@ func (c *child) Alive() bool {
 
 // PeakRSS is the process's resident set high-water mark (VmHWM).
 func (c *child) PeakRSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
 	if err != nil {
 		return 0, err
 	}

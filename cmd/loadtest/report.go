@@ -18,12 +18,18 @@ const (
 	mib            = float64(1 << 20) // bytes in a MiB
 )
 
+// maxOthersShare is the share of the machine other processes may take
+// during a run before its figures are flagged as unreliable.
+const maxOthersShare = 0.05
+
 // Measurements are the numbers of one load-test run.
 type Measurements struct {
 	Ceiling, Issue, Verify Result
 	PeakRSS                int64 // bytes
-	Startup                time.Duration
-	Domains                int
+	// AppLog holds what the app logged at WARN or ERROR, shutdown included.
+	AppLog  logProblems
+	Startup time.Duration
+	Domains int
 }
 
 // Check is one target and whether the run met it.
@@ -39,6 +45,20 @@ func (m Measurements) share(r Result) float64 {
 		return 0
 	}
 	return r.RPS() / m.Ceiling.RPS()
+}
+
+// cpuShare estimates share(r) on a machine where the server and wrk have
+// the CPUs to themselves: the ceiling's CPU time per request (server and
+// wrk) over r's. Other processes move it much less than share (though
+// they do: contention makes every request dearer), so a wide gap between
+// the two shows a noisy run.
+func (m Measurements) cpuShare(r Result) float64 {
+	ceiling := m.Ceiling.perRequest(m.Ceiling.ServerCPU + m.Ceiling.LoadCPU)
+	own := r.perRequest(r.ServerCPU + r.LoadCPU)
+	if own == 0 {
+		return 0
+	}
+	return float64(ceiling) / float64(own)
 }
 
 // p99Factor is r's p99 over the ceiling's p99.
@@ -64,7 +84,8 @@ func (m Measurements) Checks() []Check {
 		rss.Name += fmt.Sprintf(" (stated for %d domains, run with %d)", targetDomains, m.Domains)
 	}
 	startup := Check{fmt.Sprintf("start-up to ready on SQLite < %s", maxStartup), m.Startup.Round(time.Millisecond).String(), m.Startup < maxStartup}
-	return append(cs, rss, startup)
+	logged := Check{"the app logged no warning or error", fmt.Sprintf("%d lines", m.AppLog.Lines), m.AppLog.Lines == 0}
+	return append(cs, rss, startup, logged)
 }
 
 // Print writes the results table and the targets.
@@ -79,17 +100,43 @@ func (m Measurements) Print(w io.Writer) {
 	row("POST /v1/token", m.Issue)
 	row("GET /v1/test", m.Verify)
 	tw.Flush()
+
+	fmt.Fprintln(w, "\nCPU time per request during the measured runs:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\tserver\twrk\tof ceiling by CPU\tother processes\t")
+	noisy := false
+	cpuRow := func(name string, r Result) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.0f%%\t\n", name, us(r.perRequest(r.ServerCPU)), us(r.perRequest(r.LoadCPU)),
+			m.cpuShare(r), 100*r.OthersShare())
+		noisy = noisy || r.OthersShare() > maxOthersShare
+	}
+	cpuRow("ceiling (bare net/http)", m.Ceiling)
+	cpuRow("POST /v1/token", m.Issue)
+	cpuRow("GET /v1/test", m.Verify)
+	tw.Flush()
+	if noisy {
+		fmt.Fprintf(w, "WARNING: other processes took more than %.0f%% of the machine during a run: the throughput and\n"+
+			"latency figures are unreliable (\"of ceiling by CPU\" is a steadier estimate); rerun on a quiet machine.\n", 100*maxOthersShare)
+	}
 	fmt.Fprintf(w, "\napp peak RSS (VmHWM): %.1f MB with %d domains\n", float64(m.PeakRSS)/mib, m.Domains)
 	fmt.Fprintf(w, "start-up to ready on SQLite (%d domains): %s\n", m.Domains, m.Startup.Round(time.Millisecond))
 	fmt.Fprintln(w, "\ntargets:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range m.Checks() {
 		verdict := "PASS"
 		if !c.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(w, "  %s  %-55s %s\n", verdict, c.Name, c.Got)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, c.Name, c.Got)
+	}
+	tw.Flush()
+	for _, msg := range m.AppLog.Messages {
+		fmt.Fprintf(w, "        app log: %s\n", msg)
 	}
 }
+
+// us formats a CPU time in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond)) }
 
 // ms formats a latency in milliseconds.
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

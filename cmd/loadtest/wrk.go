@@ -29,6 +29,28 @@ type Result struct {
 	// Errors counts failed connects, reads, writes, timeouts and HTTP
 	// statuses of 400 and above.
 	Errors int64
+
+	// CPU time during the measured run: the server's, the load
+	// generator's, every other process's, and the machine's capacity
+	// (CPUs x wall time).
+	ServerCPU, LoadCPU, OtherCPU, MachineCPU time.Duration
+}
+
+// perRequest is d spread over the run's requests.
+func (r Result) perRequest(d time.Duration) time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return d / time.Duration(r.Requests)
+}
+
+// OthersShare is the share of the machine that other processes took
+// during the run: noise in the throughput figures.
+func (r Result) OthersShare() float64 {
+	if r.MachineCPU <= 0 {
+		return 0
+	}
+	return float64(r.OtherCPU) / float64(r.MachineCPU)
 }
 
 // RPS is the throughput in requests per second.
@@ -42,7 +64,7 @@ func (r Result) RPS() float64 {
 // Target is one thing to load: a request shape and the values cycled over.
 type Target struct {
 	Name   string
-	URL    string // base URL, e.g. http://127.0.0.1:8002
+	URL    string // base URL of the server, e.g. http://127.0.0.1:8002
 	Method string
 	Path   string
 	Kind   string // "secret", "token" or "none" (see loadtest.lua)
@@ -91,6 +113,7 @@ func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration) (Result,
 	if err != nil {
 		return Result{}, fmt.Errorf("wrk on %s: %w\n%s", t.Name, err, out.String())
 	}
+	r.LoadCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r, nil
 }
 
