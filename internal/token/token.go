@@ -4,10 +4,13 @@
 package token
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -53,6 +56,8 @@ type Manager struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+	// macs pools HMAC-SHA256 states under key (fast.go).
+	macs sync.Pool
 }
 
 // New returns a Manager. now may be nil (time.Now).
@@ -60,7 +65,7 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{
+	m := &Manager{
 		key: key, issuer: issuer, ttl: ttl, now: now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -72,6 +77,8 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 			jwt.WithStrictDecoding(),
 		),
 	}
+	m.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return m
 }
 
 // TTL is the lifetime of issued tokens.
@@ -104,7 +111,7 @@ func (m *Manager) Issue(s Subject) (string, *Claims, error) {
 			ExpiresAt: jwt.NewNumericDate(now.Add(m.ttl)),
 		},
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)
+	signed, err := m.sign(c)
 	return signed, c, err
 }
 
@@ -114,6 +121,15 @@ func (m *Manager) Verify(tok string) (*Claims, error) {
 	if len(tok) == 0 || len(tok) > MaxLen {
 		return nil, ErrInvalid
 	}
+	if c, err := m.verifyFast(tok); c != nil || err != nil {
+		return c, err
+	}
+	return m.verifyLib(tok)
+}
+
+// verifyLib is Verify through golang-jwt, for every token the fast path
+// leaves to it.
+func (m *Manager) verifyLib(tok string) (*Claims, error) {
 	c := &Claims{}
 	_, err := m.parser.ParseWithClaims(tok, c, m.keyFunc)
 	if err == nil {
