@@ -2,11 +2,15 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nodebird/nodebird-api/internal/config"
@@ -375,4 +379,28 @@ func tokenStatus(t *testing.T, s *testServer, sec string) int {
 	t.Helper()
 	return s.client(t).do("POST", "/v1/token", strings.NewReader(`{"clientSecret":"`+sec+`"}`),
 		map[string]string{"Content-Type": "application/json"}).Status
+}
+
+// A panic or an unexpected error in a page becomes the 500 error page:
+// no stack, no internal message, the request still logged.
+func TestServerErrorPage(t *testing.T) {
+	s := newTestServer(t, "sqlite")
+	e := s.app.Handler()
+	e.GET("/boom", func(echo.Context) error { panic("secret internal detail") })
+	e.GET("/fail", func(echo.Context) error { return errors.New("driver: secret internal detail") })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	for _, path := range []string{"/boom", "/fail"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusInternalServerError || !strings.Contains(res.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		mustContain(t, path, string(body), "Server error.", `href="/"`)
+		mustNotContain(t, path, string(body), "secret internal detail", "goroutine")
+	}
 }
