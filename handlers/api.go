@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/nodebird/nodebird-api/internal/domaincache"
@@ -62,40 +61,16 @@ type tokenResponse struct {
 }
 
 // claimsResponse is the body of a successful GET /v1/test: the token's
-// claims (as the seed answered) with code and message. The claims are
-// plain fields, so that one marshal writes them all (the jwt types have a
-// marshaler of their own per claim).
+// claims (as the seed answered) with code and message.
 type claimsResponse struct {
-	Code          int      `json:"code"`
-	Message       string   `json:"message"`
-	UserID        uint64   `json:"id"`
-	Nick          string   `json:"nick"`
-	DomainID      uint64   `json:"did"`
-	SecretVersion int      `json:"sv"`
-	Issuer        string   `json:"iss,omitempty"`
-	Subject       string   `json:"sub,omitempty"`
-	Audience      []string `json:"aud,omitempty"`
-	ExpiresAt     int64    `json:"exp,omitempty"`
-	NotBefore     int64    `json:"nbf,omitempty"`
-	IssuedAt      int64    `json:"iat,omitempty"`
-	ID            string   `json:"jti,omitempty"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	token.Wire
 }
 
 // newClaimsResponse is the 200 answer of GET /v1/test for c.
 func newClaimsResponse(message string, c *token.Claims) claimsResponse {
-	r := claimsResponse{
-		Code: http.StatusOK, Message: message, UserID: c.UserID, Nick: c.Nick, DomainID: c.DomainID,
-		SecretVersion: c.SecretVersion, Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ID: c.ID,
-	}
-	for _, t := range []struct {
-		dst *int64
-		src *jwt.NumericDate
-	}{{&r.ExpiresAt, c.ExpiresAt}, {&r.NotBefore, c.NotBefore}, {&r.IssuedAt, c.IssuedAt}} {
-		if t.src != nil {
-			*t.dst = t.src.Unix()
-		}
-	}
-	return r
+	return claimsResponse{Code: http.StatusOK, Message: message, Wire: c.Wire()}
 }
 
 // issueToken (POST /v1/token) exchanges an active domain's client secret

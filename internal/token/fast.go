@@ -13,7 +13,7 @@ import (
 )
 
 // The fast path: Issue signs, and Verify first checks, tokens of one exact
-// shape (the header below, the claims of wireClaims) with one JSON call,
+// shape (the header below, the claims of Wire) with one JSON call,
 // plain fields and a pooled HMAC, instead of golang-jwt's header map,
 // per-claim (un)marshalers and a new HMAC per token. Verify falls back to
 // golang-jwt for anything else, so the library still decides every
@@ -30,8 +30,10 @@ var b64 = base64.RawURLEncoding.Strict()
 // sigLen is the length of an encoded HMAC-SHA256 signature.
 var sigLen = b64.EncodedLen(sha256.Size)
 
-// wireClaims are Claims as plain fields, in golang-jwt's order.
-type wireClaims struct {
+// Wire is Claims as plain fields, in golang-jwt's order: what a token's
+// payload holds, written or read with one JSON call (the jwt types have a
+// marshaler of their own per claim).
+type Wire struct {
 	UserID        uint64   `json:"id"`
 	Nick          string   `json:"nick"`
 	DomainID      uint64   `json:"did"`
@@ -43,6 +45,22 @@ type wireClaims struct {
 	NotBefore     *int64   `json:"nbf,omitempty"`
 	IssuedAt      *int64   `json:"iat,omitempty"`
 	ID            string   `json:"jti,omitempty"`
+}
+
+// Wire returns c as plain fields.
+func (c *Claims) Wire() Wire {
+	unix := func(d *jwt.NumericDate) *int64 {
+		if d == nil {
+			return nil
+		}
+		u := d.Unix()
+		return &u
+	}
+	return Wire{
+		UserID: c.UserID, Nick: c.Nick, DomainID: c.DomainID, SecretVersion: c.SecretVersion,
+		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ID: c.ID,
+		ExpiresAt: unix(c.ExpiresAt), NotBefore: unix(c.NotBefore), IssuedAt: unix(c.IssuedAt),
+	}
 }
 
 // mac appends the HMAC-SHA256 of head + "." + payload to dst.
@@ -59,11 +77,7 @@ func (m *Manager) mac(dst []byte, head, payload string) []byte {
 
 // sign encodes and signs c (whose times are set).
 func (m *Manager) sign(c *Claims) (string, error) {
-	exp, iat := c.ExpiresAt.Unix(), c.IssuedAt.Unix()
-	payload, err := json.Marshal(wireClaims{
-		UserID: c.UserID, Nick: c.Nick, DomainID: c.DomainID, SecretVersion: c.SecretVersion,
-		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ExpiresAt: &exp, IssuedAt: &iat, ID: c.ID,
-	})
+	payload, err := json.Marshal(c.Wire())
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +113,7 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 	if err != nil {
 		return nil, nil
 	}
-	var w wireClaims
+	var w Wire
 	if json.Unmarshal(raw, &w) != nil || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
 		return nil, nil
 	}
