@@ -37,7 +37,7 @@ func newAPIBench(b *testing.B) *apiBench {
 	ctx := context.Background()
 	cfg := testConfig()
 	cfg.TokenTTL = time.Hour // no token expires during a run
-	app, _ := buildApp(b, testdb.Fresh(b, "sqlite"), cfg, func(a *App) {
+	app, _ := buildApp(b, testdb.Fresh(b, "sqlite"), cfg, false, func(a *App) {
 		a.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	})
 	u, err := app.Users.Insert(ctx, "bench@example.com", "bench", "password123")

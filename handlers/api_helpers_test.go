@@ -2,16 +2,12 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,47 +15,17 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/i18n"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/internal/token"
 	"github.com/nodebird/nodebird-api/models"
 )
 
-// buildApp makes an App on db, as another instance sharing the database
-// would be; hooks adjust it before it serves. Its logs go to the builder.
-func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, hooks ...func(*App)) (*App, *strings.Builder) {
-	t.Helper()
-	logs := &strings.Builder{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
-	app, err := New(cfg, log, db, os.DirFS(".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range hooks {
-		h(app)
-	}
-	return app, logs
-}
-
-// serveApp starts app on a test server. Read the server's log only after
-// closing it: the request log line is written after the response.
-func serveApp(t testing.TB, app *App, logs *strings.Builder) *testServer {
-	t.Helper()
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, app: app, log: logs}
-}
-
 // instanceOn starts a whole application instance on db (a replica sharing
 // the database), with its domain view loaded.
 func instanceOn(t *testing.T, db *gorm.DB, hooks ...func(*App)) *testServer {
 	t.Helper()
-	app, logs := buildApp(t, db, testConfig(), hooks...)
-	if err := app.Cache.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return serveApp(t, app, logs)
+	return startApp(t, db, testConfig(), false, hooks...)
 }
 
 // newAPIServer is newTestServer with hooks applied to the App before it serves.

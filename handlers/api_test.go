@@ -103,7 +103,7 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims
 
 // handmade assembles header.payload.signature, the signature being
 // HMAC-SHA256 under key whatever the header says (empty when key is nil).
-func handmade(t *testing.T, header, claims any, key []byte) string {
+func handmade(t testing.TB, header, claims any, key []byte) string {
 	t.Helper()
 	seg := func(v any) string {
 		b, err := json.Marshal(v)
@@ -431,11 +431,7 @@ func TestIssuedTokenClaims(t *testing.T) {
 	forEachDB(t, func(t *testing.T, driver string) {
 		cfg := testConfig()
 		cfg.TokenTTL, cfg.JWTIssuer = 5*time.Minute, "nodebird-test"
-		app, logs := buildApp(t, testdb.Fresh(t, driver), cfg)
-		if err := app.Cache.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		s := serveApp(t, app, logs)
+		s := startApp(t, testdb.Fresh(t, driver), cfg, false)
 		owner := s.user(t, "claims@example.com")
 		sec := owner.register("claims.example.com", "premium")
 		u, _ := s.app.Users.GetByEmail(context.Background(), "claims@example.com")
@@ -749,7 +745,7 @@ func TestTokenAPIWithoutDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		app, logs := buildApp(t, db, testConfig())
+		app, logs := buildApp(t, db, testConfig(), false)
 		check(t, serveApp(t, app, logs))
 	})
 }
@@ -761,7 +757,7 @@ func TestTokenAPIInternalErrors(t *testing.T) {
 	sec := s.user(t, "boom@example.com").register("boom.example.com", "free")
 	tok := s.issueToken(t, sec)
 	// The same database and keys, with parts missing: every request panics.
-	app, logs := buildApp(t, s.app.DB, testConfig(), func(a *App) { a.Counter, a.Cache = nil, nil })
+	app, logs := buildApp(t, s.app.DB, testConfig(), false, func(a *App) { a.Counter, a.Cache = nil, nil })
 	broken := serveApp(t, app, logs)
 	for _, req := range []apiReq{jsonSecret(sec), verifyReq(tok)} {
 		for _, lang := range []string{"en", "ko"} {
@@ -797,7 +793,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 	ctx := context.Background()
 	cfg := testConfig()
 	cfg.TokenTTL = time.Hour
-	app, _ := buildApp(f, testdb.Fresh(f, "sqlite"), cfg, func(a *App) { a.Log = slog.New(slog.DiscardHandler) })
+	app, _ := buildApp(f, testdb.Fresh(f, "sqlite"), cfg, false, func(a *App) { a.Log = slog.New(slog.DiscardHandler) })
 	u, err := app.Users.Insert(ctx, "fuzz@example.com", "fuzz", "password123")
 	if err != nil {
 		f.Fatal(err)
@@ -834,12 +830,12 @@ func FuzzTokenEndpoint(f *testing.F) {
 		{`{"clientSecret":12}`, "application/json", "Bearer"},
 		{`{"clientSecret":"` + sec + `"} x`, "application/json", "Basic dXNlcjpwYXNz"},
 		{`[]`, "application/json", parts[0] + "." + parts[1] + "."},
-		{`{`, "application/json", handmadeF(f, hdr("none"), good, nil)},
-		{"", "", handmadeF(f, hdr("RS256"), good, key)},
-		{"clientSecret=%zz", "application/x-www-form-urlencoded", handmadeF(f, hdr("HS256"), but(good, "exp", nil), key)},
-		{"--x\r\n", "multipart/form-data; boundary=x", handmadeF(f, hdr("HS256"), but(good, "iss", "evil"), key)},
-		{sec, "text/plain", handmadeF(f, hdr("HS256"), but(good, "exp", time.Now().Add(-time.Hour).Unix(), "iat", time.Now().Add(-2*time.Hour).Unix()), key)},
-		{`{"clientSecret":"` + strings.ToUpper(sec) + `"}`, "application/vnd.api+json", handmadeF(f, map[string]any{"alg": "HS256", "kid": "../../x"}, good, key)},
+		{`{`, "application/json", handmade(f, hdr("none"), good, nil)},
+		{"", "", handmade(f, hdr("RS256"), good, key)},
+		{"clientSecret=%zz", "application/x-www-form-urlencoded", handmade(f, hdr("HS256"), but(good, "exp", nil), key)},
+		{"--x\r\n", "multipart/form-data; boundary=x", handmade(f, hdr("HS256"), but(good, "iss", "evil"), key)},
+		{sec, "text/plain", handmade(f, hdr("HS256"), but(good, "exp", time.Now().Add(-time.Hour).Unix(), "iat", time.Now().Add(-2*time.Hour).Unix()), key)},
+		{`{"clientSecret":"` + strings.ToUpper(sec) + `"}`, "application/vnd.api+json", handmade(f, map[string]any{"alg": "HS256", "kid": "../../x"}, good, key)},
 	} {
 		f.Add(s.body, s.ctype, s.auth)
 	}
@@ -861,24 +857,6 @@ func jsonRequest(body string) *http.Request {
 	req := httptest.NewRequest("POST", "/v1/token", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	return req
-}
-
-// handmadeF is handmade for a fuzz target's seeds.
-func handmadeF(f *testing.F, header, claims any, key []byte) string {
-	seg := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			f.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	in := seg(header) + "." + seg(claims)
-	if key == nil {
-		return in + "."
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(in))
-	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func checkFuzzAnswer(t *testing.T, rec *httptest.ResponseRecorder, sec string) {

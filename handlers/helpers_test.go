@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,11 +12,13 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"gorm.io/gorm"
 )
 
 // testConfig is a development configuration with fixed secrets and a low
@@ -35,7 +38,25 @@ func testConfig() *config.Config {
 type testServer struct {
 	*httptest.Server
 	app *App
-	log *strings.Builder
+	log *logBuffer
+}
+
+// logBuffer collects the app's log lines; safe to read while the server writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // forEachDB runs fn against SQLite, and MariaDB when configured.
@@ -52,33 +73,45 @@ func newTestServer(t *testing.T, driver string, tweak ...func(*config.Config)) *
 	for _, f := range tweak {
 		f(cfg)
 	}
-	db := testdb.Fresh(t, driver)
-	logs := &strings.Builder{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
-	app, err := New(cfg, log, db, os.DirFS(".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return startApp(t, testdb.Fresh(t, driver), cfg, false)
+}
+
+// startApp builds the App on db, loads its domain view and serves it.
+func startApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hooks ...func(*App)) *testServer {
+	t.Helper()
+	app, logs := buildApp(t, db, cfg, jsonLogs, hooks...)
 	if err := app.Cache.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return serveApp(t, app, logs)
+}
+
+// buildApp makes an App on db, as another instance sharing the database
+// would be; hooks adjust it before it serves. It logs text (JSON with
+// jsonLogs) into the returned buffer.
+func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hooks ...func(*App)) (*App, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	var h slog.Handler = slog.NewTextHandler(logs, nil)
+	if jsonLogs {
+		h = slog.NewJSONHandler(logs, nil)
+	}
+	app, err := New(cfg, slog.New(h), db, os.DirFS(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hook := range hooks {
+		hook(app)
+	}
+	return app, logs
+}
+
+// serveApp starts app on a test server.
+func serveApp(t testing.TB, app *App, logs *logBuffer) *testServer {
+	t.Helper()
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, app: app, log: logs}
-}
-
-type lockedWriter struct {
-	mu chan struct{}
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	if l.mu == nil {
-		l.mu = make(chan struct{}, 1)
-	}
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.w.Write(p)
 }
 
 // client is a browser stand-in: a cookie jar, no automatic redirects.

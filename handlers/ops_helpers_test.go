@@ -1,16 +1,10 @@
 package handlers
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +13,6 @@ import (
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 )
-
-// logBuffer collects the app's log lines; safe to read while the server writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // requestLines returns the JSON request lines logged so far.
 func (l *logBuffer) requestLines(t *testing.T) []map[string]any {
@@ -86,17 +62,8 @@ func newOpsServer(t *testing.T, driver string, db *gorm.DB, tweak ...func(*confi
 	if db == nil {
 		db = testdb.Fresh(t, driver)
 	}
-	logs := &logBuffer{}
-	app, err := New(cfg, slog.New(slog.NewJSONHandler(logs, nil)), db, os.DirFS(".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Cache.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, app: app, log: &strings.Builder{}}, logs
+	s := startApp(t, db, cfg, true)
+	return s, s.log
 }
 
 // metricValue finds one sample in a Prometheus text exposition: name with
