@@ -149,9 +149,8 @@ type adminDomainsData struct {
 	Rows   []models.AdminDomain
 	Filter *adminFilter
 	// Base is the list's path: /admin/domains, or /admin/users/ID.
-	Base     string
-	PrevURL  string
-	NextURL  string
+	Base string
+	Pager
 	ClearURL string
 	// Here is this page's URL, where an action returns afterwards.
 	Here           string
@@ -218,12 +217,7 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 		FilterSelected: f.Owner != "" || f.Host != "" || f.Plan != "" || f.Status != "" ||
 			f.Sort != models.SortCreated || f.Dir != "desc",
 	}
-	if f.Page > 1 {
-		d.PrevURL = base + f.query(f.Page-1, f.Sort, f.Dir)
-	}
-	if more {
-		d.NextURL = base + f.query(f.Page+1, f.Sort, f.Dir)
-	}
+	d.Pager = newPager(f.Page, more, func(page int) string { return base + f.query(page, f.Sort, f.Dir) })
 	p := a.page(c)
 	p.Data = d
 	return a.render(c, http.StatusOK, "admin_domains", p)
@@ -307,9 +301,26 @@ type adminAuditData struct {
 	Rows     []models.AuditRow
 	DomainID uint64
 	UserID   uint64
-	PrevURL  string
-	NextURL  string
-	Page     int
+	Pager
+}
+
+// Pager is the previous/next navigation of a paginated admin list
+// (partials/pagination.html); a link is empty when there is no such page.
+type Pager struct {
+	Page             int
+	PrevURL, NextURL string
+}
+
+// newPager links the pages around page; more says whether one follows.
+func newPager(page int, more bool, link func(page int) string) Pager {
+	p := Pager{Page: page}
+	if page > 1 {
+		p.PrevURL = link(page - 1)
+	}
+	if more {
+		p.NextURL = link(page + 1)
+	}
+	return p
 }
 
 // adminAudit shows the audit log, newest first, for everything or for
@@ -350,13 +361,7 @@ func (a *App) adminAudit(c echo.Context) error {
 		}
 		return "/admin/audit?" + v.Encode()
 	}
-	d := &adminAuditData{Rows: rows, DomainID: f.DomainID, UserID: f.UserID, Page: page}
-	if page > 1 {
-		d.PrevURL = link(page - 1)
-	}
-	if more {
-		d.NextURL = link(page + 1)
-	}
+	d := &adminAuditData{Rows: rows, DomainID: f.DomainID, UserID: f.UserID, Pager: newPager(page, more, link)}
 	p := a.page(c)
 	p.Data = d
 	return a.render(c, http.StatusOK, "admin_audit", p)
