@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,8 +39,7 @@ func (a *App) join(c echo.Context) error {
 	}
 	if len(errs) == 0 {
 		// Each sign-up costs a password hash: limited per IP before it runs.
-		if ok, wait := a.joinAllowed(c); !ok {
-			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+		if !a.joinAllowed(c) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
 		u, err := a.Users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
@@ -68,9 +66,7 @@ func (a *App) login(c echo.Context) error {
 	errs := f.validate()
 	if len(errs) == 0 {
 		// Throttled before bcrypt runs, so that the hash is no DoS lever.
-		if wait := a.loginAttempt(c, f.Email); wait > 0 {
-			secs := max(1, int(wait.Seconds()+0.999))
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		if !a.loginAttempt(c, f.Email) {
 			p := a.page(c)
 			f.Password = ""
 			p.Form, p.Errors = f, map[string]string{"login": "form.login.throttled"}

@@ -78,8 +78,20 @@ func setRateHeaders(c echo.Context, p policy, r ratelimit.Result) {
 	h.Set("RateLimit-Policy", fmt.Sprintf(`"%s";q=%d;w=%d`, p.name, p.quota, int(p.window.Seconds())))
 	h.Set("RateLimit", fmt.Sprintf(`"%s";r=%d;t=%d`, p.name, r.Remaining, r.ResetSeconds()))
 	if !r.Allowed {
-		h.Set("Retry-After", strconv.Itoa(r.ResetSeconds()))
+		retryAfter(c, r)
 	}
+}
+
+// retryAfter tells a refused client how long to wait: the longest of the
+// refusals among rs.
+func retryAfter(c echo.Context, rs ...ratelimit.Result) {
+	secs := 0
+	for _, r := range rs {
+		if !r.Allowed {
+			secs = max(secs, r.ResetSeconds())
+		}
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 }
 
 // allow counts one request against p for key; false means refused (the
@@ -122,18 +134,18 @@ func (a *App) badSecret(c echo.Context) {
 
 // loginAttempt counts a login attempt for email from this IP against
 // both limits BEFORE the password hash is computed (so that concurrent
-// guesses cannot slip past the count) and reports how long to wait when
-// either is exhausted (0: go ahead). The caller then gives the attempt back
-// with loginSucceeded or loginNotCounted, or keeps it as a failure.
-func (a *App) loginAttempt(c echo.Context, email string) time.Duration {
+// guesses cannot slip past the count); false (with Retry-After set) when
+// either is exhausted. The caller then gives the attempt back with
+// loginSucceeded or loginNotCounted, or keeps it as a failure.
+func (a *App) loginAttempt(c echo.Context, email string) bool {
 	if !a.limits.on {
-		return 0
+		return true
 	}
 	l := a.limits
 	acct := l.accounts.Allow("acct:"+email, l.loginAccount.quota, l.loginAccount.window)
 	ip := l.ips.Allow("login:"+clientKey(c), l.loginIP.quota, l.loginIP.window)
 	if acct.Allowed && ip.Allowed {
-		return 0
+		return true
 	}
 	// Refused: what was counted is given back, so waiting clears it.
 	if acct.Allowed {
@@ -143,13 +155,8 @@ func (a *App) loginAttempt(c echo.Context, email string) time.Duration {
 		l.ips.Release("login:" + clientKey(c))
 	}
 	a.metricRateLimited("login")
-	var wait time.Duration
-	for _, r := range []ratelimit.Result{acct, ip} {
-		if !r.Allowed {
-			wait = max(wait, r.Reset)
-		}
-	}
-	return wait
+	retryAfter(c, acct, ip)
+	return false
 }
 
 // loginSucceeded clears the account's failures and gives back the IP's count.
@@ -169,16 +176,18 @@ func (a *App) loginNotCounted(c echo.Context, email string) {
 	}
 }
 
-// joinAllowed counts a sign-up from this IP (each costs a password hash).
-func (a *App) joinAllowed(c echo.Context) (bool, time.Duration) {
+// joinAllowed counts a sign-up from this IP (each costs a password hash);
+// false (with Retry-After set) when the IP has had its share.
+func (a *App) joinAllowed(c echo.Context) bool {
 	if !a.limits.on {
-		return true, 0
+		return true
 	}
 	r := a.limits.ips.Allow("join:"+clientKey(c), a.limits.joinIP.quota, a.limits.joinIP.window)
 	if !r.Allowed {
 		a.metricRateLimited("join")
+		retryAfter(c, r)
 	}
-	return r.Allowed, r.Reset
+	return r.Allowed
 }
 
 // clientKey is the client IP as a limit key: IPv4 as is, IPv6 by its /64
