@@ -170,9 +170,9 @@ func (a *App) adminDomains(c echo.Context) error {
 // adminUser lists one user's domains, under their account details. The
 // look is audited: admins see other people's data only on the record.
 func (a *App) adminUser(c echo.Context) error {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return echo.NewHTTPError(http.StatusNotFound)
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
 	u, err := a.Admin.ViewUser(c.Request().Context(), actorOf(c), id)
 	if errors.Is(err, models.ErrNoRecord) {
@@ -255,7 +255,7 @@ var stateErrors = map[string]map[string]string{
 // API see it at once and returns to the page the form came from.
 func (a *App) adminChange(c echo.Context, action, flash string,
 	change func(ctx context.Context, actor models.Actor, id uint64) error) error {
-	id, err := domainID(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,8 @@ func (a *App) createDomain(c echo.Context) error {
 	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil)
 }
 
-func domainID(c echo.Context) (uint64, error) {
+// pathID is the :id of the URL; 404 when it is not a positive number.
+func pathID(c echo.Context) (uint64, error) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil || id == 0 {
 		return 0, echo.NewHTTPError(http.StatusNotFound)
@@ -100,7 +101,7 @@ func domainID(c echo.Context) (uint64, error) {
 }
 
 func (a *App) rotateDomain(c echo.Context) error {
-	id, err := domainID(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (a *App) rotateDomain(c echo.Context) error {
 }
 
 func (a *App) deleteDomain(c echo.Context) error {
-	id, err := domainID(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
