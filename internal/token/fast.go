@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
+	"io"
 	"strings"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 )
 
 // The fast path: Issue signs, and Verify first checks, tokens of one exact
-// shape (the header below, the claims of Wire) with one JSON call,
-// plain fields and a pooled HMAC, instead of golang-jwt's header map,
+// shape (the header below, the claims of Wire) with plain fields, JSON
+// written and read without reflection (wire.go) and a pooled HMAC, instead of golang-jwt's header map,
 // per-claim (un)marshalers and a new HMAC per token. Verify falls back to
 // golang-jwt for anything else, so the library still decides every
 // unusual or faulty token and names its fault.
@@ -31,7 +32,7 @@ var b64 = base64.RawURLEncoding.Strict()
 var sigLen = b64.EncodedLen(sha256.Size)
 
 // Wire is Claims as plain fields, in golang-jwt's order: what a token's
-// payload holds, written or read with one JSON call (the jwt types have a
+// payload holds, written and read in one pass (the jwt types have a
 // marshaler of their own per claim).
 type Wire struct {
 	UserID        uint64   `json:"id"`
@@ -63,13 +64,12 @@ func (c *Claims) Wire() Wire {
 	}
 }
 
-// mac appends the HMAC-SHA256 of head + "." + payload to dst.
-func (m *Manager) mac(dst []byte, head, payload string) []byte {
+// mac appends the HMAC-SHA256 of a token's signing input (its first two
+// segments with the dot between them) to dst.
+func (m *Manager) mac(dst []byte, input string) []byte {
 	h := m.macs.Get().(hash.Hash)
 	h.Reset()
-	h.Write([]byte(head))
-	h.Write([]byte{'.'})
-	h.Write([]byte(payload))
+	io.WriteString(h, input)
 	dst = h.Sum(dst)
 	m.macs.Put(h)
 	return dst
@@ -77,19 +77,18 @@ func (m *Manager) mac(dst []byte, head, payload string) []byte {
 
 // sign encodes and signs c (whose times are set).
 func (m *Manager) sign(c *Claims) (string, error) {
-	payload, err := json.Marshal(c.Wire())
-	if err != nil {
-		return "", err
-	}
-	p := b64.EncodeToString(payload)
-	var sig [sha256.Size]byte
+	w := c.Wire()
+	var payload, enc [512]byte // on the stack for any usual token
+	p := b64.AppendEncode(enc[:0], w.AppendJSON(payload[:0]))
 	var b strings.Builder
-	b.Grow(len(headerHS256) + len(p) + sigLen + 2)
+	b.Grow(len(headerHS256) + 1 + len(p) + 1 + sigLen)
 	b.WriteString(headerHS256)
 	b.WriteByte('.')
-	b.WriteString(p)
+	b.Write(p)
+	var sig [sha256.Size]byte
+	mac := m.mac(sig[:0], b.String())
 	b.WriteByte('.')
-	b.WriteString(b64.EncodeToString(m.mac(sig[:0], headerHS256, p)))
+	b.Write(b64.AppendEncode(payload[:0], mac))
 	return b.String(), nil
 }
 
@@ -106,15 +105,15 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 	if n, err := b64.Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
 		return nil, nil
 	}
-	if !hmac.Equal(m.mac(want[:0], head, payload), got[:]) {
+	if !hmac.Equal(m.mac(want[:0], tok[:len(head)+1+len(payload)]), got[:]) {
 		return nil, ErrInvalid
 	}
 	raw, err := b64.DecodeString(payload)
 	if err != nil {
 		return nil, nil
 	}
-	var w Wire
-	if json.Unmarshal(raw, &w) != nil || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
+	w, ok := parseWire(raw)
+	if !ok && json.Unmarshal(raw, &w) != nil || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
 		return nil, nil
 	}
 	// The checks of the parser's options, with golang-jwt's boundaries.

@@ -1,0 +1,45 @@
+// Package jsonenc appends JSON values to a byte slice exactly as
+// encoding/json writes them (HTML characters escaped), for the few hot
+// responses and token payloads that are worth writing without reflection.
+// Anything out of the ordinary is handed to encoding/json itself, so the
+// output never differs from json.Marshal's.
+package jsonenc
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// String appends s as a JSON string.
+func String(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b < 0x20 || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+				return marshal(dst, s) // needs escaping
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return marshal(dst, s) // replaced or escaped by encoding/json
+		}
+		i += size
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// Int appends n as a JSON number.
+func Int(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+// Uint appends n as a JSON number.
+func Uint(dst []byte, n uint64) []byte { return strconv.AppendUint(dst, n, 10) }
+
+func marshal(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
+}
