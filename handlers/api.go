@@ -109,7 +109,9 @@ func writeJSON(c echo.Context, code int, v jsonAppender) error {
 	}
 	buf := jsonBuffers.Get().(*[]byte)
 	b := append(v.appendJSON((*buf)[:0]), '\n')
-	err := c.JSONBlob(code, b)
+	headerJSON.set(c.Response().Header())
+	c.Response().WriteHeader(code)
+	_, err := c.Response().Write(b)
 	*buf = b[:0]
 	jsonBuffers.Put(buf)
 	return err
@@ -347,5 +349,5 @@ func bearerToken(h string) string {
 
 // noStore keeps tokens and claims out of every cache (RFC 6749, 5.1).
 func noStore(c echo.Context) {
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	headerNoStore.set(c.Response().Header())
 }

@@ -108,3 +108,18 @@ func FuzzSecretFromJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestFixedHeadersStayFixed: adding to a fixed header on one response
+// leaves the value every other response shares untouched.
+func TestFixedHeadersStayFixed(t *testing.T) {
+	all := append([]fixedHeader{headerNoStore, headerJSON, headerVaryOrigin, hsts}, append(pageHeaders, apiHeaders...)...)
+	for _, f := range all {
+		want := f.value[0]
+		h := http.Header{}
+		f.set(h)
+		h.Add(f.name, "extra")
+		if len(f.value) != 1 || f.value[0] != want || len(h.Values(f.name)) != 2 {
+			t.Errorf("%s: shared value now %q, response has %q", f.name, f.value, h.Values(f.name))
+		}
+	}
+}

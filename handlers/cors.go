@@ -74,7 +74,11 @@ func (a *App) preflight(methods string) echo.HandlerFunc {
 func (a *App) apiCORS(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		if _, ok := h[echo.HeaderVary]; ok {
+			h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		} else {
+			headerVaryOrigin.set(h)
+		}
 		err := next(c)
 		origin := c.Request().Header.Get(echo.HeaderOrigin)
 		if err == nil || origin == "" || h.Get(echo.HeaderAccessControlAllowOrigin) != "" {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,12 @@ type metrics struct {
 	tokensIssued  *prometheus.CounterVec
 	verifications *prometheus.CounterVec
 	refusals      *prometheus.CounterVec
+	// verified holds the verifications counter of each result, and
+	// observers the request counter and histogram of each method, route
+	// and status seen: resolved once, not looked up by label values (hashed,
+	// under a lock) on every request.
+	verified  map[string]prometheus.Counter
+	observers sync.Map // requestLabels → *requestObserver
 	// http serves the registry in the Prometheus text format.
 	http http.Handler
 }
@@ -60,8 +67,9 @@ func newMetrics(db *gorm.DB, log *slog.Logger) *metrics {
 			Help: "Requests refused by a rate limit, by limit.",
 		}, []string{"scope"}),
 	}
+	m.verified = make(map[string]prometheus.Counter)
 	for _, r := range []string{verifyOK, verifyExpired, verifyInvalid} {
-		m.verifications.WithLabelValues(r) // present (at 0) from the start
+		m.verified[r] = m.verifications.WithLabelValues(r) // present (at 0) from the start
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.tokensIssued, m.verifications, m.refusals,
 		collectors.NewGoCollector(),
@@ -84,9 +92,30 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	method, code := methodLabel(method), strconv.Itoa(status)
-	m.requests.WithLabelValues(method, route, code).Inc()
-	m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
+	key := requestLabels{methodLabel(method), route, status}
+	o, ok := m.observers.Load(key)
+	if !ok {
+		code := strconv.Itoa(status)
+		o, _ = m.observers.LoadOrStore(key, &requestObserver{
+			requests: m.requests.WithLabelValues(key.method, route, code),
+			duration: m.duration.WithLabelValues(key.method, route, code),
+		})
+	}
+	o.(*requestObserver).requests.Inc()
+	o.(*requestObserver).duration.Observe(d.Seconds())
+}
+
+// requestLabels are the labels of a request's metrics (a bounded set:
+// routes are patterns).
+type requestLabels struct {
+	method, route string
+	status        int
+}
+
+// requestObserver is the request counter and histogram of one requestLabels.
+type requestObserver struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // tokenIssued counts a JWT issued for a domain on plan.
@@ -102,7 +131,7 @@ func (m *metrics) tokenVerified(result string) {
 	if m == nil {
 		return
 	}
-	m.verifications.WithLabelValues(result).Inc()
+	m.verified[result].Inc()
 }
 
 // rateLimited counts a request refused by the rate limit named scope (a

@@ -12,19 +12,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// requestID accepts a well-formed X-Request-ID from the client, makes one
-// otherwise, and echoes it in the response.
-func (a *App) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !wellFormedRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		return next(c)
+// requestID is the request's id: a well-formed X-Request-ID from the
+// client, or a new one.
+func requestID(req *http.Request) string {
+	if id := req.Header.Get(echo.HeaderXRequestID); wellFormedRequestID(id) {
+		return id
 	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func wellFormedRequestID(s string) bool {
@@ -40,12 +36,15 @@ func wellFormedRequestID(s string) bool {
 	return true
 }
 
-// logRequests writes one structured line per request and records it in
-// the metrics. It logs the route pattern, not the URL (whose query string
-// may carry a token), and never headers, bodies or cookies.
+// logRequests gives each request an id, echoed in X-Request-ID, writes one
+// structured line per request and records it in the metrics. It logs the
+// route pattern, not the URL (whose query string may carry a token), and
+// never headers, bodies or cookies.
 func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		id := requestID(c.Request())
+		c.Response().Header()[headerRequestID] = []string{id}
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
@@ -62,7 +61,7 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int("status", status),
 			slog.Duration("duration", d),
 			slog.String("ip", c.RealIP()),
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("request_id", id),
 		)
 		return nil
 	}
@@ -94,13 +93,15 @@ func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (a *App) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+		h, headers := c.Response().Header(), pageHeaders
+		if isAPI(c) {
+			headers = apiHeaders
+		}
+		for _, f := range headers {
+			f.set(h)
+		}
 		if a.Config.Production() {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+			hsts.set(h)
 		}
 		return next(c)
 	}

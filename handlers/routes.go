@@ -9,7 +9,7 @@ import (
 
 // routes is the one route table: every URL the application serves.
 func (a *App) routes(e *echo.Echo) {
-	e.Use(a.requestID, a.logRequests, a.recoverPanics, a.securityHeaders,
+	e.Use(a.logRequests, a.recoverPanics, a.securityHeaders,
 		middleware.BodyLimit(a.Config.BodyLimit))
 
 	// Middleware chains, named by what they guard.
