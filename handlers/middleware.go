@@ -48,21 +48,29 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
-		d := time.Since(start)
+		end := time.Now()
+		d := end.Sub(start)
 		req, status, route := c.Request(), c.Response().Status, routeOf(c)
 		a.metrics.observe(req.Method, route, status, d)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		a.Log.LogAttrs(req.Context(), level, "request",
-			slog.String("method", methodLabel(req.Method)),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", d),
-			slog.String("ip", c.RealIP()),
-			slog.String("request_id", id),
-		)
+		// The record goes straight to the handler: Logger.LogAttrs would
+		// also capture the caller's program counter, which no request line
+		// shows, at a microsecond per request.
+		if h := a.Log.Handler(); h.Enabled(req.Context(), level) {
+			r := slog.NewRecord(end, level, "request", 0)
+			r.AddAttrs(
+				slog.String("method", methodLabel(req.Method)),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", d),
+				slog.String("ip", c.RealIP()),
+				slog.String("request_id", id),
+			)
+			_ = h.Handle(req.Context(), r)
+		}
 		return nil
 	}
 }
