@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
-	"io"
 	"strings"
 	"time"
 
@@ -64,32 +63,33 @@ func (c *Claims) Wire() Wire {
 	}
 }
 
-// mac appends the HMAC-SHA256 of a token's signing input (its first two
-// segments with the dot between them) to dst.
-func (m *Manager) mac(dst []byte, input string) []byte {
-	h := m.macs.Get().(hash.Hash)
-	h.Reset()
-	io.WriteString(h, input)
-	dst = h.Sum(dst)
-	m.macs.Put(h)
-	return dst
+// macState is a pooled HMAC-SHA256 under the manager's key, with room for
+// the bytes it works on, so that signing and checking allocate nothing.
+type macState struct {
+	h   hash.Hash
+	buf []byte // a token or its signing input
+	sum [sha256.Size]byte
+}
+
+// mac returns the HMAC-SHA256 of a token's signing input (its first two
+// segments with the dot between them), valid until s is put back.
+func (s *macState) mac(input []byte) []byte {
+	s.h.Reset()
+	s.h.Write(input)
+	return s.h.Sum(s.sum[:0])
 }
 
 // sign encodes and signs c (whose times are set).
 func (m *Manager) sign(c *Claims) (string, error) {
+	s := m.macs.Get().(*macState)
+	defer m.macs.Put(s)
 	w := c.Wire()
-	var payload, enc [512]byte // on the stack for any usual token
-	p := b64.AppendEncode(enc[:0], w.AppendJSON(payload[:0]))
-	var b strings.Builder
-	b.Grow(len(headerHS256) + 1 + len(p) + 1 + sigLen)
-	b.WriteString(headerHS256)
-	b.WriteByte('.')
-	b.Write(p)
-	var sig [sha256.Size]byte
-	mac := m.mac(sig[:0], b.String())
-	b.WriteByte('.')
-	b.Write(b64.AppendEncode(payload[:0], mac))
-	return b.String(), nil
+	var payload [512]byte // on the stack for any usual token
+	s.buf = append(append(s.buf[:0], headerHS256...), '.')
+	s.buf = b64.AppendEncode(s.buf, w.AppendJSON(payload[:0]))
+	mac := s.mac(s.buf)
+	s.buf = b64.AppendEncode(append(s.buf, '.'), mac)
+	return string(s.buf), nil
 }
 
 // verifyFast answers only when sure: the claims of a flawless token of
@@ -101,18 +101,27 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 	if !ok || head != headerHS256 || len(sig) != sigLen {
 		return nil, nil
 	}
-	var got, want [sha256.Size]byte
-	if n, err := b64.Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
+	s := m.macs.Get().(*macState)
+	defer m.macs.Put(s)
+	s.buf = append(s.buf[:0], tok...)
+	input := s.buf[:len(head)+1+len(payload)]
+	var got [sha256.Size]byte
+	if n, err := b64.Decode(got[:], s.buf[len(input)+1:]); err != nil || n != sha256.Size {
 		return nil, nil
 	}
-	if !hmac.Equal(m.mac(want[:0], tok[:len(head)+1+len(payload)]), got[:]) {
+	if !hmac.Equal(s.mac(input), got[:]) {
 		return nil, ErrInvalid
 	}
-	raw, err := b64.DecodeString(payload)
+	var buf [512]byte // on the stack for any usual token
+	raw := buf[:0]
+	if n := b64.DecodedLen(len(payload)); n > len(buf) {
+		raw = make([]byte, 0, n)
+	}
+	raw, err := b64.AppendDecode(raw, input[len(head)+1:])
 	if err != nil {
 		return nil, nil
 	}
-	w, ok := parseWire(raw)
+	w, ok := parseWire(string(raw)) // one string: the claims' strings are parts of it
 	if !ok && json.Unmarshal(raw, &w) != nil || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
 		return nil, nil
 	}
@@ -123,18 +132,24 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 		w.NotBefore != nil && now.Before(time.Unix(*w.NotBefore, 0).Add(-Leeway)) {
 		return nil, nil
 	}
-	c := &Claims{
-		UserID: w.UserID, Nick: w.Nick, DomainID: w.DomainID, SecretVersion: w.SecretVersion,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID,
-			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(iat),
+	// The claims and their dates in one allocation.
+	f := &struct {
+		c             Claims
+		exp, iat, nbf jwt.NumericDate
+	}{
+		c: Claims{
+			UserID: w.UserID, Nick: w.Nick, DomainID: w.DomainID, SecretVersion: w.SecretVersion,
+			RegisteredClaims: jwt.RegisteredClaims{Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID},
 		},
+		exp: jwt.NumericDate{Time: exp}, iat: jwt.NumericDate{Time: iat},
 	}
+	f.c.ExpiresAt, f.c.IssuedAt = &f.exp, &f.iat
 	if w.NotBefore != nil {
-		c.NotBefore = jwt.NewNumericDate(time.Unix(*w.NotBefore, 0))
+		f.nbf = jwt.NumericDate{Time: time.Unix(*w.NotBefore, 0)}
+		f.c.NotBefore = &f.nbf
 	}
-	if c.Validate() != nil {
+	if f.c.Validate() != nil {
 		return nil, nil
 	}
-	return c, nil
+	return &f.c, nil
 }

@@ -56,7 +56,7 @@ type Manager struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
-	// macs pools HMAC-SHA256 states under key (fast.go).
+	// macs pools *macState under key (fast.go).
 	macs sync.Pool
 }
 
@@ -77,7 +77,7 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 			jwt.WithStrictDecoding(),
 		),
 	}
-	m.macs.New = func() any { return hmac.New(sha256.New, key) }
+	m.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return m
 }
 

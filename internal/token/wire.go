@@ -66,8 +66,8 @@ func appendTime(dst []byte, key string, t *int64) []byte {
 }
 
 // parseWire reads a payload of AppendJSON's exact shape; ok is false for
-// anything else.
-func parseWire(b []byte) (w Wire, ok bool) {
+// anything else. The strings of w are parts of b.
+func parseWire(b string) (w Wire, ok bool) {
 	p := wireParser{b: b, ok: true}
 	p.lit(`{"id":`)
 	w.UserID = p.uint()
@@ -89,9 +89,10 @@ func parseWire(b []byte) (w Wire, ok bool) {
 		}
 		p.lit("]")
 	}
-	w.ExpiresAt = p.time(`,"exp":`)
-	w.NotBefore = p.time(`,"nbf":`)
-	w.IssuedAt = p.time(`,"iat":`)
+	times := new([3]int64) // the dates in one allocation
+	w.ExpiresAt = p.time(`,"exp":`, &times[0])
+	w.NotBefore = p.time(`,"nbf":`, &times[1])
+	w.IssuedAt = p.time(`,"iat":`, &times[2])
 	if p.next(`,"jti":`) {
 		w.ID = p.str()
 	}
@@ -102,14 +103,14 @@ func parseWire(b []byte) (w Wire, ok bool) {
 // wireParser reads b from i; after the first mismatch ok is false and
 // every read returns a zero value.
 type wireParser struct {
-	b  []byte
+	b  string
 	i  int
 	ok bool
 }
 
 // next consumes s if the input continues with it.
 func (p *wireParser) next(s string) bool {
-	if p.ok && len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+	if p.ok && len(p.b)-p.i >= len(s) && p.b[p.i:p.i+len(s)] == s {
 		p.i += len(s)
 		return true
 	}
@@ -136,11 +137,11 @@ func (p *wireParser) str() string {
 		case c == '"':
 			s := p.b[start:p.i]
 			p.i++
-			if !utf8.Valid(s) {
+			if !utf8.ValidString(s) {
 				p.ok = false
 				return ""
 			}
-			return string(s)
+			return s
 		case c == '\\' || c < 0x20:
 			p.ok = false
 			return ""
@@ -187,11 +188,11 @@ func (p *wireParser) int() int64 {
 	return int64(n)
 }
 
-// time reads an optional NumericDate member introduced by key.
-func (p *wireParser) time(key string) *int64 {
+// time reads an optional NumericDate member introduced by key into t.
+func (p *wireParser) time(key string, t *int64) *int64 {
 	if !p.next(key) {
 		return nil
 	}
-	t := p.int()
-	return &t
+	*t = p.int()
+	return t
 }

@@ -44,7 +44,7 @@ func TestParseWireReadsWhatAppendJSONWrites(t *testing.T) {
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatal(err)
 		}
-		got, ok := parseWire(b)
+		got, ok := parseWire(string(b))
 		if !ok {
 			t.Errorf("parseWire refused %s", b)
 			continue
@@ -54,7 +54,7 @@ func TestParseWireReadsWhatAppendJSONWrites(t *testing.T) {
 		}
 	}
 	for _, w := range escapedWires {
-		if _, ok := parseWire(w.AppendJSON(nil)); ok {
+		if _, ok := parseWire(string(w.AppendJSON(nil))); ok {
 			t.Errorf("parseWire took %s, which has escapes", w.AppendJSON(nil))
 		}
 	}
@@ -67,7 +67,7 @@ func TestParseWireReadsWhatAppendJSONWrites(t *testing.T) {
 		`{"id":1,"nick":"n","did":1,"sv":1,"id":2}`, `{"id":1,"nick":"n\u0041","did":1,"sv":1}`,
 		`{"id":1,"nick":null,"did":1,"sv":1}`, `{"id":1, "nick":"n","did":1,"sv":1}`,
 	} {
-		if w, ok := parseWire([]byte(s)); ok {
+		if w, ok := parseWire(s); ok {
 			t.Errorf("parseWire(%s) = %+v, want a refusal", s, w)
 		}
 	}
@@ -102,7 +102,7 @@ func FuzzWireJSON(f *testing.F) {
 		if string(b) != string(want) {
 			t.Fatalf("AppendJSON = %s\nencoding/json writes %s", b, want)
 		}
-		got, ok := parseWire(b)
+		got, ok := parseWire(string(b))
 		if !ok {
 			return // escapes: encoding/json reads it
 		}
@@ -119,7 +119,7 @@ func FuzzParseWire(f *testing.F) {
 		f.Add(w.AppendJSON(nil))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, ok := parseWire(b)
+		got, ok := parseWire(string(b))
 		if !ok {
 			return
 		}
