@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -39,5 +41,119 @@ func TestLineBufferFlushesOnTimeAndAtStop(t *testing.T) {
 	<-done
 	if out.String() != "first\nlast\n" {
 		t.Fatalf("not flushed at stop: %q", out.String())
+	}
+}
+
+// gatedWriter holds every Write until the test opens the gate.
+type gatedWriter struct {
+	entered chan struct{}
+	gate    chan struct{}
+	syncBuilder
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.syncBuilder.Write(p)
+}
+
+// TestLineBufferWritersDoNotWaitForTheOutput: while the output is stuck
+// in a write, lines are still taken at once, and they all come out, in
+// order, when it moves again.
+func TestLineBufferWritersDoNotWaitForTheOutput(t *testing.T) {
+	out := &gatedWriter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	b := newLineBuffer(out)
+	b.Write([]byte("one\n"))
+	flushed := make(chan error)
+	go func() { flushed <- b.Flush() }()
+	<-out.entered // the output now holds "one\n" and does not return
+
+	wrote := make(chan struct{})
+	go func() {
+		for i := range 1000 {
+			b.Write([]byte(strings.Repeat("x", i%50) + "\n"))
+		}
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write waited for the output")
+	}
+	close(out.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range out.entered { // let later writes through
+		}
+	}()
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	close(out.entered)
+	var want strings.Builder
+	want.WriteString("one\n")
+	for i := range 1000 {
+		want.WriteString(strings.Repeat("x", i%50) + "\n")
+	}
+	if out.String() != want.String() {
+		t.Fatalf("output differs from the lines written (%d bytes, want %d)", len(out.String()), want.Len())
+	}
+}
+
+// TestLineBufferWritesOutWhenFull: lines past lineBufferHard are written
+// by the writer itself when nothing flushes them, and concurrent writers'
+// lines all arrive whole.
+func TestLineBufferWritesOutWhenFull(t *testing.T) {
+	out := &syncBuilder{}
+	b := newLineBuffer(out) // no flushEvery: only Write can write out
+	line := strings.Repeat("y", 1023) + "\n"
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range lineBufferHard / len(line) / 4 {
+				b.Write([]byte(line))
+			}
+		}()
+	}
+	wg.Wait()
+	written := len(out.String())
+	if written < lineBufferHard {
+		t.Fatalf("%d bytes written out with %d waiting, want at least %d", written, 2*lineBufferHard, lineBufferHard)
+	}
+	b.Flush()
+	if got := out.String(); len(got) != 2*lineBufferHard/len(line)*len(line) || strings.Count(got, line) != len(got)/len(line) {
+		t.Fatalf("lines lost or torn: %d bytes", len(got))
+	}
+}
+
+// TestShardedHandlerWritesWhatSlogWrites: every shard formats as one JSON
+// handler would, attributes and groups added with With included.
+func TestShardedHandlerWritesWhatSlogWrites(t *testing.T) {
+	var plain, sharded syncBuilder
+	at := time.Date(2026, 11, 27, 1, 2, 3, 4, time.UTC)
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	loggers := []*slog.Logger{
+		slog.New(slog.NewJSONHandler(&plain, opts)),
+		slog.New(newShardedHandler(4, func() slog.Handler { return slog.NewJSONHandler(&sharded, opts) })),
+	}
+	for _, l := range loggers {
+		w := l.With("app", "nodebird").WithGroup("req")
+		for i := range 10 {
+			r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+			r.AddAttrs(slog.Int("n", i), slog.String("route", "/v1/test"))
+			if err := w.Handler().Handle(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if l.Handler().Enabled(context.Background(), slog.LevelDebug) {
+			t.Error("debug enabled at level info")
+		}
+	}
+	if plain.String() != sharded.String() || strings.Count(plain.String(), "\n") != 10 {
+		t.Fatalf("sharded handler wrote\n%s\nslog's JSON handler\n%s", sharded.String(), plain.String())
 	}
 }
