@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
+
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // Token verification results, the values of the result label.
@@ -37,7 +39,8 @@ type metrics struct {
 	// and status seen: resolved once, not looked up by label values (hashed,
 	// under a lock) on every request.
 	verified  map[string]prometheus.Counter
-	observers sync.Map // requestLabels → *requestObserver
+	issued    map[string]prometheus.Counter // by plan
+	observers sync.Map                      // requestLabels → *requestObserver
 	// http serves the registry in the Prometheus text format.
 	http http.Handler
 }
@@ -66,6 +69,10 @@ func newMetrics(db *gorm.DB, log *slog.Logger) *metrics {
 			Name: "nodebird_rate_limited_total",
 			Help: "Requests refused by a rate limit, by limit.",
 		}, []string{"scope"}),
+	}
+	m.issued = make(map[string]prometheus.Counter)
+	for _, p := range []string{models.PlanFree, models.PlanPremium} {
+		m.issued[p] = m.tokensIssued.WithLabelValues(p) // present (at 0) from the start
 	}
 	m.verified = make(map[string]prometheus.Counter)
 	for _, r := range []string{verifyOK, verifyExpired, verifyInvalid} {
@@ -121,6 +128,10 @@ type requestObserver struct {
 // tokenIssued counts a JWT issued for a domain on plan.
 func (m *metrics) tokenIssued(plan string) {
 	if m == nil {
+		return
+	}
+	if c, ok := m.issued[plan]; ok {
+		c.Inc()
 		return
 	}
 	m.tokensIssued.WithLabelValues(plan).Inc()

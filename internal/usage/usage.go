@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nodebird/nodebird-api/models"
@@ -16,70 +17,83 @@ type Store interface {
 	Add(ctx context.Context, hour time.Time, deltas map[uint64]models.UsageDelta) error
 }
 
-// Counter is safe for concurrent use.
+// Counter is safe for concurrent use. Counting takes no lock: each domain
+// has its own atomic counters (a shared mutex here queued concurrent token
+// requests behind one another under load), kept for the life of the
+// process, one small entry per domain that was used.
 type Counter struct {
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu      sync.Mutex
-	pending map[uint64]models.UsageDelta
+	domains sync.Map // uint64 → *counts
+	flushMu sync.Mutex
+}
+
+// counts are one domain's counts since the last flush, and the times of
+// its last issued and refused token (Unix nanoseconds, 0 for never).
+type counts struct {
+	issued, refused         atomic.Int64
+	lastIssued, lastRefused atomic.Int64
 }
 
 // New returns a Counter writing to store.
 func New(store Store, log *slog.Logger) *Counter {
-	return &Counter{store: store, log: log, now: time.Now, pending: map[uint64]models.UsageDelta{}}
+	return &Counter{store: store, log: log, now: time.Now}
+}
+
+func (c *Counter) of(id uint64) *counts {
+	if e, ok := c.domains.Load(id); ok {
+		return e.(*counts)
+	}
+	e, _ := c.domains.LoadOrStore(id, new(counts))
+	return e.(*counts)
 }
 
 // Issued counts a token issued for domain id.
 func (c *Counter) Issued(id uint64) {
-	now := c.now()
-	c.mu.Lock()
-	d := c.pending[id]
-	d.Issued++
-	d.LastIssued = now
-	c.pending[id] = d
-	c.mu.Unlock()
+	e := c.of(id)
+	e.lastIssued.Store(c.now().UnixNano()) // before the count: a flush that sees the count sees the time
+	e.issued.Add(1)
 }
 
 // Refused counts a refused token request for domain id.
 func (c *Counter) Refused(id uint64) {
-	now := c.now()
-	c.mu.Lock()
-	d := c.pending[id]
-	d.Refused++
-	d.LastRefused = now
-	c.pending[id] = d
-	c.mu.Unlock()
+	e := c.of(id)
+	e.lastRefused.Store(c.now().UnixNano())
+	e.refused.Add(1)
 }
 
 // Flush writes what was counted since the last flush. On failure the
 // counts are put back, so a database outage loses nothing.
 func (c *Counter) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	if len(c.pending) == 0 {
-		c.mu.Unlock()
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	batch := map[uint64]models.UsageDelta{}
+	taken := map[uint64]*counts{}
+	c.domains.Range(func(k, v any) bool {
+		e := v.(*counts)
+		d := models.UsageDelta{Issued: e.issued.Swap(0), Refused: e.refused.Swap(0)}
+		if d.Issued > 0 {
+			d.LastIssued = time.Unix(0, e.lastIssued.Load())
+		}
+		if d.Refused > 0 {
+			d.LastRefused = time.Unix(0, e.lastRefused.Load())
+		}
+		if d.Issued > 0 || d.Refused > 0 {
+			batch[k.(uint64)], taken[k.(uint64)] = d, e
+		}
+		return true
+	})
+	if len(batch) == 0 {
 		return nil
 	}
-	batch := c.pending
-	c.pending = map[uint64]models.UsageDelta{}
-	c.mu.Unlock()
 	err := c.store.Add(ctx, c.now(), batch)
 	if err != nil {
-		c.mu.Lock()
 		for id, d := range batch {
-			p := c.pending[id]
-			p.Issued += d.Issued
-			p.Refused += d.Refused
-			if d.LastIssued.After(p.LastIssued) {
-				p.LastIssued = d.LastIssued
-			}
-			if d.LastRefused.After(p.LastRefused) {
-				p.LastRefused = d.LastRefused
-			}
-			c.pending[id] = p
+			taken[id].issued.Add(d.Issued)
+			taken[id].refused.Add(d.Refused)
 		}
-		c.mu.Unlock()
 	}
 	return err
 }
