@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 	bg, stopBG := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { app.Cache.Run(bg, cfg.CacheRefresh); done <- struct{}{} }()
-	go func() { app.Counter.Run(bg, 5*time.Second); done <- struct{}{} }()
+	go func() { app.Counter.Run(bg, cfg.UsageFlush); done <- struct{}{} }()
 	stopAll := func(sctx context.Context) error {
 		var errs []error
 		for _, s := range servers {

@@ -81,8 +81,10 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	// ShutdownGrace bounds how long in-flight requests may take to finish.
-	ShutdownGrace  time.Duration
-	CacheRefresh   time.Duration
+	ShutdownGrace time.Duration
+	CacheRefresh  time.Duration
+	// UsageFlush is how often token counts are written to the database.
+	UsageFlush     time.Duration
 	DomainCacheMax int
 	// BcryptCost is the password hashing cost (>= 12 outside tests).
 	BcryptCost int
@@ -165,6 +167,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		ReadTimeout:       dur("HTTP_READ_TIMEOUT", "15s"),
 		WriteTimeout:      dur("HTTP_WRITE_TIMEOUT", "30s"),
 		CacheRefresh:      dur("CACHE_REFRESH", "2s"),
+		UsageFlush:        dur("USAGE_FLUSH", "15s"),
 		DomainCacheMax:    num("DOMAIN_CACHE_MAX", 100000),
 		BcryptCost:        num("BCRYPT_COST", 12),
 	}
@@ -228,6 +231,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"LOGIN_WINDOW", c.LoginWindow, time.Second},
 		{"HTTP_READ_TIMEOUT", c.ReadTimeout, 100 * time.Millisecond},
 		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout, 100 * time.Millisecond},
+		{"USAGE_FLUSH", c.UsageFlush, time.Second},
 	} {
 		if d.v < d.least && !bad[d.name] {
 			errs = append(errs, fmt.Errorf("%s: must be at least %s", d.name, d.least))
