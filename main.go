@@ -77,11 +77,13 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 	var log *slog.Logger
 	if cfg.Production() {
 		// Lines are buffered and written every 100 ms (and at exit), with
-		// no lock shared by every request on the way (logbuf.go).
+		// no lock shared by every request on the way (logbuf.go), the
+		// request lines formatted by a short path (loghandler.go).
 		lines, stopLines, linesDone := newLineBuffer(logOut), make(chan struct{}), make(chan struct{})
 		go func() { lines.flushEvery(100*time.Millisecond, stopLines); close(linesDone) }()
 		defer func() { close(stopLines); <-linesDone }()
-		log = slog.New(newShardedHandler(16, func() slog.Handler { return slog.NewJSONHandler(lines, nil) }))
+		log = slog.New(newFlatJSONHandler(lines, nil,
+			newShardedHandler(16, func() slog.Handler { return slog.NewJSONHandler(lines, nil) })))
 	} else {
 		log = slog.New(slog.NewTextHandler(logOut, nil))
 	}
