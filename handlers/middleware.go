@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,8 +20,29 @@ func requestID(req *http.Request) string {
 	if id := req.Header.Get(echo.HeaderXRequestID); wellFormedRequestID(id) {
 		return id
 	}
+	return newRequestID()
+}
+
+// Generated request ids are 24 hex digits: a random prefix and a counter
+// from a random start, both drawn at start-up. They correlate log lines and
+// are not secrets, so they need to be unique, not unpredictable, and making
+// one costs no random read.
+var (
+	requestIDPrefix [4]byte
+	requestIDCount  atomic.Uint64
+)
+
+func init() {
+	var seed [8]byte
+	_, _ = rand.Read(requestIDPrefix[:])
+	_, _ = rand.Read(seed[:])
+	requestIDCount.Store(binary.BigEndian.Uint64(seed[:]))
+}
+
+func newRequestID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	copy(b[:4], requestIDPrefix[:])
+	binary.BigEndian.PutUint64(b[4:], requestIDCount.Add(1))
 	return hex.EncodeToString(b[:])
 }
 
