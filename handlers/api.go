@@ -198,7 +198,7 @@ func readClientSecret(req *http.Request) (string, error) {
 	switch {
 	case mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"):
 		buf := bodyBuffers.Get().(*bytes.Buffer)
-		defer bodyBuffers.Put(buf)
+		defer putBodyBuffer(buf)
 		buf.Reset()
 		if _, err := buf.ReadFrom(req.Body); err != nil {
 			return "", bodyError(err)
@@ -234,6 +234,13 @@ func readClientSecret(req *http.Request) (string, error) {
 
 // bodyBuffers holds the buffers JSON bodies are read into.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer pools buf again unless a large body grew it.
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 16<<10 {
+		bodyBuffers.Put(buf)
+	}
+}
 
 // secretFromJSON reads clientSecret from a JSON body: one object, nothing
 // after it; "" when the member is missing or null.
