@@ -33,6 +33,7 @@ type lineBuffer struct {
 	head    atomic.Pointer[lineNode] // the lines not yet written, newest first
 	waiting atomic.Int64             // their bytes
 	kick    chan struct{}            // wakes flushEvery early
+	stopped atomic.Bool              // flushEvery has ended: writers write out themselves
 
 	out   io.Writer
 	wmu   sync.Mutex // held from taking lines to writing them: they leave in order
@@ -51,7 +52,8 @@ func newLineBuffer(out io.Writer) *lineBuffer {
 }
 
 // Write takes a copy of p. Only when lineBufferHard bytes wait, because
-// the output cannot keep up, does it write them out itself.
+// the output cannot keep up, or once flushEvery has ended (lines of
+// requests still running at exit) does it write them out itself.
 func (b *lineBuffer) Write(p []byte) (int, error) {
 	n := lineNodes.Get().(*lineNode)
 	n.line = append(n.line[:0], p...)
@@ -62,7 +64,7 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 		}
 	}
 	switch waiting := b.waiting.Add(int64(len(p))); {
-	case waiting >= lineBufferHard:
+	case waiting >= lineBufferHard || b.stopped.Load():
 		return len(p), b.Flush()
 	case waiting >= lineBufferSoft:
 		select {
@@ -112,6 +114,7 @@ func (b *lineBuffer) flushEvery(every time.Duration, stop <-chan struct{}) {
 		case <-t.C:
 		case <-b.kick:
 		case <-stop:
+			b.stopped.Store(true)
 			_ = b.Flush()
 			return
 		}

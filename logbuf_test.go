@@ -157,3 +157,19 @@ func TestShardedHandlerWritesWhatSlogWrites(t *testing.T) {
 		t.Fatalf("sharded handler wrote\n%s\nslog's JSON handler\n%s", sharded.String(), plain.String())
 	}
 }
+
+// TestLineBufferWritesLateLinesAfterStop: a line written after the last
+// flush (a request still running at exit) is written out at once.
+func TestLineBufferWritesLateLinesAfterStop(t *testing.T) {
+	out := &syncBuilder{}
+	b := newLineBuffer(out)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { b.flushEvery(time.Hour, stop); close(done) }()
+	b.Write([]byte("before\n"))
+	close(stop)
+	<-done
+	b.Write([]byte("late\n"))
+	if out.String() != "before\nlate\n" {
+		t.Fatalf("output %q", out.String())
+	}
+}

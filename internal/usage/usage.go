@@ -53,15 +53,27 @@ func (c *Counter) of(id uint64) *counts {
 // Issued counts a token issued for domain id.
 func (c *Counter) Issued(id uint64) {
 	e := c.of(id)
-	e.lastIssued.Store(c.now().UnixNano()) // before the count: a flush that sees the count sees the time
+	storeLater(&e.lastIssued, c.now().UnixNano()) // before the count: a flush that sees the count sees the time
 	e.issued.Add(1)
 }
 
 // Refused counts a refused token request for domain id.
 func (c *Counter) Refused(id uint64) {
 	e := c.of(id)
-	e.lastRefused.Store(c.now().UnixNano())
+	storeLater(&e.lastRefused, c.now().UnixNano())
 	e.refused.Add(1)
+}
+
+// storeLater sets t to at unless it already holds a later time (a
+// goroutine delayed between reading the clock and storing would otherwise
+// move the last use back).
+func storeLater(t *atomic.Int64, at int64) {
+	for {
+		old := t.Load()
+		if old >= at || t.CompareAndSwap(old, at) {
+			return
+		}
+	}
 }
 
 // Flush writes what was counted since the last flush. On failure the
