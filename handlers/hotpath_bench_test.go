@@ -156,7 +156,7 @@ func BenchmarkHotIssueHTTP(b *testing.B) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/token", strings.NewReader(bodies[i%len(bodies)]))
 		i++
 		req.Header.Set("Content-Type", "application/json")
-		h.serve(b, req)
+		h.serve(b, req, http.StatusOK)
 	}
 }
 
@@ -174,16 +174,42 @@ func BenchmarkHotVerifyHTTP(b *testing.B) {
 		req := httptest.NewRequest(http.MethodGet, "/v1/test", nil)
 		req.Header.Set("Authorization", auth[i%len(auth)])
 		i++
-		h.serve(b, req)
+		h.serve(b, req, http.StatusOK)
 	}
 }
 
-// serve runs req through the app and fails unless it answered 200.
-func (h *hotApp) serve(b *testing.B, req *http.Request) {
+// BenchmarkHotRejectForgedHTTP is GET /v1/test with a token whose
+// signature is wrong, through every middleware.
+func BenchmarkHotRejectForgedHTTP(b *testing.B) {
+	h := newHotApp(b)
+	tok := h.issue(b, 0)
+	auth := "Bearer " + tok[:len(tok)-4] + "AAAA"
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/v1/test", nil)
+		req.Header.Set("Authorization", auth)
+		h.serve(b, req, http.StatusUnauthorized)
+	}
+}
+
+// BenchmarkHotRequestOverhead is the cost of the benchmarks' harness alone
+// (request, recorder, router, middleware, a 404 answer), to subtract.
+func BenchmarkHotRequestOverhead(b *testing.B) {
+	h := newHotApp(b)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		h.serve(b, httptest.NewRequest(http.MethodGet, "/v1/none", nil), http.StatusNotFound)
+	}
+}
+
+// serve runs req through the app and fails unless it answered want.
+func (h *hotApp) serve(b *testing.B, req *http.Request, want int) {
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		b.Fatalf("%s %s: status %d: %s", req.Method, req.URL.Path, rec.Code, rec.Body)
+	if rec.Code != want {
+		b.Fatalf("%s %s: status %d, want %d: %s", req.Method, req.URL.Path, rec.Code, want, rec.Body)
 	}
 }
 
