@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +17,9 @@ import (
 // preempted by the OS left the others parked, and the mutex then handed
 // itself from one parked goroutine to the next (the lock convoy of
 // sync.Mutex's starvation mode), 1.5 s of waiting per 6 s of load in the
-// mutex profile. So lines go onto a lock-free stack, and the slog handler
-// in front (which locks around each write) is sharded.
+// mutex profile (on slog's JSON handler, which locks around each write).
+// So lines go onto a lock-free stack, and request lines reach it through
+// flatJSONHandler (loghandler.go), which takes no lock.
 
 const (
 	lineBufferSoft = 256 << 10
@@ -120,44 +119,4 @@ func (b *lineBuffer) flushEvery(every time.Duration, stop <-chan struct{}) {
 		}
 		_ = b.Flush()
 	}
-}
-
-// shardedHandler spreads records over several handlers, each with the
-// lock slog's handlers take around a write, so that concurrent requests
-// rarely meet on one.
-type shardedHandler struct {
-	shards []slog.Handler
-	next   *atomic.Uint32
-}
-
-func newShardedHandler(n int, newHandler func() slog.Handler) *shardedHandler {
-	h := &shardedHandler{shards: make([]slog.Handler, n), next: new(atomic.Uint32)}
-	for i := range h.shards {
-		h.shards[i] = newHandler()
-	}
-	return h
-}
-
-func (h *shardedHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.shards[0].Enabled(ctx, l)
-}
-
-func (h *shardedHandler) Handle(ctx context.Context, r slog.Record) error {
-	return h.shards[h.next.Add(1)%uint32(len(h.shards))].Handle(ctx, r)
-}
-
-func (h *shardedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return h.with(func(s slog.Handler) slog.Handler { return s.WithAttrs(attrs) })
-}
-
-func (h *shardedHandler) WithGroup(name string) slog.Handler {
-	return h.with(func(s slog.Handler) slog.Handler { return s.WithGroup(name) })
-}
-
-func (h *shardedHandler) with(f func(slog.Handler) slog.Handler) slog.Handler {
-	w := &shardedHandler{shards: make([]slog.Handler, len(h.shards)), next: h.next}
-	for i, s := range h.shards {
-		w.shards[i] = f(s)
-	}
-	return w
 }

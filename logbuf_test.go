@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -127,34 +125,6 @@ func TestLineBufferWritesOutWhenFull(t *testing.T) {
 	b.Flush()
 	if got := out.String(); len(got) != 2*lineBufferHard/len(line)*len(line) || strings.Count(got, line) != len(got)/len(line) {
 		t.Fatalf("lines lost or torn: %d bytes", len(got))
-	}
-}
-
-// TestShardedHandlerWritesWhatSlogWrites: every shard formats as one JSON
-// handler would, attributes and groups added with With included.
-func TestShardedHandlerWritesWhatSlogWrites(t *testing.T) {
-	var plain, sharded syncBuilder
-	at := time.Date(2026, 11, 27, 1, 2, 3, 4, time.UTC)
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	loggers := []*slog.Logger{
-		slog.New(slog.NewJSONHandler(&plain, opts)),
-		slog.New(newShardedHandler(4, func() slog.Handler { return slog.NewJSONHandler(&sharded, opts) })),
-	}
-	for _, l := range loggers {
-		w := l.With("app", "nodebird").WithGroup("req")
-		for i := range 10 {
-			r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
-			r.AddAttrs(slog.Int("n", i), slog.String("route", "/v1/test"))
-			if err := w.Handler().Handle(context.Background(), r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if l.Handler().Enabled(context.Background(), slog.LevelDebug) {
-			t.Error("debug enabled at level info")
-		}
-	}
-	if plain.String() != sharded.String() || strings.Count(plain.String(), "\n") != 10 {
-		t.Fatalf("sharded handler wrote\n%s\nslog's JSON handler\n%s", sharded.String(), plain.String())
 	}
 }
 

@@ -82,8 +82,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 		lines, stopLines, linesDone := newLineBuffer(logOut), make(chan struct{}), make(chan struct{})
 		go func() { lines.flushEvery(100*time.Millisecond, stopLines); close(linesDone) }()
 		defer func() { close(stopLines); <-linesDone }()
-		log = slog.New(newFlatJSONHandler(lines, nil,
-			newShardedHandler(16, func() slog.Handler { return slog.NewJSONHandler(lines, nil) })))
+		log = slog.New(newFlatJSONHandler(lines, nil, slog.NewJSONHandler(lines, nil)))
 	} else {
 		log = slog.New(slog.NewTextHandler(logOut, nil))
 	}

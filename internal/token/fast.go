@@ -14,8 +14,9 @@ import (
 
 // The fast path: Issue signs, and Verify first checks, tokens of one exact
 // shape (the header below, the claims of Wire) with plain fields, JSON
-// written and read without reflection (wire.go) and a pooled HMAC, instead of golang-jwt's header map,
-// per-claim (un)marshalers and a new HMAC per token. Verify falls back to
+// written and read without reflection (wire.go) and a pooled HMAC, instead
+// of golang-jwt's header map, per-claim (un)marshalers and a new HMAC per
+// token. Verify falls back to
 // golang-jwt for anything else, so the library still decides every
 // unusual or faulty token and names its fault.
 
