@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/nodebird/nodebird-api/internal/jsonenc"
 )
 
 // flatJSONHandler writes the records that make up nearly all production
@@ -102,13 +104,11 @@ func appendFlatRecord(b []byte, r slog.Record) (_ []byte, ok bool) {
 	return append(b, '}', '\n'), true
 }
 
-// appendPlainString appends s quoted when it is printable ASCII without
-// quotes or backslashes, which JSON writes as is.
+// appendPlainString appends s quoted when it is jsonenc.Plain (slog
+// writes such a string as is).
 func appendPlainString(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return b, false
-		}
+	if !jsonenc.Plain(s) {
+		return b, false
 	}
 	b = append(b, '"')
 	b = append(b, s...)

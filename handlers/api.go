@@ -270,13 +270,10 @@ func plainSecretBody(body []byte) (s string, ok bool) {
 		string(body[len(body)-len(suffix):]) != suffix {
 		return "", false
 	}
-	v := body[len(prefix) : len(body)-len(suffix)]
-	for _, c := range v {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return "", false
-		}
+	if s = string(body[len(prefix) : len(body)-len(suffix)]); !jsonenc.Plain(s) {
+		return "", false
 	}
-	return string(v), true
+	return s, true
 }
 
 // bodyError is 413 when reading the body hit BODY_LIMIT, else 400.

@@ -33,6 +33,18 @@ func String(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// Plain reports whether s is printable ASCII without quotes or
+// backslashes: a string that JSON writes between quotes as is, and that
+// any JSON reader reads back as the same bytes.
+func Plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // Int appends n as a JSON number.
 func Int(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
 

@@ -19,6 +19,23 @@ func TestStringMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestPlain(t *testing.T) {
+	for s, want := range map[string]bool{
+		"": true, "nbk_ABC234": true, "<a & b>": true, " ~": true,
+		`q"`: false, `b\`: false, "tab\t": false, "\x7f": false, "é": false, "\xff": false,
+	} {
+		if Plain(s) != want {
+			t.Errorf("Plain(%q) = %v, want %v", s, !want, want)
+		}
+		if want {
+			var back string
+			if err := json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &back); err != nil || back != s {
+				t.Errorf("%q between quotes reads back as %q, %v", s, back, err)
+			}
+		}
+	}
+}
+
 func TestNumbers(t *testing.T) {
 	for _, n := range []int64{0, 1, -1, 60, 1<<63 - 1, -1 << 63} {
 		want, _ := json.Marshal(n)
