@@ -82,7 +82,6 @@ func (c *Counter) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	batch := map[uint64]models.UsageDelta{}
-	taken := map[uint64]*counts{}
 	c.domains.Range(func(k, v any) bool {
 		e := v.(*counts)
 		d := models.UsageDelta{Issued: e.issued.Swap(0), Refused: e.refused.Swap(0)}
@@ -93,7 +92,7 @@ func (c *Counter) Flush(ctx context.Context) error {
 			d.LastRefused = time.Unix(0, e.lastRefused.Load())
 		}
 		if d.Issued > 0 || d.Refused > 0 {
-			batch[k.(uint64)], taken[k.(uint64)] = d, e
+			batch[k.(uint64)] = d
 		}
 		return true
 	})
@@ -102,9 +101,10 @@ func (c *Counter) Flush(ctx context.Context) error {
 	}
 	err := c.store.Add(ctx, c.now(), batch)
 	if err != nil {
-		for id, d := range batch {
-			taken[id].issued.Add(d.Issued)
-			taken[id].refused.Add(d.Refused)
+		for id, d := range batch { // entries are never removed: of finds the same counts
+			e := c.of(id)
+			e.issued.Add(d.Issued)
+			e.refused.Add(d.Refused)
 		}
 	}
 	return err
