@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -50,17 +51,21 @@ type Wire struct {
 
 // Wire returns c as plain fields.
 func (c *Claims) Wire() Wire {
-	unix := func(d *jwt.NumericDate) *int64 {
+	var times *[3]int64 // one allocation for the three dates
+	unix := func(i int, d *jwt.NumericDate) *int64 {
 		if d == nil {
 			return nil
 		}
-		u := d.Unix()
-		return &u
+		if times == nil {
+			times = new([3]int64)
+		}
+		times[i] = d.Unix()
+		return &times[i]
 	}
 	return Wire{
 		UserID: c.UserID, Nick: c.Nick, DomainID: c.DomainID, SecretVersion: c.SecretVersion,
 		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ID: c.ID,
-		ExpiresAt: unix(c.ExpiresAt), NotBefore: unix(c.NotBefore), IssuedAt: unix(c.IssuedAt),
+		ExpiresAt: unix(0, c.ExpiresAt), NotBefore: unix(1, c.NotBefore), IssuedAt: unix(2, c.IssuedAt),
 	}
 }
 
@@ -123,7 +128,10 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 		return nil, nil
 	}
 	w, ok := parseWire(string(raw)) // one string: the claims' strings are parts of it
-	if !ok && json.Unmarshal(raw, &w) != nil || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
+	if !ok {
+		w, ok = unmarshalWire(raw)
+	}
+	if !ok || w.Issuer != m.issuer || w.ExpiresAt == nil || w.IssuedAt == nil {
 		return nil, nil
 	}
 	// The checks of the parser's options, with golang-jwt's boundaries.
@@ -153,4 +161,12 @@ func (m *Manager) verifyFast(tok string) (*Claims, error) {
 		return nil, nil
 	}
 	return &f.c, nil
+}
+
+// unmarshalWire reads a payload parseWire does not take, with
+// encoding/json. It copies raw first: handing verifyFast's buffer to
+// encoding/json would move that buffer, and the claims, to the heap on
+// every call, not just this rare one.
+func unmarshalWire(raw []byte) (w Wire, ok bool) {
+	return w, json.Unmarshal(bytes.Clone(raw), &w) == nil
 }

@@ -46,3 +46,27 @@ func FuzzFastPathAgreesWithLibrary(f *testing.F) {
 		}
 	})
 }
+
+// A payload parseWire leaves alone (its strings have escapes) is still the
+// fast path's, read by encoding/json: only the header or the claims' shape
+// sends a token to golang-jwt.
+func TestFastPathReadsEscapedClaims(t *testing.T) {
+	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	m := New([]byte("0123456789abcdef0123456789abcdef"), "nodebird", time.Minute, func() time.Time { return at })
+	s := Subject{UserID: 1, Nick: `제로초 "q" <b>\`, DomainID: 2, SecretVersion: 3, Host: "h:8080"}
+	tok, _, err := m.Issue(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if _, ok := parseWire(string(payload)); ok {
+		t.Fatalf("parseWire took %s: pick a nick it leaves to encoding/json", payload)
+	}
+	c, err := m.verifyFast(tok)
+	if err != nil || c == nil {
+		t.Fatalf("verifyFast = %v, %v; want the claims", c, err)
+	}
+	if c.Nick != s.Nick || c.UserID != s.UserID || c.DomainID != s.DomainID || c.SecretVersion != s.SecretVersion {
+		t.Errorf("claims = %+v, want those of %+v", *c, s)
+	}
+}
