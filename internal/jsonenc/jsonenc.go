@@ -11,12 +11,20 @@ import (
 	"unicode/utf8"
 )
 
+// asIs marks the ASCII bytes encoding/json writes unchanged.
+var asIs = func() (t [utf8.RuneSelf]bool) {
+	for b := range t {
+		t[b] = b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // String appends s as a JSON string.
 func String(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b < 0x20 || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+			if !asIs[b] {
 				return marshal(dst, s) // needs escaping
 			}
 			i++

@@ -70,3 +70,12 @@ func BenchmarkString(b *testing.B) {
 		buf = String(buf[:0], "The token is valid")
 	}
 }
+
+func BenchmarkStringToken(b *testing.B) {
+	tok := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6MSwibmljayI6ImxvYWQwIiwiZGlkIjoxLCJzdiI6MSwiaXNzIjoibm9kZWJpcmQiLCJzdWIiOiIxIiwiYXVkIjpbInNpdGUwLmxvYWQudGVzdCJdLCJleHAiOjE3OTU4ODczNTAsImlhdCI6MTc5NTgwMDk1MCwianRpIjoiYjkwZjkyMjdmMzVlOGUzMGVmOGQzY2ZjIn0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = String(buf[:0], tok)
+	}
+}
