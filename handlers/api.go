@@ -193,7 +193,10 @@ const maxFormMemory = 64 << 10
 // body (never from the URL, where secrets end up in logs).
 func readClientSecret(req *http.Request) (string, error) {
 	ct := req.Header.Get(echo.HeaderContentType)
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt := ct
+	if ct != echo.MIMEApplicationJSON { // the usual header needs no parsing (which allocates)
+		mt, _, _ = mime.ParseMediaType(ct)
+	}
 	var s string
 	switch {
 	case mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"):
