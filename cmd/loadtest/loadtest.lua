@@ -6,7 +6,8 @@
 -- {"clientSecret": LINE}), "token" (sent as "Authorization: Bearer LINE")
 -- or "none" (FILE is ignored; the bare request is sent). Every request is
 -- built once in init; each thread then cycles over them from its own offset.
--- done prints one machine-readable line that the Go command parses.
+-- done prints two machine-readable lines that the Go command parses: the
+-- summary, and the latency distribution as quantiles.
 
 local threads = 0
 
@@ -49,4 +50,14 @@ function done(summary, latency, requests)
     "LOADTEST requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     e.connect, e.read, e.write, e.status, e.timeout))
+  -- The latency at every whole percentile and every hundredth from 90 on:
+  -- enough to merge the runs of several rounds into one distribution.
+  local q = {}
+  for p = 1, 89 do
+    q[#q + 1] = string.format("%d:%d", p * 100, latency:percentile(p))
+  end
+  for p = 9000, 9999 do
+    q[#q + 1] = string.format("%d:%d", p, latency:percentile(p / 100))
+  end
+  io.write("LOADTEST_QUANTILES " .. table.concat(q, " ") .. "\n")
 end

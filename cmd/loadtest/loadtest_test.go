@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,16 @@ func TestParseWrk(t *testing.T) {
 		{
 			name: "the LOADTEST line after wrk's own summary",
 			out: "Running 15s test @ http://127.0.0.1:8002/v1/test\n  2 threads and 64 connections\n" +
-				"LOADTEST requests=300000 duration_us=15000000 p50_us=1500 p99_us=6000 max_us=40000 connect=0 read=1 write=2 status=3 timeout=4\n",
+				"LOADTEST requests=300000 duration_us=15000000 p50_us=1500 p99_us=6000 max_us=40000 connect=0 read=1 write=2 status=3 timeout=4\n" +
+				"LOADTEST_QUANTILES 100:200 5000:1500 9900:6000 9999:30000\n",
 			want: Result{Requests: 300000, Duration: 15 * time.Second, P50: 1500 * time.Microsecond,
-				P99: 6 * time.Millisecond, Max: 40 * time.Millisecond, Errors: 10},
+				P99: 6 * time.Millisecond, Max: 40 * time.Millisecond, Errors: 10,
+				Quantiles: []quantile{{100, 200 * time.Microsecond}, {5000, 1500 * time.Microsecond}, {9900, 6 * time.Millisecond}, {9999, 30 * time.Millisecond}}},
 		},
 		{name: "no LOADTEST line", out: "Requests/sec: 100\n", wantErr: "no LOADTEST line"},
-		{name: "a field missing", out: "LOADTEST requests=1 duration_us=1\n", wantErr: "p50_us missing"},
-		{name: "a value not a number", out: "LOADTEST requests=many\n", wantErr: `malformed field "requests=many"`},
+		{name: "no quantiles", out: "LOADTEST requests=1\n", wantErr: "no LOADTEST_QUANTILES line"},
+		{name: "a field missing", out: "LOADTEST requests=1 duration_us=1\nLOADTEST_QUANTILES 1:1\n", wantErr: "p50_us missing"},
+		{name: "a value not a number", out: "LOADTEST requests=many\nLOADTEST_QUANTILES 1:1\n", wantErr: `malformed field "requests=many"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,7 +37,7 @@ func TestParseWrk(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("parseWrk = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -118,15 +122,17 @@ func TestChecks(t *testing.T) {
 
 func TestTokenTTLOutlivesTheRun(t *testing.T) {
 	tests := []struct {
+		rounds                 int
 		warmup, duration, want time.Duration
 	}{
-		{3 * time.Second, 15 * time.Second, time.Minute},
-		{10 * time.Second, 60 * time.Second, 140 * time.Second},
+		{1, 3 * time.Second, 5 * time.Second, time.Minute},
+		{5, 2 * time.Second, 5 * time.Second, 210 * time.Second}, // the defaults: 105 s of turns
+		{1, 10 * time.Second, 60 * time.Second, 420 * time.Second},
 	}
 	for _, tt := range tests {
-		o := options{warmup: tt.warmup, duration: tt.duration}
+		o := options{rounds: tt.rounds, warmup: tt.warmup, duration: tt.duration}
 		if got := o.tokenTTL(); got != tt.want {
-			t.Errorf("tokenTTL(%s + %s) = %s, want %s", tt.warmup, tt.duration, got, tt.want)
+			t.Errorf("tokenTTL(%d x 3 x (%s + %s)) = %s, want %s", tt.rounds, tt.warmup, tt.duration, got, tt.want)
 		}
 	}
 }
@@ -208,7 +214,7 @@ panic: not JSON
 }
 
 func TestOptionsValidate(t *testing.T) {
-	good := options{domains: 10, tokens: 10, concurrency: 64, threads: 2, duration: 15 * time.Second, warmup: 3 * time.Second}
+	good := options{domains: 10, tokens: 10, concurrency: 64, threads: 2, rounds: 5, duration: 5 * time.Second, warmup: 2 * time.Second}
 	tests := []struct {
 		name   string
 		change func(*options)
@@ -216,6 +222,7 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{"the defaults", func(*options) {}, true},
 		{"no domains", func(o *options) { o.domains = 0 }, false},
+		{"no rounds", func(o *options) { o.rounds = 0 }, false},
 		{"more threads than connections", func(o *options) { o.threads = 65 }, false},
 		{"a duration under a second", func(o *options) { o.duration = 500 * time.Millisecond }, false},
 		{"a duration in fractions of a second", func(o *options) { o.duration = 1500 * time.Millisecond }, false},

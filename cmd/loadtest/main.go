@@ -1,17 +1,21 @@
 // Command loadtest measures the NodeBird API under load on this machine.
 //
-//	go run ./cmd/loadtest [-domains 10000] [-concurrency 64] [-duration 15s]
-//	                      [-warmup 3s] [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep]
+//	go run ./cmd/loadtest [-domains 10000] [-concurrency 64] [-rounds 5]
+//	                      [-duration 5s] [-warmup 2s]
+//	                      [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep]
 //
 // It builds the app, starts it on a fresh MariaDB/MySQL database seeded with
 // -domains active domains (rate limits off, production settings), and drives
-// with wrk, one after the other and at the same concurrency and duration:
-// a bare net/http server answering a small JSON body (the ceiling of this
-// machine), POST /v1/token cycling over every domain's secret, and GET
-// /v1/test cycling over tokens issued just before. It prints requests per
-// second, p50, p99 and errors of each, each endpoint's throughput as a
-// share of the ceiling's, the app's peak RSS, and the app's start-up time
-// to ready on SQLite with the same domains; then PASS or FAIL per target.
+// with wrk, at the same concurrency and duration: a bare net/http server
+// answering a small JSON body (the ceiling of this machine), POST /v1/token
+// cycling over every domain's secret, and GET /v1/test cycling over tokens
+// issued before. The three take turns, -rounds times, so that a machine
+// shared with others, whose speed drifts over a run, weighs on all three
+// alike. It prints requests per second, p50, p99 (of all the rounds'
+// requests together) and errors of each, each endpoint's throughput as a
+// share of the ceiling's, the same per round, the app's peak RSS, and the
+// app's start-up time to ready on SQLite with the same domains; then PASS
+// or FAIL per target.
 //
 // It exits non-zero when the run itself failed (errors, a crash); missed
 // performance targets are printed, not fatal.
@@ -38,6 +42,7 @@ type options struct {
 	domains     int
 	concurrency int
 	threads     int
+	rounds      int
 	duration    time.Duration
 	warmup      time.Duration
 	tokens      int
@@ -51,8 +56,9 @@ func main() {
 	flag.IntVar(&o.domains, "domains", 10000, "active domains to seed")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "open connections, kept busy")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "wrk threads")
-	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per endpoint (whole seconds)")
-	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before each measurement (whole seconds)")
+	flag.IntVar(&o.rounds, "rounds", 5, "times each target is measured, in turns")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per target and round (whole seconds)")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each measurement (whole seconds)")
 	flag.IntVar(&o.tokens, "tokens", 1000, "tokens GET /v1/test cycles over")
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (a database is created on it and dropped)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database, logs and files of the run")
@@ -77,8 +83,8 @@ func main() {
 // validate rejects settings the run cannot honour.
 func (o options) validate() error {
 	switch {
-	case o.domains < 1 || o.tokens < 1:
-		return errors.New("-domains and -tokens must be at least 1")
+	case o.domains < 1 || o.tokens < 1 || o.rounds < 1:
+		return errors.New("-domains, -tokens and -rounds must be at least 1")
 	case o.concurrency < 1 || o.threads < 1 || o.threads > o.concurrency:
 		return errors.New("-concurrency and -threads must be at least 1, with no more threads than connections")
 	case o.duration < time.Second || o.warmup < time.Second || o.duration%time.Second != 0 || o.warmup%time.Second != 0:
@@ -87,10 +93,11 @@ func (o options) validate() error {
 	return nil
 }
 
-// tokenTTL is long enough for the tokens of the GET /v1/test run to
-// outlive it: the default minute unless the run is longer.
+// tokenTTL is long enough for the tokens of the GET /v1/test runs,
+// issued before the first round, to outlive the last: the default minute
+// unless the rounds take longer.
 func (o options) tokenTTL() time.Duration {
-	return max(time.Minute, (o.warmup+o.duration)*2)
+	return max(time.Minute, 2*time.Duration(o.rounds*3)*(o.warmup+o.duration))
 }
 
 // run is the whole load test.
@@ -130,8 +137,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	fmt.Printf("\nNodeBird API load test (%s): %d CPUs, wrk %d threads x %d connections, %s per endpoint after %s of warm-up\n",
-		runtime.Version(), runtime.NumCPU(), o.threads, o.concurrency, o.duration, o.warmup)
+	fmt.Printf("\nNodeBird API load test (%s): %d CPUs, wrk %d threads x %d connections\n",
+		runtime.Version(), runtime.NumCPU(), o.threads, o.concurrency)
+	fmt.Printf("%d rounds of ceiling, POST /v1/token, GET /v1/test in turn, each %s measured after %s of warm-up\n",
+		o.rounds, o.duration, o.warmup)
 	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=off\n\n",
 		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser)
 	m.Print(os.Stdout)
@@ -184,19 +193,30 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		return fmt.Errorf("the app does not answer as expected before the load: %w", err)
 	}
 
-	if m.Ceiling, err = load(ctx, o, wrk, ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}); err != nil {
-		return err
-	}
-	if m.Issue, err = load(ctx, o, wrk, app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}); err != nil {
-		return err
-	}
 	tokensFile := filepath.Join(dir, "tokens.txt")
 	if err := issueTokens(ctx, app.URL, secrets, o.tokens, tokensFile); err != nil {
 		return err
 	}
-	if m.Verify, err = load(ctx, o, wrk, app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}); err != nil {
-		return err
+	targets := []struct {
+		server *child
+		target Target
+		into   func(*Round) *Result
+	}{
+		{ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}, func(r *Round) *Result { return &r.Ceiling }},
+		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}, func(r *Round) *Result { return &r.Issue }},
+		{app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Verify }},
 	}
+	for i := range o.rounds {
+		var r Round
+		for _, t := range targets {
+			step(fmt.Sprintf("round %d of %d: loading %s, %s warm-up, then %s measured", i+1, o.rounds, t.target.Name, o.warmup, o.duration))
+			if *t.into(&r), err = load(ctx, o, wrk, t.server, t.target); err != nil {
+				return err
+			}
+		}
+		m.Rounds = append(m.Rounds, r)
+	}
+	m.mergeRounds()
 	if !app.Alive() {
 		return fmt.Errorf("the app exited during the run:\n%s", app.LogTail())
 	}
@@ -211,7 +231,6 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 // load runs wrk on t served by server: a warm-up, then the measured run,
 // during which it also accounts the CPU time of the server and the machine.
 func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Target) (Result, error) {
-	step(fmt.Sprintf("loading %s: %s warm-up, then %s measured", t.Name, o.warmup, o.duration))
 	t.URL = server.URL
 	if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
 		return Result{}, err

@@ -24,6 +24,9 @@ const maxOthersShare = 0.05
 
 // Measurements are the numbers of one load-test run.
 type Measurements struct {
+	// Rounds are the measurements in turn; Ceiling, Issue and Verify are
+	// each target's rounds merged.
+	Rounds                 []Round
 	Ceiling, Issue, Verify Result
 	PeakRSS                int64 // bytes
 	// AppLog holds what the app logged at WARN or ERROR, shutdown included.
@@ -39,12 +42,23 @@ type Check struct {
 	Pass bool
 }
 
+// mergeRounds sets Ceiling, Issue and Verify from the rounds.
+func (m *Measurements) mergeRounds() {
+	var c, i, v []Result
+	for _, r := range m.Rounds {
+		c, i, v = append(c, r.Ceiling), append(i, r.Issue), append(v, r.Verify)
+	}
+	m.Ceiling, m.Issue, m.Verify = merge(c), merge(i), merge(v)
+}
+
 // share is r's throughput as a fraction of the ceiling's.
-func (m Measurements) share(r Result) float64 {
-	if m.Ceiling.RPS() == 0 {
+func (m Measurements) share(r Result) float64 { return share(r, m.Ceiling) }
+
+func share(r, ceiling Result) float64 {
+	if ceiling.RPS() == 0 {
 		return 0
 	}
-	return r.RPS() / m.Ceiling.RPS()
+	return r.RPS() / ceiling.RPS()
 }
 
 // cpuShare estimates share(r) on a machine where the server and wrk have
@@ -62,11 +76,13 @@ func (m Measurements) cpuShare(r Result) float64 {
 }
 
 // p99Factor is r's p99 over the ceiling's p99.
-func (m Measurements) p99Factor(r Result) float64 {
-	if m.Ceiling.P99 == 0 {
+func (m Measurements) p99Factor(r Result) float64 { return p99Factor(r, m.Ceiling) }
+
+func p99Factor(r, ceiling Result) float64 {
+	if ceiling.P99 == 0 {
 		return 0
 	}
-	return float64(r.P99) / float64(m.Ceiling.P99)
+	return float64(r.P99) / float64(ceiling.P99)
 }
 
 // Checks compares the measurements with the targets.
@@ -101,7 +117,18 @@ func (m Measurements) Print(w io.Writer) {
 	row("GET /v1/test", m.Verify)
 	tw.Flush()
 
-	fmt.Fprintln(w, "\nCPU time per request during the measured runs:")
+	if len(m.Rounds) > 1 {
+		fmt.Fprintln(w, "\nby round (each endpoint against the ceiling of its own round):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "round\tceiling req/s\ttoken of ceiling\ttoken p99 / ceiling p99\ttest of ceiling\ttest p99 / ceiling p99\t")
+		for i, r := range m.Rounds {
+			fmt.Fprintf(tw, "%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", i+1, r.Ceiling.RPS(),
+				share(r.Issue, r.Ceiling), p99Factor(r.Issue, r.Ceiling), share(r.Verify, r.Ceiling), p99Factor(r.Verify, r.Ceiling))
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\nCPU time per request during the measured runs (all rounds):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\tserver\twrk\tof ceiling by CPU\tother processes\t")
 	noisy := false

@@ -29,6 +29,8 @@ type Result struct {
 	// Errors counts failed connects, reads, writes, timeouts and HTTP
 	// statuses of 400 and above.
 	Errors int64
+	// Quantiles is the latency distribution, ascending (loadtest.lua).
+	Quantiles []quantile
 
 	// CPU time during the measured run: the server's, the load
 	// generator's, every other process's, and the machine's capacity
@@ -117,16 +119,23 @@ func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration) (Result,
 	return r, nil
 }
 
-// parseWrk reads the LOADTEST line that loadtest.lua's done prints.
+// parseWrk reads the LOADTEST and LOADTEST_QUANTILES lines that
+// loadtest.lua's done prints.
 func parseWrk(out string) (Result, error) {
-	var line string
+	var line, quantiles string
 	for l := range strings.Lines(out) {
-		if strings.HasPrefix(l, "LOADTEST ") {
-			line = strings.TrimSpace(strings.TrimPrefix(l, "LOADTEST "))
+		if rest, ok := strings.CutPrefix(l, "LOADTEST "); ok {
+			line = strings.TrimSpace(rest)
+		}
+		if rest, ok := strings.CutPrefix(l, "LOADTEST_QUANTILES "); ok {
+			quantiles = strings.TrimSpace(rest)
 		}
 	}
 	if line == "" {
 		return Result{}, errors.New("no LOADTEST line in the output")
+	}
+	if quantiles == "" {
+		return Result{}, errors.New("no LOADTEST_QUANTILES line in the output")
 	}
 	fields := map[string]int64{}
 	for f := range strings.FieldsSeq(line) {
@@ -143,12 +152,37 @@ func parseWrk(out string) (Result, error) {
 		}
 	}
 	us := func(k string) time.Duration { return time.Duration(fields[k]) * time.Microsecond }
+	qs, err := parseQuantiles(quantiles)
+	if err != nil {
+		return Result{}, err
+	}
 	return Result{
-		Requests: fields["requests"],
-		Duration: us("duration_us"),
-		P50:      us("p50_us"),
-		P99:      us("p99_us"),
-		Max:      us("max_us"),
-		Errors:   fields["connect"] + fields["read"] + fields["write"] + fields["status"] + fields["timeout"],
+		Requests:  fields["requests"],
+		Duration:  us("duration_us"),
+		P50:       us("p50_us"),
+		P99:       us("p99_us"),
+		Max:       us("max_us"),
+		Errors:    fields["connect"] + fields["read"] + fields["write"] + fields["status"] + fields["timeout"],
+		Quantiles: qs,
 	}, nil
+}
+
+// parseQuantiles reads "AT:MICROSECONDS ..." pairs, ascending in AT (in
+// hundredths of a percent, 1 to 9999) and never descending in latency.
+func parseQuantiles(s string) ([]quantile, error) {
+	var qs []quantile
+	for f := range strings.FieldsSeq(s) {
+		a, v, ok := strings.Cut(f, ":")
+		at, err1 := strconv.Atoi(a)
+		us, err2 := strconv.ParseInt(v, 10, 64)
+		if !ok || err1 != nil || err2 != nil || at < 1 || at > 9999 || us < 0 {
+			return nil, fmt.Errorf("malformed quantile %q", f)
+		}
+		q := quantile{At: at, Latency: time.Duration(us) * time.Microsecond}
+		if n := len(qs); n > 0 && (q.At <= qs[n-1].At || q.Latency < qs[n-1].Latency) {
+			return nil, fmt.Errorf("quantile %q out of order", f)
+		}
+		qs = append(qs, q)
+	}
+	return qs, nil
 }
