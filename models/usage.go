@@ -56,23 +56,37 @@ func (m *UsageModel) Add(ctx context.Context, hour time.Time, deltas map[uint64]
 	}))
 }
 
-// addChunk writes the counts of the domains ids.
+// addChunk writes the counts of the domains ids: their hourly rows in one
+// upsert, their totals in one UPDATE joined to the chunk's counts (a CASE
+// per column, evaluating every WHEN for every row, took the database twice
+// the time). UPDATE leaves updated_at alone: usage is not a change of the
+// domain.
 func addChunk(tx *gorm.DB, hour time.Time, ids []uint64, deltas map[uint64]UsageDelta) error {
 	rows := make([]DomainUsage, len(ids))
-	var issued, lastIssued, lastRefused caseByID
+	var counts strings.Builder // SELECT ? AS id, ... UNION ALL SELECT ?, ...: one row per domain
+	vars := make([]any, 0, 4*len(ids))
 	for i, id := range ids {
 		d := deltas[id]
 		rows[i] = DomainUsage{DomainID: id, Hour: hour, Issued: d.Issued, Refused: d.Refused}
+		var lastIssued, lastRefused *time.Time // NULL: the time stays as it is
 		if d.Issued > 0 {
-			issued.when(id, d.Issued)
-			lastIssued.when(id, d.LastIssued.UTC())
+			t := d.LastIssued.UTC()
+			lastIssued = &t
 		}
 		if d.Refused > 0 {
-			lastRefused.when(id, d.LastRefused.UTC())
+			t := d.LastRefused.UTC()
+			lastRefused = &t
 		}
+		if i == 0 {
+			counts.WriteString("SELECT ? AS id, ? AS issued, ? AS last_issued, ? AS last_refused")
+		} else {
+			counts.WriteString(" UNION ALL SELECT ?, ?, ?, ?")
+		}
+		vars = append(vars, id, d.Issued, lastIssued, lastRefused)
 	}
+	mysql := tx.Dialector.Name() == "mysql"
 	added := func(col string) clause.Expr { // the row's count plus the one being inserted
-		if tx.Dialector.Name() == "mysql" {
+		if mysql {
 			return gorm.Expr("domain_usages." + col + " + VALUES(" + col + ")")
 		}
 		return gorm.Expr("domain_usages." + col + " + excluded." + col)
@@ -84,37 +98,14 @@ func addChunk(tx *gorm.DB, hour time.Time, ids []uint64, deltas map[uint64]Usage
 	if err != nil {
 		return err
 	}
-	// UpdateColumns leaves updated_at alone: usage is not a change of the domain.
-	if len(issued.ids) > 0 {
-		err := tx.Model(&Domain{}).Where("id IN ?", issued.ids).UpdateColumns(map[string]any{
-			"tokens_issued": gorm.Expr("tokens_issued + ?", issued.expr()),
-			"last_token_at": lastIssued.expr(),
-		}).Error
-		if err != nil {
-			return err
-		}
+	const set = "tokens_issued = domains.tokens_issued + v.issued, " +
+		"last_token_at = COALESCE(v.last_issued, domains.last_token_at), " +
+		"last_failed_at = COALESCE(v.last_refused, domains.last_failed_at)"
+	update := "UPDATE domains SET " + set + " FROM (" + counts.String() + ") AS v WHERE domains.id = v.id"
+	if mysql {
+		update = "UPDATE domains JOIN (" + counts.String() + ") AS v ON domains.id = v.id SET " + set
 	}
-	if len(lastRefused.ids) > 0 {
-		return tx.Model(&Domain{}).Where("id IN ?", lastRefused.ids).UpdateColumn("last_failed_at", lastRefused.expr()).Error
-	}
-	return nil
-}
-
-// caseByID builds CASE id WHEN ? THEN ? ... END, one value per domain.
-type caseByID struct {
-	ids  []uint64
-	sql  strings.Builder
-	vars []any
-}
-
-func (c *caseByID) when(id uint64, v any) {
-	c.ids = append(c.ids, id)
-	c.sql.WriteString(" WHEN ? THEN ?")
-	c.vars = append(c.vars, id, v)
-}
-
-func (c *caseByID) expr() clause.Expr {
-	return clause.Expr{SQL: "CASE id" + c.sql.String() + " END", Vars: c.vars}
+	return tx.Exec(update, vars...).Error
 }
 
 // Recent sums each of the user's domains' counts since since.
