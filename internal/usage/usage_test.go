@@ -152,10 +152,12 @@ func TestCounterLosesNothingUnderConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
+				// Every worker counts the same 500 domains in turn: new
+				// ones keep appearing while flushes publish them.
 				if (w+i)%4 == 0 {
-					c.Refused(uint64(i % 3))
+					c.Refused(uint64(i))
 				} else {
-					c.Issued(uint64(i % 3))
+					c.Issued(uint64(i))
 				}
 			}
 		}()
@@ -178,14 +180,21 @@ func TestCounterLosesNothingUnderConcurrency(t *testing.T) {
 	<-flushed
 	flush(t, c)
 	var issued, refused int64
+	perDomain := map[uint64]int64{}
 	for _, b := range st.batches {
-		for _, d := range b {
+		for id, d := range b {
 			issued += d.Issued
 			refused += d.Refused
+			perDomain[id] += d.Issued + d.Refused
 		}
 	}
 	if issued+refused != workers*each || refused != workers*each/4 {
 		t.Fatalf("issued %d + refused %d, want %d in all, %d refused", issued, refused, workers*each, workers*each/4)
+	}
+	for id := range uint64(each) {
+		if perDomain[id] != workers {
+			t.Fatalf("domain %d counted %d times, want %d", id, perDomain[id], workers)
+		}
 	}
 }
 
