@@ -306,7 +306,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 			t.Fatalf("plan after change: %+v", rows[0])
 		}
 		mustContain(t, "owner's dashboard", owner.get("/").Body, `badge-premium`)
-		if e, err := s.app.Cache.Lookup(ctx, secret.Hash(sec)); err != nil || e.Plan != models.PlanPremium {
+		if e, err := s.app.Cache.Lookup(ctx, secret.Sum(sec)); err != nil || e.Plan != models.PlanPremium {
 			t.Fatalf("API's view after the plan change: %+v %v", e, err)
 		}
 

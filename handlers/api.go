@@ -170,7 +170,7 @@ func (a *App) activeDomain(ctx context.Context, s string) (*domaincache.Entry, e
 	if !secret.WellFormed(s) { // a typo or a guess: no lookup
 		return nil, errSecretUnknown
 	}
-	d, err := a.Cache.Lookup(ctx, secret.Hash(s))
+	d, err := a.Cache.Lookup(ctx, secret.Sum(s))
 	switch {
 	case errors.Is(err, models.ErrNoRecord):
 		return nil, errSecretUnknown

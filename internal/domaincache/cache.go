@@ -16,6 +16,8 @@ package domaincache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -44,7 +46,7 @@ type Entry struct {
 	Plan          string
 	SecretVersion int
 	Active        bool
-	hash          string
+	hash          secretSum // zero if the stored hash is not hex SHA-256
 	// updated is the row's updated_at: a lookup that read the database
 	// before a change never overwrites what a refresh learned after it.
 	updated time.Time
@@ -85,7 +87,7 @@ type Cache struct {
 
 	mu     sync.RWMutex
 	byID   map[uint64]*Entry    // every domain not deleted
-	byHash map[string]*Entry    // at most max entries, each also in byID
+	byHash map[secretSum]*Entry // at most max entries, each also in byID
 	gone   map[uint64]time.Time // deleted domains, with the time of deletion
 	hosts  map[string]int       // active domains per host (CORS preflights)
 	since  time.Time            // newest updated_at seen
@@ -101,7 +103,7 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	}
 	return &Cache{
 		src: src, max: max, log: log,
-		byID: map[uint64]*Entry{}, byHash: map[string]*Entry{}, gone: map[uint64]time.Time{}, hosts: map[string]int{},
+		byID: map[uint64]*Entry{}, byHash: map[secretSum]*Entry{}, gone: map[uint64]time.Time{}, hosts: map[string]int{},
 	}
 }
 
@@ -119,11 +121,12 @@ func (c *Cache) Secrets() int {
 	return len(c.byHash)
 }
 
-// Lookup returns the (active or revoked) domain whose secret hashes to
-// hash: from memory, else from the database. models.ErrNoRecord if none.
-func (c *Cache) Lookup(ctx context.Context, hash string) (*Entry, error) {
+// Lookup returns the (active or revoked) domain whose secret's SHA-256
+// (secret.Sum) is sum: from memory, else from the database.
+// models.ErrNoRecord if none.
+func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (*Entry, error) {
 	c.mu.RLock()
-	e, ok := c.byHash[hash]
+	e, ok := c.byHash[sum]
 	c.mu.RUnlock()
 	if ok {
 		return e, nil
@@ -131,7 +134,7 @@ func (c *Cache) Lookup(ctx context.Context, hash string) (*Entry, error) {
 	// A miss: a secret created since the last refresh (perhaps on another
 	// instance), one evicted from a full cache, or no such secret. The
 	// database decides; the per-IP limit on bad secrets keeps this rare.
-	cr, err := c.src.CredentialByHash(ctx, hash)
+	cr, err := c.src.CredentialByHash(ctx, hex.EncodeToString(sum[:]))
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +267,9 @@ func (c *Cache) setIDLocked(id uint64, e *Entry) {
 func (c *Cache) putLocked(e *Entry) {
 	delete(c.gone, e.ID)
 	c.setIDLocked(e.ID, e)
+	if e.hash == (secretSum{}) { // no secret hashes to it: nothing to find it by
+		return
+	}
 	if _, ok := c.byHash[e.hash]; !ok && len(c.byHash) >= c.max {
 		for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
 			delete(c.byHash, k)
@@ -276,9 +282,26 @@ func (c *Cache) putLocked(e *Entry) {
 func entryOf(cr *models.Credential) *Entry {
 	return &Entry{
 		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Type,
-		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: cr.SecretHash,
+		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: sumOf(cr.SecretHash),
 		updated: cr.UpdatedAt,
 	}
+}
+
+// secretSum is a secret's SHA-256, the key of the secrets held in memory:
+// 32 bytes inside the map's slot, where the hex form stored in the
+// database would be 64 bytes elsewhere, one more cache miss per lookup.
+type secretSum = [sha256.Size]byte
+
+// sumOf decodes a stored hex hash; zero if it is malformed.
+func sumOf(hash string) secretSum {
+	var sum secretSum
+	if hex.DecodedLen(len(hash)) != len(sum) {
+		return secretSum{}
+	}
+	if _, err := hex.Decode(sum[:], []byte(hash)); err != nil {
+		return secretSum{}
+	}
+	return sum
 }
 
 // Run refreshes every interval until ctx ends. Failures are logged and

@@ -154,7 +154,7 @@ func refresh(t *testing.T, c *domaincache.Cache) {
 func lookup(t *testing.T, c *domaincache.Cache, src *fakeSource, sec string) (e *domaincache.Entry, err error, askedDB bool) {
 	t.Helper()
 	before := src.lookupCalls()
-	e, err = c.Lookup(ctx, secret.Hash(sec))
+	e, err = c.Lookup(ctx, secret.Sum(sec))
 	return e, err, src.lookupCalls() > before
 }
 
@@ -211,6 +211,25 @@ func TestLookup(t *testing.T) {
 	}
 	if got := c.Check(4, 1); got != domaincache.Valid {
 		t.Errorf("a domain found by Lookup is %v to Check, want Valid", got)
+	}
+}
+
+// A row whose stored hash is not hex SHA-256 (written by hand, say) is in
+// the view for Check, and no secret finds it, not even by a zero sum.
+func TestMalformedStoredHash(t *testing.T) {
+	src := newSource()
+	src.add(1)
+	src.change(1, func(cr *models.Credential) { cr.SecretHash = "not-hex" })
+	c := domaincache.New(src, 100, quiet)
+	refresh(t, c)
+	if got := c.Check(1, 1); got != domaincache.Valid {
+		t.Errorf("Check = %v, want Valid", got)
+	}
+	if e, err := c.Lookup(ctx, [32]byte{}); !errors.Is(err, models.ErrNoRecord) {
+		t.Errorf("Lookup(zero sum) = %+v, %v; want ErrNoRecord", e, err)
+	}
+	if c.Secrets() != 0 {
+		t.Errorf("%d secrets held, want 0", c.Secrets())
 	}
 }
 
@@ -458,7 +477,7 @@ func TestEvictionKeepsTheSecretCacheBounded(t *testing.T) {
 	}
 	for round := 0; round < 3; round++ {
 		for id := 1; id <= domains; id++ {
-			e, err := c.Lookup(ctx, secret.Hash(secrets[id]))
+			e, err := c.Lookup(ctx, secret.Sum(secrets[id]))
 			if err != nil || e.ID != uint64(id) {
 				t.Fatalf("lookup of domain %d: %+v %v", id, e, err)
 			}
@@ -502,7 +521,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				id := uint64(i%20 + 1)
-				if _, err := c.Lookup(ctx, secret.Hash(secrets[id])); err != nil && !errors.Is(err, models.ErrNoRecord) {
+				if _, err := c.Lookup(ctx, secret.Sum(secrets[id])); err != nil && !errors.Is(err, models.ErrNoRecord) {
 					t.Error(err)
 					return
 				}
@@ -554,7 +573,7 @@ func TestWithDatabase(t *testing.T) {
 			d3, s3, _ := domains.Insert(ctx, u.ID, "three.example.com", models.PlanFree)
 
 			refresh(t, c)
-			e, err := c.Lookup(ctx, secret.Hash(s2))
+			e, err := c.Lookup(ctx, secret.Sum(s2))
 			if err != nil || e.ID != d2.ID || e.UserID != u.ID || e.Nick != "캐시" || e.Host != "two.example.com" ||
 				e.Plan != models.PlanPremium || !e.Active || e.SecretVersion != 1 {
 				t.Fatalf("lookup: %+v %v", e, err)
@@ -601,7 +620,7 @@ func TestWithDatabase(t *testing.T) {
 				{"deleted domain's secret", s2, models.ErrNoRecord, false},
 				{"revoked domain's secret", s3, nil, false},
 			} {
-				e, err := c.Lookup(ctx, secret.Hash(tc.secret))
+				e, err := c.Lookup(ctx, secret.Sum(tc.secret))
 				if !errors.Is(err, tc.wantErr) || (err == nil && e.Active != tc.wantActive) {
 					t.Errorf("%s: %+v %v", tc.name, e, err)
 				}

@@ -38,9 +38,16 @@ func New() string {
 }
 
 func checksum(s string) string {
+	var sum [sumLen]byte
+	putChecksum(&sum, s)
+	return string(sum[:])
+}
+
+// putChecksum writes the base32 of s's CRC-32 into sum.
+func putChecksum(sum *[sumLen]byte, s string) {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
-	return enc.EncodeToString(b[:])
+	enc.Encode(sum[:], b[:])
 }
 
 // WellFormed reports whether s has the shape and checksum of a secret.
@@ -54,15 +61,20 @@ func WellFormed(s string) bool {
 			return false
 		}
 	}
-	return checksum(s[:Len-sumLen]) == s[Len-sumLen:]
+	var sum [sumLen]byte
+	putChecksum(&sum, s[:Len-sumLen])
+	return string(sum[:]) == s[Len-sumLen:]
 }
 
 // Hash is what is stored for a secret: hex SHA-256. The secret carries 160
 // random bits, so a plain hash cannot be reversed by guessing.
 func Hash(s string) string {
-	h := sha256.Sum256([]byte(s))
+	h := Sum(s)
 	return hex.EncodeToString(h[:])
 }
+
+// Sum is the SHA-256 that Hash writes in hex.
+func Sum(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
 
 // Last4 is the part of a secret shown on the dashboard after creation.
 func Last4(s string) string {

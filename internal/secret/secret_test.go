@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,8 @@ func TestHashIsStableHexAndHidesSecret(t *testing.T) {
 	}
 	if Last4(s) != s[len(s)-4:] {
 		t.Fatal("Last4")
+	}
+	if sum := Sum(s); hex.EncodeToString(sum[:]) != h {
+		t.Fatalf("Sum(%q) = %x, Hash = %s", s, sum, h)
 	}
 }
