@@ -34,11 +34,14 @@ func NewUsageModel(db *gorm.DB, timeout time.Duration) *UsageModel {
 	return &UsageModel{conn{db, timeout}}
 }
 
-// usageChunk bounds the domains one statement of a flush covers.
+// usageChunk bounds the domains one statement of a flush covers. It must
+// stay at most 500: the UPDATE joins a UNION of one SELECT per domain, and
+// SQLite refuses a compound SELECT of more than 500 terms by default
+// (TestUsageAddInChunks flushes more than two chunks on SQLite).
 const usageChunk = 500
 
 // Add folds the counts of one flush into the domains and their hourly
-// rows: three statements per usageChunk domains, not two per domain, in one
+// rows: two statements per usageChunk domains, not two per domain, in one
 // transaction (taken in id order, so that instances flushing at once lock
 // rows in the same order). ctx bounds the whole flush (the flush interval,
 // from usage.Counter), not the per-request query timeout: a flush of 10,000
