@@ -268,6 +268,37 @@ func invalidTokens(tb testing.TB) []namedToken {
 	return ts
 }
 
+// handwritten is a token HS256-signed with the key whose payload is written
+// by hand: the claims of claimsAt(issuedAt), with aud and exp as the given
+// raw JSON, which jwt.MapClaims would normalise (or refuse to write).
+func handwritten(tb testing.TB, aud, exp string) string {
+	tb.Helper()
+	payload := `{"id":42,"nick":"zerocho","did":7,"sv":3,"iss":"` + testIssuer + `","sub":"42",` +
+		`"aud":` + aud + `,"exp":` + exp + `,"iat":` + strconv.FormatInt(issuedAt.Unix(), 10) +
+		`,"jti":"00112233445566778899aabb"}`
+	return tokentest.Sign(tb, testKey, tokentest.Header("HS256"), payload)
+}
+
+// mistypedTokens are genuine tokens (right key, issuer, iat and exp) with
+// one claim of a type golang-jwt refuses. Verify must reject each with
+// (nil, ErrInvalid) at verifyAt.
+func mistypedTokens(tb testing.TB) []namedToken {
+	tb.Helper()
+	exp := strconv.FormatInt(issuedAt.Add(testTTL).Unix(), 10)
+	var ts []namedToken
+	for _, tc := range []struct{ name, aud, exp string }{
+		{"aud is [null]", `[null]`, exp},
+		{"aud is [\"a\",null]", `["a",null]`, exp},
+		{"aud is [null,\"example.com\"]", `[null,"example.com"]`, exp},
+		{"aud is a number", `5`, exp},
+		{"aud is an object", `{"x":1}`, exp},
+		{"aud is [5]", `[5]`, exp},
+	} {
+		ts = append(ts, namedToken{tc.name, handwritten(tb, tc.aud, tc.exp)})
+	}
+	return ts
+}
+
 // expiredTokens pairs tokens that are expired at verifyAt with the error
 // Verify must give: ErrExpired only when expiry is the sole fault.
 func expiredTokens(tb testing.TB) []struct {
@@ -522,6 +553,27 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestVerifyRejectsMistypedClaims: a claim of the wrong type makes a token
+// invalid even when it is signed with the key.
+func TestVerifyRejectsMistypedClaims(t *testing.T) {
+	m := verifier()
+	// Control: the handwritten payload is accepted with aud and exp of the
+	// right types, so each rejection below is due to its named claim.
+	c, err := m.Verify(handwritten(t, `["example.com"]`, strconv.FormatInt(issuedAt.Add(testTTL).Unix(), 10)))
+	if err != nil {
+		t.Fatalf("control token rejected: %v", err)
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != "example.com" || c.UserID != 42 {
+		t.Fatalf("control token's claims = %+v", *c)
+	}
+	for _, tc := range mistypedTokens(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := m.Verify(tc.tok)
+			wantInvalid(t, c, err)
+		})
+	}
+}
+
 func TestVerifyRejectsEveryBitFlip(t *testing.T) {
 	m := verifier()
 	tok := issue(t, testSubject, issuedAt)
@@ -654,6 +706,9 @@ func FuzzVerify(f *testing.F) {
 		tokentest.SignMethod(f, jwt.SigningMethodHS256, testKey, claimsAt(issuedAt), nil),
 	}
 	for _, tc := range invalidTokens(f) {
+		seeds = append(seeds, tc.tok)
+	}
+	for _, tc := range mistypedTokens(f) {
 		seeds = append(seeds, tc.tok)
 	}
 	for _, tc := range expiredTokens(f) {
