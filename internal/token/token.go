@@ -7,6 +7,7 @@ package token
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -45,6 +46,34 @@ func (c *Claims) Validate() error {
 		return errMissingClaims
 	}
 	return nil
+}
+
+var errDateNotNumber = errors.New("token has exp, nbf or iat as a JSON string")
+
+// parsedClaims are Claims as Verify has golang-jwt read them: RFC 7519 makes
+// exp, nbf and iat JSON numbers, but jwt.NumericDate also reads a string
+// such as "1700000000", so a payload with one is refused here. (A method on
+// Claims itself would also take over the decoding of any struct that
+// embeds Claims.)
+type parsedClaims struct{ Claims }
+
+// UnmarshalJSON refuses a payload whose exp, nbf or iat, as encoding/json
+// matches the names, is a string, and otherwise reads it into Claims.
+func (p *parsedClaims) UnmarshalJSON(b []byte) error {
+	var dates struct {
+		ExpiresAt json.RawMessage `json:"exp"`
+		NotBefore json.RawMessage `json:"nbf"`
+		IssuedAt  json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return err
+	}
+	for _, d := range [...]json.RawMessage{dates.ExpiresAt, dates.NotBefore, dates.IssuedAt} {
+		if len(d) > 0 && d[0] == '"' {
+			return errDateNotNumber
+		}
+	}
+	return json.Unmarshal(b, &p.Claims)
 }
 
 // Manager signs and verifies tokens with one key and issuer.
@@ -120,8 +149,9 @@ func (m *Manager) Verify(tok string) (*Claims, error) {
 	if len(tok) == 0 || len(tok) > MaxLen {
 		return nil, ErrInvalid
 	}
-	c := &Claims{}
-	_, err := m.parser.ParseWithClaims(tok, c, m.keyFunc)
+	p := &parsedClaims{}
+	_, err := m.parser.ParseWithClaims(tok, p, m.keyFunc)
+	c := &p.Claims
 	if err == nil {
 		return c, nil
 	}

@@ -269,32 +269,64 @@ func invalidTokens(tb testing.TB) []namedToken {
 }
 
 // handwritten is a token HS256-signed with the key whose payload is written
-// by hand: the claims of claimsAt(issuedAt), with aud and exp as the given
-// raw JSON, which jwt.MapClaims would normalise (or refuse to write).
-func handwritten(tb testing.TB, aud, exp string) string {
+// by hand: the claims of claimsAt(issuedAt), in that order, except that set
+// pairs a claim with raw JSON for its value (a claim not among them is
+// added at the end). jwt.MapClaims would normalise such values or refuse
+// to write them.
+func handwritten(tb testing.TB, set ...string) string {
 	tb.Helper()
-	payload := `{"id":42,"nick":"zerocho","did":7,"sv":3,"iss":"` + testIssuer + `","sub":"42",` +
-		`"aud":` + aud + `,"exp":` + exp + `,"iat":` + strconv.FormatInt(issuedAt.Unix(), 10) +
-		`,"jti":"00112233445566778899aabb"}`
-	return tokentest.Sign(tb, testKey, tokentest.Header("HS256"), payload)
+	unix := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+	members := [][2]string{
+		{"id", "42"}, {"nick", `"zerocho"`}, {"did", "7"}, {"sv", "3"},
+		{"iss", `"` + testIssuer + `"`}, {"sub", `"42"`}, {"aud", `["example.com"]`},
+		{"exp", unix(issuedAt.Add(testTTL))}, {"iat", unix(issuedAt)},
+		{"jti", `"00112233445566778899aabb"`},
+	}
+next:
+	for i := 0; i+1 < len(set); i += 2 {
+		for j := range members {
+			if members[j][0] == set[i] {
+				members[j][1] = set[i+1]
+				continue next
+			}
+		}
+		members = append(members, [2]string{set[i], set[i+1]})
+	}
+	payload := "{"
+	for i, m := range members {
+		if i > 0 {
+			payload += ","
+		}
+		payload += `"` + m[0] + `":` + m[1]
+	}
+	return tokentest.Sign(tb, testKey, tokentest.Header("HS256"), payload+"}")
 }
 
 // mistypedTokens are genuine tokens (right key, issuer, iat and exp) with
-// one claim of a type golang-jwt refuses. Verify must reject each with
-// (nil, ErrInvalid) at verifyAt.
+// one claim of the wrong type. Verify must reject each with (nil,
+// ErrInvalid) at verifyAt.
 func mistypedTokens(tb testing.TB) []namedToken {
 	tb.Helper()
-	exp := strconv.FormatInt(issuedAt.Add(testTTL).Unix(), 10)
+	quoted := func(t time.Time) string { return `"` + strconv.FormatInt(t.Unix(), 10) + `"` }
 	var ts []namedToken
-	for _, tc := range []struct{ name, aud, exp string }{
-		{"aud is [null]", `[null]`, exp},
-		{"aud is [\"a\",null]", `["a",null]`, exp},
-		{"aud is [null,\"example.com\"]", `[null,"example.com"]`, exp},
-		{"aud is a number", `5`, exp},
-		{"aud is an object", `{"x":1}`, exp},
-		{"aud is [5]", `[5]`, exp},
+	for _, tc := range []struct {
+		name string
+		set  []string
+	}{
+		{"aud is [null]", []string{"aud", `[null]`}},
+		{"aud is [\"a\",null]", []string{"aud", `["a",null]`}},
+		{"aud is [null,\"example.com\"]", []string{"aud", `[null,"example.com"]`}},
+		{"aud is a number", []string{"aud", `5`}},
+		{"aud is an object", []string{"aud", `{"x":1}`}},
+		{"aud is [5]", []string{"aud", `[5]`}},
+		{"exp is a string", []string{"exp", `"9999999999"`}},
+		{"exp is its own value as a string", []string{"exp", quoted(issuedAt.Add(testTTL))}},
+		{"exp is a string, and past", []string{"exp", quoted(verifyAt.Add(-time.Hour))}},
+		{"iat is a string", []string{"iat", quoted(issuedAt)}},
+		{"nbf is a string", []string{"nbf", quoted(issuedAt)}},
+		{"Exp (read as exp by encoding/json) is a string, after exp", []string{"Exp", `"9999999999"`}},
 	} {
-		ts = append(ts, namedToken{tc.name, handwritten(tb, tc.aud, tc.exp)})
+		ts = append(ts, namedToken{tc.name, handwritten(tb, tc.set...)})
 	}
 	return ts
 }
@@ -557,9 +589,9 @@ func TestVerifyRejects(t *testing.T) {
 // invalid even when it is signed with the key.
 func TestVerifyRejectsMistypedClaims(t *testing.T) {
 	m := verifier()
-	// Control: the handwritten payload is accepted with aud and exp of the
-	// right types, so each rejection below is due to its named claim.
-	c, err := m.Verify(handwritten(t, `["example.com"]`, strconv.FormatInt(issuedAt.Add(testTTL).Unix(), 10)))
+	// Control: the handwritten payload is accepted as it is, so each
+	// rejection below is due to its named claim.
+	c, err := m.Verify(handwritten(t))
 	if err != nil {
 		t.Fatalf("control token rejected: %v", err)
 	}
