@@ -1,16 +1,15 @@
 // Package token issues and verifies the API's JWTs: HS256 only, with the
 // seed's claims id and nick, issuer, expiry, and the domain's secret version
 // so that rotating or revoking a secret retires the tokens issued under it.
+// golang-jwt signs and verifies every token.
 package token
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -49,6 +48,34 @@ func (c *Claims) Validate() error {
 	return nil
 }
 
+var errDateNotNumber = errors.New("token has exp, nbf or iat as a JSON string")
+
+// parsedClaims are Claims as Verify has golang-jwt read them: RFC 7519 makes
+// exp, nbf and iat JSON numbers, but jwt.NumericDate also reads a string
+// such as "1700000000", so a payload with one is refused here. (A method on
+// Claims itself would also take over the decoding of any struct that
+// embeds Claims.)
+type parsedClaims struct{ Claims }
+
+// UnmarshalJSON refuses a payload whose exp, nbf or iat, as encoding/json
+// matches the names, is a string, and otherwise reads it into Claims.
+func (p *parsedClaims) UnmarshalJSON(b []byte) error {
+	var dates struct {
+		ExpiresAt json.RawMessage `json:"exp"`
+		NotBefore json.RawMessage `json:"nbf"`
+		IssuedAt  json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return err
+	}
+	for _, d := range [...]json.RawMessage{dates.ExpiresAt, dates.NotBefore, dates.IssuedAt} {
+		if len(d) > 0 && d[0] == '"' {
+			return errDateNotNumber
+		}
+	}
+	return json.Unmarshal(b, &p.Claims)
+}
+
 // Manager signs and verifies tokens with one key and issuer.
 type Manager struct {
 	key    []byte
@@ -56,8 +83,6 @@ type Manager struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
-	// macs pools *macState under key (fast.go).
-	macs sync.Pool
 }
 
 // New returns a Manager. now may be nil (time.Now).
@@ -65,7 +90,7 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{
+	return &Manager{
 		key: key, issuer: issuer, ttl: ttl, now: now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -77,8 +102,6 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 			jwt.WithStrictDecoding(),
 		),
 	}
-	m.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
-	return m
 }
 
 // TTL is the lifetime of issued tokens.
@@ -111,27 +134,24 @@ func (m *Manager) Issue(s Subject) (string, *Claims, error) {
 			ExpiresAt: jwt.NewNumericDate(now.Add(m.ttl)),
 		},
 	}
-	signed, err := m.sign(c)
-	return signed, c, err
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)
+	if err != nil {
+		return "", nil, err
+	}
+	return signed, c, nil
 }
 
-// Verify checks a token's algorithm, signature, issuer and times. It
-// returns ErrExpired only when expiry is the token's sole fault.
+// Verify checks a token's algorithm (HS256 only), signature, issuer, times
+// and claims. It returns ErrExpired, with the token's claims, only when
+// expiry is the token's sole fault, and (nil, ErrInvalid) for any other
+// fault; a token that is empty or longer than MaxLen is not even read.
 func (m *Manager) Verify(tok string) (*Claims, error) {
 	if len(tok) == 0 || len(tok) > MaxLen {
 		return nil, ErrInvalid
 	}
-	if c, err := m.verifyFast(tok); c != nil || err != nil {
-		return c, err
-	}
-	return m.verifyLib(tok)
-}
-
-// verifyLib is Verify through golang-jwt, for every token the fast path
-// leaves to it.
-func (m *Manager) verifyLib(tok string) (*Claims, error) {
-	c := &Claims{}
-	_, err := m.parser.ParseWithClaims(tok, c, m.keyFunc)
+	p := &parsedClaims{}
+	_, err := m.parser.ParseWithClaims(tok, p, m.keyFunc)
+	c := &p.Claims
 	if err == nil {
 		return c, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/nodebird/nodebird-api/internal/token"
+	"github.com/nodebird/nodebird-api/internal/token/tokentest"
 )
 
 // ---------------------------------------------------------------------------
@@ -97,86 +98,6 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 	return out
 }
 
-// forge signs claims with any method and key through golang-jwt, adding the
-// extra header fields.
-func forge(tb testing.TB, method jwt.SigningMethod, key any, claims jwt.Claims, header map[string]any) string {
-	tb.Helper()
-	t := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		t.Header[k] = v
-	}
-	s, err := t.SignedString(key)
-	if err != nil {
-		tb.Fatalf("forge %s: %v", method.Alg(), err)
-	}
-	return s
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// segment base64url-encodes v as JSON; a string is taken as raw JSON.
-func segment(tb testing.TB, v any) string {
-	tb.Helper()
-	if raw, ok := v.(string); ok {
-		return b64([]byte(raw))
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		tb.Fatalf("marshal: %v", err)
-	}
-	return b64(j)
-}
-
-// hs256 is the base64url HMAC-SHA256 of signingInput under key.
-func hs256(key []byte, signingInput string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(signingInput))
-	return b64(mac.Sum(nil))
-}
-
-// handmade assembles header.payload.signature by hand, whatever the header
-// says: the signature is HMAC-SHA256 under key, or empty when key is nil.
-func handmade(tb testing.TB, header, payload any, key []byte) string {
-	tb.Helper()
-	in := segment(tb, header) + "." + segment(tb, payload)
-	if key == nil {
-		return in + "."
-	}
-	return in + "." + hs256(key, in)
-}
-
-func hdr(alg string) map[string]any { return map[string]any{"alg": alg, "typ": "JWT"} }
-
-// flip flips bit bit of the decoded segment seg (0 header, 1 payload,
-// 2 signature) and re-encodes it.
-func flip(tb testing.TB, tok string, seg, bit int) string {
-	tb.Helper()
-	parts := strings.Split(tok, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[seg])
-	if err != nil {
-		tb.Fatalf("flip: %v", err)
-	}
-	raw[bit/8] ^= 1 << (bit % 8)
-	parts[seg] = b64(raw)
-	return strings.Join(parts, ".")
-}
-
-// flipAt flips the lowest bit of the last byte of want within the decoded
-// segment seg, so that the segment stays well-formed JSON (e.g. 42 -> 43)
-// and only the signature can tell.
-func flipAt(tb testing.TB, tok string, seg int, want string) string {
-	tb.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[seg])
-	if err != nil {
-		tb.Fatalf("flipAt: %v", err)
-	}
-	i := strings.Index(string(raw), want)
-	if i < 0 {
-		tb.Fatalf("flipAt: %q not in %s", want, raw)
-	}
-	return flip(tb, tok, seg, 8*(i+len(want)-1))
-}
-
 // issueOfLen returns a token the Manager issued (at issuedAt) whose length
 // is exactly n, by padding the nick.
 func issueOfLen(tb testing.TB, n int) string {
@@ -228,7 +149,7 @@ var keyHints = []struct {
 }{
 	{"kid", "attacker-key"},
 	{"jku", "https://attacker.example/.well-known/jwks.json"},
-	{"jwk", map[string]any{"kty": "oct", "k": b64(otherKey)}},
+	{"jwk", map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(otherKey)}},
 	{"x5u", "https://attacker.example/cert.pem"},
 }
 
@@ -240,10 +161,10 @@ type namedToken struct{ name, tok string }
 func invalidTokens(tb testing.TB) []namedToken {
 	tb.Helper()
 	good := claimsAt(issuedAt)
-	genuine := forge(tb, jwt.SigningMethodHS256, testKey, good, nil)
+	genuine := tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, good, nil)
 	parts := strings.Split(genuine, ".")
 	h, p, s := parts[0], parts[1], parts[2]
-	otherPayload := strings.Split(forge(tb, jwt.SigningMethodHS256, testKey, with(good, "id", 1), nil), ".")[1]
+	otherPayload := strings.Split(tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "id", 1), nil), ".")[1]
 	later := verifyAt.Add(time.Minute) // beyond Leeway
 
 	var ts []namedToken
@@ -251,53 +172,53 @@ func invalidTokens(tb testing.TB) []namedToken {
 
 	// Algorithm.
 	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
-		add("alg "+alg+" with empty signature", handmade(tb, hdr(alg), good, nil))
+		add("alg "+alg+" with empty signature", tokentest.Unsigned(tb, tokentest.Header(alg), good))
 	}
-	add("alg none carrying an HMAC-SHA256 signature under the key", handmade(tb, hdr("none"), good, testKey))
-	add("alg hs256 in lower case", handmade(tb, hdr("hs256"), good, testKey))
-	add("header without alg", handmade(tb, map[string]any{"typ": "JWT"}, good, testKey))
-	add("alg is not a string", handmade(tb, map[string]any{"alg": 256, "typ": "JWT"}, good, testKey))
-	add("HS384 signed with the same key", forge(tb, jwt.SigningMethodHS384, testKey, good, nil))
-	add("HS512 signed with the same key", forge(tb, jwt.SigningMethodHS512, testKey, good, nil))
-	add("RS256 signed with a fresh RSA key", forge(tb, jwt.SigningMethodRS256, rsaKey(), good, nil))
-	add("ES256 signed with a fresh ECDSA key", forge(tb, jwt.SigningMethodES256, ecKey(), good, nil))
-	add("EdDSA signed with a fresh Ed25519 key", forge(tb, jwt.SigningMethodEdDSA, edKey(), good, nil))
-	add("RS256 header over an HMAC-SHA256 signature under the key", handmade(tb, hdr("RS256"), good, testKey))
-	add("ES256 header over an HMAC-SHA256 signature under the key", handmade(tb, hdr("ES256"), good, testKey))
+	add("alg none carrying an HMAC-SHA256 signature under the key", tokentest.Sign(tb, testKey, tokentest.Header("none"), good))
+	add("alg hs256 in lower case", tokentest.Sign(tb, testKey, tokentest.Header("hs256"), good))
+	add("header without alg", tokentest.Sign(tb, testKey, map[string]any{"typ": "JWT"}, good))
+	add("alg is not a string", tokentest.Sign(tb, testKey, map[string]any{"alg": 256, "typ": "JWT"}, good))
+	add("HS384 signed with the same key", tokentest.SignMethod(tb, jwt.SigningMethodHS384, testKey, good, nil))
+	add("HS512 signed with the same key", tokentest.SignMethod(tb, jwt.SigningMethodHS512, testKey, good, nil))
+	add("RS256 signed with a fresh RSA key", tokentest.SignMethod(tb, jwt.SigningMethodRS256, rsaKey(), good, nil))
+	add("ES256 signed with a fresh ECDSA key", tokentest.SignMethod(tb, jwt.SigningMethodES256, ecKey(), good, nil))
+	add("EdDSA signed with a fresh Ed25519 key", tokentest.SignMethod(tb, jwt.SigningMethodEdDSA, edKey(), good, nil))
+	add("RS256 header over an HMAC-SHA256 signature under the key", tokentest.Sign(tb, testKey, tokentest.Header("RS256"), good))
+	add("ES256 header over an HMAC-SHA256 signature under the key", tokentest.Sign(tb, testKey, tokentest.Header("ES256"), good))
 
 	// Signature.
-	add("signed with another key", forge(tb, jwt.SigningMethodHS256, otherKey, good, nil))
+	add("signed with another key", tokentest.SignMethod(tb, jwt.SigningMethodHS256, otherKey, good, nil))
 	add("signature removed", h+"."+p+".")
 	add("signature truncated", h+"."+p+"."+s[:40])
 	add("signature of another payload", h+"."+otherPayload+"."+s)
-	add("bit flipped in the signature", flip(tb, genuine, 2, 0))
-	add("bit flipped in the payload (id 42 becomes 43)", flipAt(tb, genuine, 1, `"id":42`))
-	add("bit flipped in the header (typ JWT becomes JVT)", flipAt(tb, genuine, 0, `"JW`))
+	add("bit flipped in the signature", tokentest.FlipBit(tb, genuine, 2, 0))
+	add("bit flipped in the payload (id 42 becomes 43)", tokentest.FlipAt(tb, genuine, 1, `"id":42`))
+	add("bit flipped in the header (typ JWT becomes JVT)", tokentest.FlipAt(tb, genuine, 0, `"JW`))
 	for _, hint := range keyHints {
 		add(hint.name+" header pointing elsewhere, signed with that other key",
-			forge(tb, jwt.SigningMethodHS256, otherKey, good, map[string]any{hint.name: hint.value}))
+			tokentest.SignMethod(tb, jwt.SigningMethodHS256, otherKey, good, map[string]any{hint.name: hint.value}))
 	}
 
 	// Issuer.
-	add("wrong issuer", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", "someone-else"), nil))
-	add("issuer differing in case", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", strings.ToUpper(testIssuer)), nil))
-	add("issuer with a trailing space", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", testIssuer+" "), nil))
-	add("missing issuer", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", absent{}), nil))
-	add("empty issuer", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", ""), nil))
+	add("wrong issuer", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", "someone-else"), nil))
+	add("issuer differing in case", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", strings.ToUpper(testIssuer)), nil))
+	add("issuer with a trailing space", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", testIssuer+" "), nil))
+	add("missing issuer", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", absent{}), nil))
+	add("empty issuer", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "iss", ""), nil))
 
 	// Times.
-	add("missing exp", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "exp", absent{}), nil))
-	add("exp is null", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "exp", nil), nil))
-	add("nbf in the future beyond leeway", forge(tb, jwt.SigningMethodHS256, testKey, with(good, "nbf", later.Unix()), nil))
-	add("iat in the future beyond leeway", forge(tb, jwt.SigningMethodHS256, testKey,
+	add("missing exp", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "exp", absent{}), nil))
+	add("exp is null", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "exp", nil), nil))
+	add("nbf in the future beyond leeway", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, "nbf", later.Unix()), nil))
+	add("iat in the future beyond leeway", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey,
 		with(good, "iat", later.Unix(), "exp", later.Add(testTTL).Unix()), nil))
 
 	// The application's claims.
 	for _, c := range []string{"id", "did", "sv", "iat"} {
-		add("missing "+c, forge(tb, jwt.SigningMethodHS256, testKey, with(good, c, absent{}), nil))
+		add("missing "+c, tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, c, absent{}), nil))
 	}
 	for _, c := range []string{"id", "did", "sv"} {
-		add(c+" is zero", forge(tb, jwt.SigningMethodHS256, testKey, with(good, c, 0), nil))
+		add(c+" is zero", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, c, 0), nil))
 	}
 
 	// Shape.
@@ -315,13 +236,13 @@ func invalidTokens(tb testing.TB) []namedToken {
 	add("payload with standard-alphabet base64", h+"."+p[:8]+"+/"+p[10:]+"."+s)
 	add("signature with base64 padding", genuine+"=")
 	add("payload of impossible base64 length", h+"."+p+"A."+s)
-	add("header not JSON", segment(tb, "not json")+"."+p+"."+s)
-	add("header is a JSON array", handmade(tb, `["HS256"]`, good, testKey))
-	add("payload is a JSON array", handmade(tb, hdr("HS256"), `[42,"zerocho",7,3]`, testKey))
-	add("payload is a JSON string", handmade(tb, hdr("HS256"), `"hello"`, testKey))
-	add("payload is a JSON number", handmade(tb, hdr("HS256"), `42`, testKey))
-	add("payload is null", handmade(tb, hdr("HS256"), `null`, testKey))
-	add("payload is truncated JSON", handmade(tb, hdr("HS256"), `{"id":42,"did":7`, testKey))
+	add("header not JSON", tokentest.Segment(tb, "not json")+"."+p+"."+s)
+	add("header is a JSON array", tokentest.Sign(tb, testKey, `["HS256"]`, good))
+	add("payload is a JSON array", tokentest.Sign(tb, testKey, tokentest.Header("HS256"), `[42,"zerocho",7,3]`))
+	add("payload is a JSON string", tokentest.Sign(tb, testKey, tokentest.Header("HS256"), `"hello"`))
+	add("payload is a JSON number", tokentest.Sign(tb, testKey, tokentest.Header("HS256"), `42`))
+	add("payload is null", tokentest.Sign(tb, testKey, tokentest.Header("HS256"), `null`))
+	add("payload is truncated JSON", tokentest.Sign(tb, testKey, tokentest.Header("HS256"), `{"id":42,"did":7`))
 
 	// Claims of the wrong type (signed with the right key).
 	for _, wt := range []struct {
@@ -342,7 +263,70 @@ func invalidTokens(tb testing.TB) []namedToken {
 		{"exp as an object", "exp", map[string]any{"t": 1}},
 		{"iat as a boolean", "iat", true},
 	} {
-		add(wt.name, forge(tb, jwt.SigningMethodHS256, testKey, with(good, wt.claim, wt.value), nil))
+		add(wt.name, tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, with(good, wt.claim, wt.value), nil))
+	}
+	return ts
+}
+
+// handwritten is a token HS256-signed with the key whose payload is written
+// by hand: the claims of claimsAt(issuedAt), in that order, except that set
+// pairs a claim with raw JSON for its value (a claim not among them is
+// added at the end). jwt.MapClaims would normalise such values or refuse
+// to write them.
+func handwritten(tb testing.TB, set ...string) string {
+	tb.Helper()
+	unix := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+	members := [][2]string{
+		{"id", "42"}, {"nick", `"zerocho"`}, {"did", "7"}, {"sv", "3"},
+		{"iss", `"` + testIssuer + `"`}, {"sub", `"42"`}, {"aud", `["example.com"]`},
+		{"exp", unix(issuedAt.Add(testTTL))}, {"iat", unix(issuedAt)},
+		{"jti", `"00112233445566778899aabb"`},
+	}
+next:
+	for i := 0; i+1 < len(set); i += 2 {
+		for j := range members {
+			if members[j][0] == set[i] {
+				members[j][1] = set[i+1]
+				continue next
+			}
+		}
+		members = append(members, [2]string{set[i], set[i+1]})
+	}
+	payload := "{"
+	for i, m := range members {
+		if i > 0 {
+			payload += ","
+		}
+		payload += `"` + m[0] + `":` + m[1]
+	}
+	return tokentest.Sign(tb, testKey, tokentest.Header("HS256"), payload+"}")
+}
+
+// mistypedTokens are genuine tokens (right key, issuer, iat and exp) with
+// one claim of the wrong type. Verify must reject each with (nil,
+// ErrInvalid) at verifyAt.
+func mistypedTokens(tb testing.TB) []namedToken {
+	tb.Helper()
+	quoted := func(t time.Time) string { return `"` + strconv.FormatInt(t.Unix(), 10) + `"` }
+	var ts []namedToken
+	for _, tc := range []struct {
+		name string
+		set  []string
+	}{
+		{"aud is [null]", []string{"aud", `[null]`}},
+		{"aud is [\"a\",null]", []string{"aud", `["a",null]`}},
+		{"aud is [null,\"example.com\"]", []string{"aud", `[null,"example.com"]`}},
+		{"aud is a number", []string{"aud", `5`}},
+		{"aud is an object", []string{"aud", `{"x":1}`}},
+		{"aud is [5]", []string{"aud", `[5]`}},
+		{"exp is a string", []string{"exp", `"9999999999"`}},
+		{"exp is its own value as a string", []string{"exp", quoted(issuedAt.Add(testTTL))}},
+		{"exp is a string, and past", []string{"exp", quoted(verifyAt.Add(-time.Hour))}},
+		{"iat is a string", []string{"iat", quoted(issuedAt)}},
+		{"nbf is a string", []string{"nbf", quoted(issuedAt)}},
+		{"Exp (read as exp by encoding/json) is a string, after exp", []string{"Exp", `"9999999999"`}},
+	} {
+		ts = append(ts, namedToken{tc.name, handwritten(tb, tc.set...)})
 	}
 	return ts
 }
@@ -358,7 +342,7 @@ func expiredTokens(tb testing.TB) []struct {
 	iat := verifyAt.Add(-2 * time.Hour)
 	exp := claimsAt(iat) // expired an hour before verifyAt
 	future := verifyAt.Add(time.Hour).Unix()
-	hs := func(c jwt.MapClaims) string { return forge(tb, jwt.SigningMethodHS256, testKey, c, nil) }
+	hs := func(c jwt.MapClaims) string { return tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, c, nil) }
 	return []struct {
 		name string
 		tok  string
@@ -366,17 +350,17 @@ func expiredTokens(tb testing.TB) []struct {
 	}{
 		{"expired, nothing else wrong (forged with the key)", hs(exp), token.ErrExpired},
 		{"expired, nothing else wrong (issued by the Manager)", issue(tb, testSubject, iat), token.ErrExpired},
-		{"expired, with an unrelated kid header", forge(tb, jwt.SigningMethodHS256, testKey, exp, map[string]any{"kid": "x"}), token.ErrExpired},
+		{"expired, with an unrelated kid header", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, exp, map[string]any{"kid": "x"}), token.ErrExpired},
 
 		{"expired and wrong issuer", hs(with(exp, "iss", "someone-else")), token.ErrInvalid},
 		{"expired and missing issuer", hs(with(exp, "iss", absent{})), token.ErrInvalid},
-		{"expired and signed with another key", forge(tb, jwt.SigningMethodHS256, otherKey, exp, nil), token.ErrInvalid},
-		{"expired and bit flipped in the signature", flip(tb, hs(exp), 2, 7), token.ErrInvalid},
-		{"expired and bit flipped in the payload (id 42 becomes 43)", flipAt(tb, hs(exp), 1, `"id":42`), token.ErrInvalid},
-		{"expired and alg none", handmade(tb, hdr("none"), exp, nil), token.ErrInvalid},
-		{"expired and HS384", forge(tb, jwt.SigningMethodHS384, testKey, exp, nil), token.ErrInvalid},
-		{"expired and RS256 header over an HMAC signature", handmade(tb, hdr("RS256"), exp, testKey), token.ErrInvalid},
-		{"expired and RS256 with a fresh key", forge(tb, jwt.SigningMethodRS256, rsaKey(), exp, nil), token.ErrInvalid},
+		{"expired and signed with another key", tokentest.SignMethod(tb, jwt.SigningMethodHS256, otherKey, exp, nil), token.ErrInvalid},
+		{"expired and bit flipped in the signature", tokentest.FlipBit(tb, hs(exp), 2, 7), token.ErrInvalid},
+		{"expired and bit flipped in the payload (id 42 becomes 43)", tokentest.FlipAt(tb, hs(exp), 1, `"id":42`), token.ErrInvalid},
+		{"expired and alg none", tokentest.Unsigned(tb, tokentest.Header("none"), exp), token.ErrInvalid},
+		{"expired and HS384", tokentest.SignMethod(tb, jwt.SigningMethodHS384, testKey, exp, nil), token.ErrInvalid},
+		{"expired and RS256 header over an HMAC signature", tokentest.Sign(tb, testKey, tokentest.Header("RS256"), exp), token.ErrInvalid},
+		{"expired and RS256 with a fresh key", tokentest.SignMethod(tb, jwt.SigningMethodRS256, rsaKey(), exp, nil), token.ErrInvalid},
 		{"expired and nbf in the future", hs(with(exp, "nbf", future)), token.ErrInvalid},
 		{"expired and iat in the future", hs(with(exp, "iat", future)), token.ErrInvalid},
 		{"expired and missing id", hs(with(exp, "id", absent{})), token.ErrInvalid},
@@ -535,8 +519,8 @@ func TestVerifyExpiryBoundary(t *testing.T) {
 func TestVerifyNotBeforeAndIssuedAtBoundary(t *testing.T) {
 	// A token whose nbf (or iat) is at is accepted from at-Leeway on.
 	at := verifyAt.Truncate(time.Second)
-	nbfTok := forge(t, jwt.SigningMethodHS256, testKey, with(claimsAt(at.Add(-time.Hour)), "nbf", at.Unix()), nil)
-	iatTok := forge(t, jwt.SigningMethodHS256, testKey, claimsAt(at), nil)
+	nbfTok := tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, with(claimsAt(at.Add(-time.Hour)), "nbf", at.Unix()), nil)
+	iatTok := tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, claimsAt(at), nil)
 	tests := []struct {
 		name string
 		tok  string
@@ -590,10 +574,31 @@ func TestVerifyRejects(t *testing.T) {
 	m := verifier()
 	// Control: the claims the forgeries start from are accepted when
 	// signed properly, so each rejection below is due to its named fault.
-	if _, err := m.Verify(forge(t, jwt.SigningMethodHS256, testKey, claimsAt(issuedAt), nil)); err != nil {
+	if _, err := m.Verify(tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, claimsAt(issuedAt), nil)); err != nil {
 		t.Fatalf("control token rejected: %v", err)
 	}
 	for _, tc := range invalidTokens(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := m.Verify(tc.tok)
+			wantInvalid(t, c, err)
+		})
+	}
+}
+
+// TestVerifyRejectsMistypedClaims: a claim of the wrong type makes a token
+// invalid even when it is signed with the key.
+func TestVerifyRejectsMistypedClaims(t *testing.T) {
+	m := verifier()
+	// Control: the handwritten payload is accepted as it is, so each
+	// rejection below is due to its named claim.
+	c, err := m.Verify(handwritten(t))
+	if err != nil {
+		t.Fatalf("control token rejected: %v", err)
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != "example.com" || c.UserID != 42 {
+		t.Fatalf("control token's claims = %+v", *c)
+	}
+	for _, tc := range mistypedTokens(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := m.Verify(tc.tok)
 			wantInvalid(t, c, err)
@@ -610,7 +615,7 @@ func TestVerifyRejectsEveryBitFlip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for bit := range 8 * len(raw) {
-			c, err := m.Verify(flip(t, tok, seg, bit))
+			c, err := m.Verify(tokentest.FlipBit(t, tok, seg, bit))
 			if err != token.ErrInvalid || c != nil {
 				t.Errorf("%s bit %d flipped: Verify = (%v, %v), want (nil, ErrInvalid)", name, bit, c, err)
 			}
@@ -623,16 +628,16 @@ func TestVerifyAccepts(t *testing.T) {
 	good := claimsAt(issuedAt)
 	tests := []namedToken{
 		{"a token the Manager issued", issue(t, testSubject, issuedAt)},
-		{"a token with the same claims from any HS256 signer", forge(t, jwt.SigningMethodHS256, testKey, good, nil)},
-		{"a token without typ header", handmade(t, map[string]any{"alg": "HS256"}, good, testKey)},
-		{"nbf in the past", forge(t, jwt.SigningMethodHS256, testKey, with(good, "nbf", issuedAt.Unix()), nil)},
+		{"a token with the same claims from any HS256 signer", tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, good, nil)},
+		{"a token without typ header", tokentest.Sign(t, testKey, map[string]any{"alg": "HS256"}, good)},
+		{"nbf in the past", tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, with(good, "nbf", issuedAt.Unix()), nil)},
 		{"a token of exactly MaxLen", issueOfLen(t, token.MaxLen)},
 	}
 	// Key hints in the header are ignored: the right key still verifies.
 	for _, hint := range keyHints {
 		tests = append(tests, namedToken{
 			hint.name + " header pointing elsewhere, signed with the right key",
-			forge(t, jwt.SigningMethodHS256, testKey, good, map[string]any{hint.name: hint.value}),
+			tokentest.SignMethod(t, jwt.SigningMethodHS256, testKey, good, map[string]any{hint.name: hint.value}),
 		})
 	}
 	for _, tc := range tests {
@@ -730,9 +735,12 @@ func FuzzVerify(f *testing.F) {
 	seeds := []string{
 		issue(f, testSubject, issuedAt),
 		issueOfLen(f, token.MaxLen),
-		forge(f, jwt.SigningMethodHS256, testKey, claimsAt(issuedAt), nil),
+		tokentest.SignMethod(f, jwt.SigningMethodHS256, testKey, claimsAt(issuedAt), nil),
 	}
 	for _, tc := range invalidTokens(f) {
+		seeds = append(seeds, tc.tok)
+	}
+	for _, tc := range mistypedTokens(f) {
 		seeds = append(seeds, tc.tok)
 	}
 	for _, tc := range expiredTokens(f) {
