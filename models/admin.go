@@ -76,7 +76,7 @@ type AdminDomain struct {
 	OwnerNick    string
 	OwnerEmail   string
 	Host         string
-	Type         string
+	Plan         string `gorm:"column:type"`
 	Status       string
 	SecretLast4  string
 	TokensIssued int64
@@ -255,7 +255,7 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 		return fmt.Errorf("models: unknown plan %q", plan)
 	}
 	return m.change(ctx, actor, id, ActionPlan, func(d *Domain) (string, string, map[string]any, bool) {
-		return d.Type, plan, map[string]any{"type": plan}, d.Status != StatusDeleted && d.Type != plan
+		return d.Plan, plan, map[string]any{"type": plan}, d.Status != StatusDeleted && d.Plan != plan
 	})
 }
 
@@ -275,16 +275,16 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		}
 		before, after, set, ok := decide(&d)
 		if !ok {
-			return &StateError{Status: d.Status, Plan: d.Type}
+			return &StateError{Status: d.Status, Plan: d.Plan}
 		}
 		// The row is locked (MySQL) or the database is (SQLite): the
 		// condition is a second guard, not the first.
-		res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Type).Updates(set)
+		res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Plan).Updates(set)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
-			return &StateError{Status: d.Status, Plan: d.Type}
+			return &StateError{Status: d.Status, Plan: d.Plan}
 		}
 		return tx.Create(&AuditEntry{
 			ActorID: actor.ID, ActorEmail: actor.Email, Action: action,
