@@ -233,27 +233,26 @@ func adminNext(c echo.Context) string {
 	return next
 }
 
-// stateErrors maps an action and the domain's current status (or "plan"
-// when the plan is already the one asked for) to the message that says
-// why the action was refused.
-var stateErrors = map[string]map[string]string{
-	models.ActionRevoke: {
-		models.StatusRevoked: "admin.err.revoke.revoked",
-		models.StatusDeleted: "admin.err.revoke.deleted",
-	},
-	models.ActionRestore: {
-		models.StatusActive:  "admin.err.restore.active",
-		models.StatusDeleted: "admin.err.restore.deleted",
-	},
-	models.ActionPlan: {
-		models.StatusDeleted: "admin.err.plan.deleted",
-		"plan":               "admin.err.plan.same",
-	},
+// refusal is a change refused and why, as a models.StateError says.
+type refusal struct {
+	action string
+	reason models.StateReason
+}
+
+// refusals is the message for every refusal an AdminModel method can
+// give (TestEveryRefusalHasAMessage walks them all).
+var refusals = map[refusal]string{
+	{models.ActionRevoke, models.AlreadyRevoked}: "admin.err.revoke.revoked",
+	{models.ActionRevoke, models.Deleted}:        "admin.err.revoke.deleted",
+	{models.ActionRestore, models.AlreadyActive}: "admin.err.restore.active",
+	{models.ActionRestore, models.Deleted}:       "admin.err.restore.deleted",
+	{models.ActionPlan, models.Deleted}:          "admin.err.plan.deleted",
+	{models.ActionPlan, models.SamePlan}:         "admin.err.plan.same",
 }
 
 // adminChange runs one audited change on the domain in the URL, makes the
 // API see it at once and returns to the page the form came from.
-func (a *App) adminChange(c echo.Context, action, flash string,
+func (a *App) adminChange(c echo.Context, flash string,
 	change func(ctx context.Context, actor models.Actor, id uint64) error) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -265,9 +264,9 @@ func (a *App) adminChange(c echo.Context, action, flash string,
 	case errors.Is(err, models.ErrNoRecord):
 		return echo.NewHTTPError(http.StatusNotFound)
 	case errors.As(err, &se):
-		key := stateErrors[action][se.Status]
-		if key == "" {
-			key = stateErrors[action]["plan"]
+		key, ok := refusals[refusal{se.Action, se.Reason}]
+		if !ok { // a refusal with no message is a bug: a 500 that logs it
+			return err
 		}
 		return echo.NewHTTPError(http.StatusConflict, key)
 	case err != nil:
@@ -279,11 +278,11 @@ func (a *App) adminChange(c echo.Context, action, flash string,
 }
 
 func (a *App) adminRevoke(c echo.Context) error {
-	return a.adminChange(c, models.ActionRevoke, "admin.flash.revoked", a.Admin.Revoke)
+	return a.adminChange(c, "admin.flash.revoked", a.Admin.Revoke)
 }
 
 func (a *App) adminRestore(c echo.Context) error {
-	return a.adminChange(c, models.ActionRestore, "admin.flash.restored", a.Admin.Restore)
+	return a.adminChange(c, "admin.flash.restored", a.Admin.Restore)
 }
 
 func (a *App) adminSetPlan(c echo.Context) error {
@@ -291,7 +290,7 @@ func (a *App) adminSetPlan(c echo.Context) error {
 	if plan != models.PlanFree && plan != models.PlanPremium {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "admin.err.plan.invalid")
 	}
-	return a.adminChange(c, models.ActionPlan, "admin.flash.plan",
+	return a.adminChange(c, "admin.flash.plan",
 		func(ctx context.Context, actor models.Actor, id uint64) error {
 			return a.Admin.SetPlan(ctx, actor, id, plan)
 		})

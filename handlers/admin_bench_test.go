@@ -158,13 +158,13 @@ func seedAdminBench(b *testing.B, db *gorm.DB) {
 		key := host
 		d := models.Domain{
 			UserID: users[i%adminBenchUsers].ID, Host: host, HostKey: &key,
-			Type: models.PlanFree, Status: models.StatusActive,
+			Plan: models.PlanFree, Status: models.StatusActive,
 			SecretHash: secret.Hash(s), SecretLast4: secret.Last4(s), SecretVersion: 1,
 			CreatedAt: now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))),
 		}
 		d.UpdatedAt = d.CreatedAt
 		if rng.IntN(5) == 0 {
-			d.Type = models.PlanPremium
+			d.Plan = models.PlanPremium
 		}
 		switch r := rng.IntN(20); {
 		case r < 2:

@@ -81,8 +81,8 @@ func TestAdminAccess(t *testing.T) {
 			visitor.post("/admin/domains/"+id+"/"+action, nil)
 		}
 		member.post("/admin/domains/"+id+"/plan", url.Values{"type": {"premium"}})
-		if d := domainByHost(t, s, "olive.example.com"); d.Status != models.StatusActive || d.Type != models.PlanFree {
-			t.Fatalf("a non-admin changed the domain: %s/%s", d.Status, d.Type)
+		if d := domainByHost(t, s, "olive.example.com"); d.Status != models.StatusActive || d.Plan != models.PlanFree {
+			t.Fatalf("a non-admin changed the domain: %s/%s", d.Status, d.Plan)
 		}
 		if n := auditCount(t, s); n != 1 { // the admin's look at olive's page
 			t.Fatalf("audit has %d entries, want 1 (the admin's view of the user page)", n)
@@ -425,8 +425,8 @@ func TestAdminCSRF(t *testing.T) {
 				mustContain(t, action+" "+name, r.Body, "This form has expired")
 			}
 		}
-		if d := domainByHost(t, s, "gus.example.com"); d.Status != models.StatusActive || d.Type != models.PlanFree {
-			t.Fatalf("a refused POST changed the domain: %s/%s", d.Status, d.Type)
+		if d := domainByHost(t, s, "gus.example.com"); d.Status != models.StatusActive || d.Plan != models.PlanFree {
+			t.Fatalf("a refused POST changed the domain: %s/%s", d.Status, d.Plan)
 		}
 		if n := auditCount(t, s); n != 0 {
 			t.Fatalf("refused POSTs wrote %d audit entries", n)

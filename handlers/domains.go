@@ -15,7 +15,7 @@ import (
 type domainRow struct {
 	ID          uint64
 	Host        string
-	Type        string
+	Plan        string
 	Status      string
 	SecretLast4 string
 	CreatedAt   time.Time
@@ -59,23 +59,23 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret)
 			last = d.LastFailedAt
 		}
 		rows[i] = domainRow{
-			ID: d.ID, Host: d.Host, Type: d.Type, Status: d.Status, SecretLast4: d.SecretLast4,
+			ID: d.ID, Host: d.Host, Plan: d.Plan, Status: d.Status, SecretLast4: d.SecretLast4,
 			CreatedAt: d.CreatedAt, Issued24h: recent[d.ID].Issued, Refused24h: recent[d.ID].Refused, LastUsed: last,
 		}
 	}
 	if p.Form == nil {
-		p.Form = &domainForm{Type: models.PlanFree}
+		p.Form = &domainForm{Plan: models.PlanFree}
 	}
 	p.Data = &dashboardData{Domains: rows, NewSecret: shown, APIBase: c.Scheme() + "://" + c.Request().Host}
 	return a.render(c, status, "dashboard", p)
 }
 
 func (a *App) createDomain(c echo.Context) error {
-	f := &domainForm{Host: c.FormValue("host"), Type: c.FormValue("type")}
+	f := &domainForm{Host: c.FormValue("host"), Plan: c.FormValue("type")}
 	p := a.page(c)
 	errs := f.validate()
 	if len(errs) == 0 {
-		d, secret, err := a.Domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Type)
+		d, secret, err := a.Domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Plan)
 		switch {
 		case errors.Is(err, models.ErrDuplicateHost):
 			errs["host"] = "form.host.taken"

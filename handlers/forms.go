@@ -71,7 +71,7 @@ func (f *loginForm) validate() map[string]string {
 
 type domainForm struct {
 	Host string
-	Type string
+	Plan string // the form field "type"
 }
 
 func (f *domainForm) validate() map[string]string {
@@ -82,8 +82,8 @@ func (f *domainForm) validate() map[string]string {
 	} else {
 		f.Host = host
 	}
-	f.Type = strings.ToLower(strings.TrimSpace(f.Type))
-	if f.Type != models.PlanFree && f.Type != models.PlanPremium {
+	f.Plan = strings.ToLower(strings.TrimSpace(f.Plan))
+	if f.Plan != models.PlanFree && f.Plan != models.PlanPremium {
 		errs["type"] = "form.type.invalid"
 	}
 	return errs

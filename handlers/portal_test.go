@@ -204,7 +204,7 @@ func TestDomainRegistration(t *testing.T) {
 			t.Fatalf("stored domains: %v %v", ds, err)
 		}
 		d := ds[0]
-		if d.Host != "example.com" || d.Type != "free" || d.SecretHash != secret.Hash(sec) || d.SecretLast4 != sec[len(sec)-4:] {
+		if d.Host != "example.com" || d.Plan != "free" || d.SecretHash != secret.Hash(sec) || d.SecretLast4 != sec[len(sec)-4:] {
 			t.Fatalf("stored %+v", d)
 		}
 		// The secret is shown once: the dashboard has only its last 4 characters.

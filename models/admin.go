@@ -16,14 +16,48 @@ import (
 // The error returned wraps it in a *StateError that says which.
 var ErrWrongState = errors.New("models: the domain's state does not allow this change")
 
-// StateError tells why a change was refused: the domain's status and plan.
+// StateReason says why a change was refused. The zero value is no reason.
+type StateReason int
+
+// The reasons a change can be refused for; each AdminModel method says
+// which it gives.
+const (
+	AlreadyRevoked StateReason = iota + 1 // the domain is revoked already
+	AlreadyActive                         // the domain is active: there is nothing to restore
+	Deleted                               // its owner deleted the domain: nothing changes it any more
+	SamePlan                              // the domain is on the plan asked for already
+	stateReasonEnd
+)
+
+// Valid reports whether r is one of the reasons above; tests range over
+// them with for r := StateReason(1); r.Valid(); r++.
+func (r StateReason) Valid() bool { return r > 0 && r < stateReasonEnd }
+
+func (r StateReason) String() string {
+	switch r {
+	case AlreadyRevoked:
+		return "already revoked"
+	case AlreadyActive:
+		return "already active"
+	case Deleted:
+		return "deleted"
+	case SamePlan:
+		return "same plan"
+	}
+	return fmt.Sprintf("StateReason(%d)", int(r))
+}
+
+// StateError tells why a change was refused: the action refused (one of
+// the Action constants), the reason, and the domain's status and plan.
 type StateError struct {
+	Action string
+	Reason StateReason
 	Status string
 	Plan   string
 }
 
 func (e *StateError) Error() string {
-	return fmt.Sprintf("%v (status %s, plan %s)", ErrWrongState, e.Status, e.Plan)
+	return fmt.Sprintf("%v: %s refused, %s (status %s, plan %s)", ErrWrongState, e.Action, e.Reason, e.Status, e.Plan)
 }
 
 // Unwrap makes errors.Is(err, ErrWrongState) true.
@@ -76,7 +110,7 @@ type AdminDomain struct {
 	OwnerNick    string
 	OwnerEmail   string
 	Host         string
-	Type         string
+	Plan         string `gorm:"column:type"`
 	Status       string
 	SecretLast4  string
 	TokensIssued int64
@@ -235,35 +269,57 @@ func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 }
 
 // Revoke stops the domain's secret from getting tokens. Only an active
-// domain can be revoked.
+// domain can be revoked: the others are refused as AlreadyRevoked or
+// Deleted.
 func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
-	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain) (string, string, map[string]any, bool) {
-		return d.Status, StatusRevoked, map[string]any{"status": StatusRevoked}, d.Status == StatusActive
+	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain) (string, string, map[string]any, StateReason) {
+		switch d.Status {
+		case StatusRevoked:
+			return "", "", nil, AlreadyRevoked
+		case StatusDeleted:
+			return "", "", nil, Deleted
+		}
+		return d.Status, StatusRevoked, map[string]any{"status": StatusRevoked}, 0
 	})
 }
 
-// Restore makes a revoked domain active again.
+// Restore makes a revoked domain active again; the others are refused as
+// AlreadyActive or Deleted.
 func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) error {
-	return m.change(ctx, actor, id, ActionRestore, func(d *Domain) (string, string, map[string]any, bool) {
-		return d.Status, StatusActive, map[string]any{"status": StatusActive}, d.Status == StatusRevoked
+	return m.change(ctx, actor, id, ActionRestore, func(d *Domain) (string, string, map[string]any, StateReason) {
+		switch d.Status {
+		case StatusActive:
+			return "", "", nil, AlreadyActive
+		case StatusDeleted:
+			return "", "", nil, Deleted
+		}
+		return d.Status, StatusActive, map[string]any{"status": StatusActive}, 0
 	})
 }
 
-// SetPlan moves a domain that is not deleted to another plan.
+// SetPlan moves a domain that is not deleted to another plan: refused as
+// Deleted or SamePlan.
 func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan string) error {
 	if plan != PlanFree && plan != PlanPremium {
 		return fmt.Errorf("models: unknown plan %q", plan)
 	}
-	return m.change(ctx, actor, id, ActionPlan, func(d *Domain) (string, string, map[string]any, bool) {
-		return d.Type, plan, map[string]any{"type": plan}, d.Status != StatusDeleted && d.Type != plan
+	return m.change(ctx, actor, id, ActionPlan, func(d *Domain) (string, string, map[string]any, StateReason) {
+		switch {
+		case d.Status == StatusDeleted:
+			return "", "", nil, Deleted
+		case d.Plan == plan:
+			return "", "", nil, SamePlan
+		}
+		return d.Plan, plan, map[string]any{"type": plan}, 0
 	})
 }
 
 // change locks the domain's row, asks decide whether the change applies
-// (and what it sets), makes it and writes the audit entry, all in one
+// (what it sets, or the reason it is refused: decide sees only the three
+// known statuses), makes it and writes the audit entry, all in one
 // transaction: there is no change without its entry, nor the reverse.
 func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action string,
-	decide func(d *Domain) (before, after string, set map[string]any, ok bool)) error {
+	decide func(d *Domain) (before, after string, set map[string]any, refused StateReason)) error {
 	db, cancel := m.with(ctx)
 	defer cancel()
 	err := db.Transaction(func(tx *gorm.DB) error {
@@ -273,18 +329,22 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		if err != nil {
 			return err
 		}
-		before, after, set, ok := decide(&d)
-		if !ok {
-			return &StateError{Status: d.Status, Plan: d.Type}
+		if d.Status != StatusActive && d.Status != StatusRevoked && d.Status != StatusDeleted {
+			return fmt.Errorf("models: %s: domain %d has an unknown status %q", action, d.ID, d.Status)
+		}
+		before, after, set, refused := decide(&d)
+		if refused != 0 {
+			return &StateError{Action: action, Reason: refused, Status: d.Status, Plan: d.Plan}
 		}
 		// The row is locked (MySQL) or the database is (SQLite): the
-		// condition is a second guard, not the first.
-		res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Type).Updates(set)
+		// condition is a second guard, not the first, and it failing is a
+		// broken lock rather than a state to explain.
+		res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Plan).Updates(set)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
-			return &StateError{Status: d.Status, Plan: d.Type}
+			return fmt.Errorf("models: %s: domain %d changed under its lock (%d rows updated)", action, d.ID, res.RowsAffected)
 		}
 		return tx.Create(&AuditEntry{
 			ActorID: actor.ID, ActorEmail: actor.Email, Action: action,

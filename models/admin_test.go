@@ -108,7 +108,8 @@ func TestAdminChangeAndItsAuditEntryAreOne(t *testing.T) {
 		// Refusals say which state stood in the way.
 		err = admin.Revoke(ctx, actor, d.ID)
 		var se *models.StateError
-		if !errors.Is(err, models.ErrWrongState) || !errors.As(err, &se) || se.Status != models.StatusRevoked {
+		if !errors.Is(err, models.ErrWrongState) || !errors.As(err, &se) || se.Status != models.StatusRevoked ||
+			se.Action != models.ActionRevoke || se.Reason != models.AlreadyRevoked {
 			t.Fatalf("revoking twice: %v", err)
 		}
 		if err := admin.Revoke(ctx, actor, 424242); !errors.Is(err, models.ErrNoRecord) {

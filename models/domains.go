@@ -28,7 +28,7 @@ type Domain struct {
 	// HostKey is Host while the domain exists and NULL once deleted, so a
 	// deleted host can be registered again while the row stays for the record.
 	HostKey       *string    `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
-	Type          string     `gorm:"size:10;not null;index:idx_domains_type_created,priority:1;index:idx_domains_status_type_created,priority:2"`
+	Plan          string     `gorm:"column:type;size:10;not null;index:idx_domains_type_created,priority:1;index:idx_domains_status_type_created,priority:2"`
 	Status        string     `gorm:"size:10;not null;default:active;index:idx_domains_status_created,priority:1;index:idx_domains_status_type_created,priority:1;index:idx_domains_status_last_token,priority:1"`
 	SecretHash    string     `gorm:"size:64;not null;uniqueIndex"`
 	SecretLast4   string     `gorm:"size:4;not null"`
@@ -57,7 +57,7 @@ func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan stri
 	s := secret.New()
 	key := host
 	d := &Domain{
-		UserID: userID, Host: host, HostKey: &key, Type: plan, Status: StatusActive,
+		UserID: userID, Host: host, HostKey: &key, Plan: plan, Status: StatusActive,
 		SecretHash: secret.Hash(s), SecretLast4: secret.Last4(s), SecretVersion: 1,
 	}
 	db, cancel := m.with(ctx)
@@ -144,7 +144,7 @@ type Credential struct {
 	UserID        uint64
 	Nick          string
 	Host          string
-	Type          string
+	Plan          string `gorm:"column:type"`
 	Status        string
 	SecretHash    string
 	SecretVersion int

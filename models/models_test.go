@@ -98,7 +98,7 @@ func TestDomains(t *testing.T) {
 		}
 
 		cr, err := domains.CredentialByHash(ctx, secret.Hash(sec))
-		if err != nil || cr.ID != d.ID || cr.Nick != "alice" || cr.Host != "example.com" || cr.SecretVersion != 1 {
+		if err != nil || cr.ID != d.ID || cr.Nick != "alice" || cr.Host != "example.com" || cr.Plan != models.PlanFree || cr.SecretVersion != 1 {
 			t.Fatalf("credential: %+v %v", cr, err)
 		}
 
@@ -215,7 +215,7 @@ func TestUsageAddInChunks(t *testing.T) {
 		ds := make([]models.Domain, n)
 		for i := range ds {
 			host := fmt.Sprintf("h%d.example.com", i)
-			ds[i] = models.Domain{UserID: u.ID, Host: host, HostKey: &host, Type: models.PlanFree, Status: models.StatusActive,
+			ds[i] = models.Domain{UserID: u.ID, Host: host, HostKey: &host, Plan: models.PlanFree, Status: models.StatusActive,
 				SecretHash: secret.Hash(secret.New()), SecretLast4: "abcd", SecretVersion: 1}
 		}
 		if err := db.Omit("User").CreateInBatches(ds, 200).Error; err != nil {

@@ -123,7 +123,7 @@ func seedDomains(users []*models.User, n int) ([]*models.Domain, []string) {
 		}
 		at := pastTime(i, n)
 		domains[i] = &models.Domain{
-			UserID: users[i/domainsPerUser].ID, Host: host, HostKey: &host, Type: plan, Status: models.StatusActive,
+			UserID: users[i/domainsPerUser].ID, Host: host, HostKey: &host, Plan: plan, Status: models.StatusActive,
 			SecretHash: secret.Hash(s), SecretLast4: secret.Last4(s), SecretVersion: 1,
 			CreatedAt: at, UpdatedAt: at,
 		}

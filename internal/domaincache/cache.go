@@ -281,7 +281,7 @@ func (c *Cache) putLocked(e *Entry) {
 
 func entryOf(cr *models.Credential) *Entry {
 	return &Entry{
-		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Type,
+		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Plan,
 		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: sumOf(cr.SecretHash),
 		updated: cr.UpdatedAt,
 	}

@@ -56,7 +56,7 @@ func (s *fakeSource) add(id uint64) string {
 	sec := secret.New()
 	s.rows[id] = models.Credential{
 		ID: id, UserID: 100 + id, Nick: fmt.Sprint("nick", id), Host: fmt.Sprintf("d%d.example.com", id),
-		Type: models.PlanFree, Status: models.StatusActive, SecretHash: secret.Hash(sec), SecretVersion: 1,
+		Plan: models.PlanFree, Status: models.StatusActive, SecretHash: secret.Hash(sec), SecretVersion: 1,
 		UpdatedAt: s.tick(),
 	}
 	return sec
