@@ -83,7 +83,9 @@ func (a *App) withSession(next echo.HandlerFunc) echo.HandlerFunc {
 		switch c.Request().Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			sent := c.FormValue(csrfField)
+			// From the body only (urlencoded or multipart), never the URL,
+			// where a token leaks through logs, history and Referer.
+			sent := c.Request().PostFormValue(csrfField)
 			if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(ws.csrf())) != 1 {
 				return echo.NewHTTPError(http.StatusForbidden, "err.csrf")
 			}
