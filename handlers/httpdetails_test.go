@@ -1,11 +1,17 @@
 package handlers
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/nodebird/nodebird-api/internal/testdb"
 )
 
 // The portal takes its CSRF token from the request body only: a token in
@@ -62,4 +68,178 @@ func TestCSRFTokenOnlyFromBody(t *testing.T) {
 	if !strings.Contains(c.get("/").Body, "Log out") {
 		t.Fatal("a logout with the token in the URL logged out")
 	}
+}
+
+// bodySpy records how the server received each request body, so that a
+// test of chunked bodies knows they arrived chunked.
+type bodySpy struct {
+	mu   sync.Mutex
+	seen map[string]string // method and path -> "chunked" or the Content-Length
+}
+
+func (b *bodySpy) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		how := strconv.FormatInt(r.ContentLength, 10)
+		if r.ContentLength == -1 && len(r.TransferEncoding) == 1 && r.TransferEncoding[0] == "chunked" {
+			how = "chunked"
+		}
+		b.mu.Lock()
+		b.seen[r.Method+" "+r.URL.Path] = how
+		b.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (b *bodySpy) last(method, path string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seen[method+" "+path]
+}
+
+// chunkedPost sends body to path without a Content-Length (chunked).
+func (c *client) chunkedPost(path, ctype, body string) response {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", c.srv.URL+path, io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", ctype)
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, string(b)}
+}
+
+// padForm returns v urlencoded with a pad field that makes it exactly n bytes.
+func padForm(t *testing.T, v url.Values, n int) string {
+	t.Helper()
+	s := v.Encode() + "&pad="
+	if len(s) > n {
+		t.Fatalf("form of %d bytes cannot be padded to %d", len(s), n)
+	}
+	return s + strings.Repeat("x", n-len(s))
+}
+
+// padMultipart returns v as a multipart body with a pad field that makes
+// it exactly n bytes (the random boundary is always of the same length).
+func padMultipart(t *testing.T, v map[string]string, n int) (ctype, body string) {
+	t.Helper()
+	v["pad"] = ""
+	_, empty := multipartBody(v)
+	if len(empty) > n {
+		t.Fatalf("multipart body of %d bytes cannot be padded to %d", len(empty), n)
+	}
+	v["pad"] = strings.Repeat("x", n-len(empty))
+	ctype, body = multipartBody(v)
+	if len(body) != n {
+		t.Fatalf("padded multipart body: %d bytes, want %d", len(body), n)
+	}
+	return ctype, body
+}
+
+// A portal body over BODY_LIMIT is 413 however it is sent: with a
+// Content-Length (refused before reading) or chunked (refused when the
+// read passes the limit, inside the form parsing). A body of exactly the
+// limit still works.
+func TestPortalBodyLimitChunked(t *testing.T) {
+	// In bytes: Echo reads "64K" as 64,000 (SI), not 65,536.
+	const limit = 50000
+	cfg := testConfig()
+	cfg.BodyLimit = strconv.Itoa(limit)
+	spy := &bodySpy{seen: map[string]string{}}
+	app, logs := buildApp(t, testdb.Fresh(t, "sqlite"), cfg, false)
+	if err := app.Cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(spy.wrap(app.Handler()))
+	t.Cleanup(srv.Close)
+	s := &testServer{Server: srv, app: app, log: logs}
+	s.user(t, "limit@example.com")
+
+	const form = "application/x-www-form-urlencoded"
+	login := func(c *client) url.Values {
+		return url.Values{"email": {"limit@example.com"}, "password": {"correct horse battery"}, "_csrf": {c.csrf()}}
+	}
+	domain := func(c *client, host string) url.Values {
+		return url.Values{"host": {host}, "type": {"free"}, "_csrf": {c.csrf()}}
+	}
+	signedIn := func() *client {
+		c := s.client(t)
+		if r := c.login("limit@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.Status)
+		}
+		return c
+	}
+	asMap := func(v url.Values) map[string]string {
+		m := map[string]string{}
+		for k := range v {
+			m[k] = v.Get(k)
+		}
+		return m
+	}
+
+	cases := []struct {
+		name   string
+		path   string
+		client func() *client
+		body   func(c *client, n int) (ctype, body string)
+		ok     int // the status of a body of exactly the limit
+	}{
+		{"login, urlencoded", "/auth/login", func() *client { return s.client(t) },
+			func(c *client, n int) (string, string) { return form, padForm(t, login(c), n) }, http.StatusSeeOther},
+		{"login, multipart", "/auth/login", func() *client { return s.client(t) },
+			func(c *client, n int) (string, string) { return padMultipart(t, asMap(login(c)), n) }, http.StatusSeeOther},
+		{"register, urlencoded", "/domain", signedIn,
+			func(c *client, n int) (string, string) {
+				return form, padForm(t, domain(c, "u"+strconv.Itoa(n)+".example.com"), n)
+			}, http.StatusCreated},
+		{"register, multipart", "/domain", signedIn,
+			func(c *client, n int) (string, string) {
+				return padMultipart(t, asMap(domain(c, "m"+strconv.Itoa(n)+".example.com")), n)
+			}, http.StatusCreated},
+		// The limit holds for the whole body: bytes after multipart's closing
+		// boundary count, and so does a body the portal does not parse.
+		{"login, multipart with an epilogue", "/auth/login", func() *client { return s.client(t) },
+			func(c *client, n int) (string, string) {
+				ctype, body := multipartBody(asMap(login(c)))
+				return ctype, body + strings.Repeat("x", n-len(body))
+			}, http.StatusSeeOther},
+		{"login, text/plain", "/auth/login", func() *client { return s.client(t) },
+			func(c *client, n int) (string, string) { return "text/plain", strings.Repeat("x", n) },
+			http.StatusForbidden}, // no token in a body of that type
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{limit, limit + 1, 3 * limit, 20 * limit} {
+				c := tc.client()
+				ctype, body := tc.body(c, n)
+				r := c.chunkedPost(tc.path, ctype, body)
+				if how := spy.last("POST", tc.path); how != "chunked" {
+					t.Fatalf("the body of %d bytes arrived as %q, not chunked", n, how)
+				}
+				want := tc.ok
+				if n > limit {
+					want = http.StatusRequestEntityTooLarge
+				}
+				if r.Status != want {
+					t.Fatalf("chunked body of %d bytes: %d, want %d\n%.300s", n, r.Status, want, r.Body)
+				}
+				if n > limit && (!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+					!strings.Contains(r.Body, "The request body is too large.")) {
+					t.Fatalf("chunked body of %d bytes: not the 413 page\n%.300s", n, r.Body)
+				}
+			}
+			// With a Content-Length, too.
+			c := tc.client()
+			ctype, body := tc.body(c, limit+1)
+			if r := c.do("POST", tc.path, strings.NewReader(body), map[string]string{"Content-Type": ctype}); r.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("body of %d bytes with a Content-Length: %d, want 413", limit+1, r.Status)
+			}
+		})
+	}
+	mustNotContain(t, "logs", logs.String(), "status=500", "request failed")
 }
