@@ -243,3 +243,107 @@ func TestPortalBodyLimitChunked(t *testing.T) {
 	}
 	mustNotContain(t, "logs", logs.String(), "status=500", "request failed")
 }
+
+// outOfRangeIDs are path ids that name no row: 0 and 9223372036854775807
+// fit an id column (no row has them), the larger numbers fit none (SQLite's
+// integers are signed 64-bit), and the rest are not ids at all.
+var outOfRangeIDs = []string{
+	"0", "-1", "+1", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+	"99999999999999999999999", "1e3", " 1",
+}
+
+// Every :id route answers 404 for an id that names no row, whatever the
+// number, on every database: never 500, never a query that the driver
+// refuses.
+func TestPathIDOutOfRange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, admin := adminServer(t, driver)
+		owner := s.user(t, "owner@example.com")
+		owner.register("ids.example.com", "free")
+		id := owner.domainIDs()[0]
+		d := domainByHost(t, s, "ids.example.com")
+		uid := strconv.FormatUint(d.UserID, 10)
+
+		routes := []struct {
+			c      *client
+			method string
+			path   string // with ID for the id
+			real   string // an id that exists: proves the route is the one meant
+			form   url.Values
+			ok     int // the status with the real id
+		}{
+			{owner, "POST", "/domain/ID/rotate", id, nil, http.StatusOK},
+			{admin, "POST", "/admin/domains/ID/revoke", id, nil, http.StatusSeeOther},
+			{admin, "POST", "/admin/domains/ID/restore", id, nil, http.StatusSeeOther},
+			{admin, "POST", "/admin/domains/ID/plan", id, url.Values{"type": {"premium"}}, http.StatusSeeOther},
+			{admin, "GET", "/admin/users/ID", uid, nil, http.StatusOK},
+			{owner, "POST", "/domain/ID/delete", id, nil, http.StatusSeeOther},
+		}
+		call := func(c *client, method, path string, form url.Values) response {
+			if method == http.MethodGet {
+				return c.get(path)
+			}
+			v := url.Values{}
+			for k, vs := range form {
+				v[k] = vs
+			}
+			return c.post(path, v)
+		}
+		before := auditCount(t, s)
+		for _, rt := range routes {
+			for _, bad := range outOfRangeIDs {
+				path := strings.Replace(rt.path, "ID", url.PathEscape(bad), 1)
+				if r := call(rt.c, rt.method, path, rt.form); r.Status != http.StatusNotFound {
+					t.Errorf("%s %s: %d, want 404", rt.method, path, r.Status)
+				}
+			}
+		}
+		if n := auditCount(t, s); n != before {
+			t.Errorf("the refused ids wrote %d audit entries", n-before)
+		}
+		// The real ids work on each route (in an order where each applies).
+		for _, rt := range routes {
+			path := strings.Replace(rt.path, "ID", rt.real, 1)
+			if r := call(rt.c, rt.method, path, rt.form); r.Status != rt.ok {
+				t.Errorf("%s %s: %d, want %d", rt.method, path, r.Status, rt.ok)
+			}
+		}
+		mustNotContain(t, "logs", s.log.String(), "status=500", "request failed")
+	})
+}
+
+// The audit log's ?domain= and ?user= filters refuse ids that cannot exist
+// as they refuse 0, rather than asking the database.
+func TestAuditFilterIDOutOfRange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, admin := adminServer(t, driver)
+		for _, name := range []string{"domain", "user"} {
+			for _, bad := range []string{"0", "-1", "9223372036854775808", "18446744073709551615", "99999999999999999999999"} {
+				path := "/admin/audit?" + name + "=" + url.QueryEscape(bad)
+				if r := admin.get(path); r.Status != http.StatusBadRequest {
+					t.Errorf("GET %s: %d, want 400", path, r.Status)
+				}
+			}
+			path := "/admin/audit?" + name + "=9223372036854775807"
+			if r := admin.get(path); r.Status != http.StatusOK {
+				t.Errorf("GET %s: %d, want 200", path, r.Status)
+			}
+		}
+		mustNotContain(t, "logs", s.log.String(), "status=500", "request failed")
+	})
+}
+
+// parseID is the guard every :id route and the audit filters pass first:
+// an id no row can have never reaches a model.
+func TestParseID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"1": true, "42": true, "9223372036854775807": true,
+		"0": false, "-1": false, "+1": false, " 1": false, "1 ": false, "1e3": false, "0x1": false, "": false,
+		"9223372036854775808": false, "18446744073709551615": false, "18446744073709551616": false,
+		"99999999999999999999999": false,
+	} {
+		if id, ok := parseID(s); ok != want || ok && strconv.FormatUint(id, 10) != s {
+			t.Errorf("parseID(%q) = %d, %v; want ok %v", s, id, ok, want)
+		}
+	}
+}
