@@ -333,8 +333,8 @@ func (a *App) adminAudit(c echo.Context) error {
 	var f models.AuditFilter
 	for name, dst := range map[string]*uint64{"domain": &f.DomainID, "user": &f.UserID} {
 		if s := strings.TrimSpace(q.Get(name)); s != "" {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || n == 0 {
+			n, ok := parseID(s)
+			if !ok {
 				return echo.NewHTTPError(http.StatusBadRequest, "admin.err.filter.id")
 			}
 			*dst = n

@@ -91,13 +91,22 @@ func (a *App) createDomain(c echo.Context) error {
 	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil)
 }
 
-// pathID is the :id of the URL; 404 when it is not a positive number.
+// pathID is the :id of the URL; 404, before any query, when it is not an
+// id a row can have.
 func pathID(c echo.Context) (uint64, error) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return 0, echo.NewHTTPError(http.StatusNotFound)
 	}
 	return id, nil
+}
+
+// parseID reads an id from 1 to models.MaxID in decimal digits (no sign);
+// false for anything else, numbers above MaxID included: they fit a uint64
+// but no row has them (SQLite's integers are signed 64-bit).
+func parseID(s string) (uint64, bool) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	return id, err == nil && id != 0 && id <= models.MaxID
 }
 
 func (a *App) rotateDomain(c echo.Context) error {

@@ -5,6 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"slices"
 	"time"
@@ -80,16 +83,59 @@ func (a *App) withSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		switch c.Request().Method {
+		req := c.Request()
+		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			sent := c.FormValue(csrfField)
+			if err := parseForm(req); err != nil {
+				return err
+			}
+			if req.MultipartForm != nil {
+				defer req.MultipartForm.RemoveAll()
+			}
+			// The token is read from the body only: a token in the URL
+			// leaks through logs, history and Referer.
+			sent := req.PostForm.Get(csrfField)
 			if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(ws.csrf())) != 1 {
 				return echo.NewHTTPError(http.StatusForbidden, "err.csrf")
 			}
 		}
 		return next(c)
 	}
+}
+
+// parseForm reads the form in the body of an unsafe request (urlencoded or
+// multipart) into req.PostForm and req.Form, once, for the CSRF check and
+// then the handler's FormValue. A body over BODY_LIMIT is 413 however it
+// came: BodyLimit refuses a Content-Length over the limit before reading,
+// but a chunked body has none, and its read fails here. Whatever the
+// parsing left unread (the bytes after multipart's closing boundary, a body
+// of another type) is read too, which BodyLimit bounds, so that the limit
+// holds for the whole body. Any other fault in the body leaves the form as
+// parsed so far, as FormValue would: a body without a readable token is 403.
+func parseForm(req *http.Request) error {
+	var err error
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); mt == echo.MIMEMultipartForm {
+		err = req.ParseMultipartForm(maxFormMemory)
+	} else {
+		err = req.ParseForm()
+	}
+	if !bodyTooLarge(err) {
+		_, err = io.Copy(io.Discard, req.Body)
+	}
+	if bodyTooLarge(err) {
+		return echo.ErrStatusRequestEntityTooLarge
+	}
+	return nil
+}
+
+// bodyTooLarge reports whether err comes from reading past BODY_LIMIT
+// (Echo's BodyLimit reader, or http.MaxBytesReader), or is multipart's own
+// refusal of a form with too many parts or too large values.
+func bodyTooLarge(err error) bool {
+	var tooBig *http.MaxBytesError
+	return err != nil && (errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooBig) ||
+		errors.Is(err, multipart.ErrMessageTooLarge))
 }
 
 // loadSession reads the session cookie into the request's context (once).

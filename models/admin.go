@@ -148,6 +148,9 @@ func likePattern(s string) string {
 //     skips index entries rather than rows;
 //   - then the page's rows, and their owners, by primary key.
 func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, offset int) ([]AdminDomain, bool, error) {
+	if noSuchID(f.OwnerID) {
+		return nil, false, nil
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 
@@ -320,6 +323,9 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 // transaction: there is no change without its entry, nor the reverse.
 func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action string,
 	decide func(d *Domain) (before, after string, set map[string]any, refused StateReason)) error {
+	if noSuchID(id) {
+		return ErrNoRecord
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	err := db.Transaction(func(tx *gorm.DB) error {
@@ -364,6 +370,9 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 // ViewUser returns the user and writes to the audit log that actor looked
 // at their account and domains.
 func (m *AdminModel) ViewUser(ctx context.Context, actor Actor, userID uint64) (*User, error) {
+	if noSuchID(userID) {
+		return nil, ErrNoRecord
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	var u User

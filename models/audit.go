@@ -49,6 +49,9 @@ func NewAuditModel(db *gorm.DB, timeout time.Duration) *AuditModel {
 // List returns the newest entries first, up to limit after offset, and
 // whether more follow.
 func (m *AuditModel) List(ctx context.Context, f AuditFilter, limit, offset int) ([]AuditRow, bool, error) {
+	if noSuchID(f.DomainID) || noSuchID(f.UserID) {
+		return nil, false, nil
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	q := db.Table("audit_entries").

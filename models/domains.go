@@ -83,6 +83,9 @@ func (m *DomainModel) ListForUser(ctx context.Context, userID uint64) ([]Domain,
 
 // GetForUser returns one of the user's domains; ErrNoRecord for anyone else's.
 func (m *DomainModel) GetForUser(ctx context.Context, id, userID uint64) (*Domain, error) {
+	if noSuchID(id) {
+		return nil, ErrNoRecord
+	}
 	var d Domain
 	db, cancel := m.with(ctx)
 	defer cancel()
@@ -97,6 +100,9 @@ func (m *DomainModel) GetForUser(ctx context.Context, id, userID uint64) (*Domai
 // The update and the read back are one transaction, so two rotations at
 // once each return the secret they stored.
 func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, string, error) {
+	if noSuchID(id) {
+		return nil, "", ErrNoRecord
+	}
 	s := secret.New()
 	db, cancel := m.with(ctx)
 	defer cancel()
@@ -125,6 +131,9 @@ func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, s
 // Delete marks the user's domain deleted: its secret and tokens stop working
 // and its host can be registered again.
 func (m *DomainModel) Delete(ctx context.Context, id, userID uint64) error {
+	if noSuchID(id) {
+		return ErrNoRecord
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).

@@ -81,6 +81,9 @@ func (m *UserModel) Authenticate(ctx context.Context, email, password string) (*
 
 // Get returns a user by id.
 func (m *UserModel) Get(ctx context.Context, id uint64) (*User, error) {
+	if noSuchID(id) {
+		return nil, ErrNoRecord
+	}
 	var u User
 	db, cancel := m.with(ctx)
 	defer cancel()
@@ -103,6 +106,9 @@ func (m *UserModel) GetByEmail(ctx context.Context, email string) (*User, error)
 
 // EndSessions invalidates every session cookie issued to the user so far.
 func (m *UserModel) EndSessions(ctx context.Context, id uint64) error {
+	if noSuchID(id) {
+		return nil // no such user: no sessions
+	}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	return translate(db.Model(&User{}).Where("id = ?", id).
