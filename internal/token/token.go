@@ -57,23 +57,38 @@ var errDateNotNumber = errors.New("token has exp, nbf or iat as a JSON string")
 // embeds Claims.)
 type parsedClaims struct{ Claims }
 
-// UnmarshalJSON refuses a payload whose exp, nbf or iat, as encoding/json
-// matches the names, is a string, and otherwise reads it into Claims.
+// UnmarshalJSON reads the payload into Claims in one pass, its exp, nbf and
+// iat (as encoding/json matches the names) through numericDate.
 func (p *parsedClaims) UnmarshalJSON(b []byte) error {
-	var dates struct {
-		ExpiresAt json.RawMessage `json:"exp"`
-		NotBefore json.RawMessage `json:"nbf"`
-		IssuedAt  json.RawMessage `json:"iat"`
+	var v struct {
+		*Claims
+		// At a shallower depth than RegisteredClaims' fields of the same
+		// names, so these are the ones decoded.
+		ExpiresAt numericDate `json:"exp"`
+		NotBefore numericDate `json:"nbf"`
+		IssuedAt  numericDate `json:"iat"`
 	}
-	if err := json.Unmarshal(b, &dates); err != nil {
+	v.Claims = &p.Claims
+	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	for _, d := range [...]json.RawMessage{dates.ExpiresAt, dates.NotBefore, dates.IssuedAt} {
-		if len(d) > 0 && d[0] == '"' {
-			return errDateNotNumber
-		}
+	p.ExpiresAt, p.NotBefore, p.IssuedAt = v.ExpiresAt.d, v.NotBefore.d, v.IssuedAt.d
+	return nil
+}
+
+// numericDate is a jwt.NumericDate that must be a JSON number (or null).
+type numericDate struct{ d *jwt.NumericDate }
+
+func (n *numericDate) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		n.d = nil
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		return errDateNotNumber
 	}
-	return json.Unmarshal(b, &p.Claims)
+	n.d = new(jwt.NumericDate)
+	return n.d.UnmarshalJSON(b)
 }
 
 // Manager signs and verifies tokens with one key and issuer.

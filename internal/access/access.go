@@ -1,0 +1,298 @@
+// Package access holds the API's token rules, apart from HTTP.
+//
+// Issuing: a client secret of an active domain, presented from the
+// domain's own origin (or by a server, with no origin), within the quota of
+// the domain's plan, gets a signed token, and the domain's usage counts it.
+// Checking: a genuine token whose domain was not rotated, revoked or
+// deleted since, presented from the domain's own origin, within the
+// verification quota, opens the API.
+//
+// Every refusal is an *Error with a Reason; the HTTP layer maps reasons to
+// statuses and messages in one table.
+package access
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nodebird/nodebird-api/internal/domaincache"
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
+	"github.com/nodebird/nodebird-api/internal/secret"
+	"github.com/nodebird/nodebird-api/internal/token"
+	"github.com/nodebird/nodebird-api/internal/usage"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// Reason says why a request was refused.
+type Reason int
+
+const (
+	// UnknownSecret: malformed, unknown, rotated away, or of a revoked or
+	// deleted domain. The four are not told apart (no oracle for guessing).
+	UnknownSecret Reason = iota + 1
+	// WrongOrigin: a browser on another origin than the domain's host.
+	WrongOrigin
+	// RateLimited: a quota is spent; Error.Limit says which and until when.
+	RateLimited
+	// MissingToken: no token was presented.
+	MissingToken
+	// InvalidToken: forged, malformed, of another issuer or algorithm, or
+	// of a domain rotated, revoked or deleted since it was issued.
+	InvalidToken
+	// Expired: a genuine token whose only fault is its age.
+	Expired
+	// Unavailable: the database could not answer; try again.
+	Unavailable
+)
+
+var reasonNames = [...]string{
+	UnknownSecret: "unknown secret", WrongOrigin: "wrong origin", RateLimited: "rate limited",
+	MissingToken: "missing token", InvalidToken: "invalid token", Expired: "token expired",
+	Unavailable: "unavailable",
+}
+
+func (r Reason) String() string {
+	if r > 0 && int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "Reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Error is a refusal.
+type Error struct {
+	Reason Reason
+	// Limit is the limit the request was counted against, if any: the
+	// refusing one for RateLimited, the bad-secret count for UnknownSecret.
+	Limit *Limit
+	// Err is the cause, for Unavailable.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "access: " + e.Reason.String() + ": " + e.Err.Error()
+	}
+	return "access: " + e.Reason.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf is err's Reason, or 0 when err is not an *Error.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return 0
+}
+
+// Limit is one limit's policy and where the request left its count.
+type Limit struct {
+	Policy ratelimit.Policy
+	ratelimit.Result
+}
+
+// Client is who presents a secret or token.
+type Client struct {
+	// Browser: the request carries an Origin header.
+	Browser bool
+	// OriginHost is the Origin's host[:port], normalised as registered
+	// hosts are; "" when the Origin is not a plain http(s) origin.
+	OriginHost string
+	// Network is the client's address as a limit key (an IPv4 address, or
+	// an IPv6 /64).
+	Network string
+}
+
+// Limits are the API's quotas. With On false nothing is counted.
+type Limits struct {
+	On bool
+	// TokenFree and TokenPremium: tokens a domain may get, by plan.
+	TokenFree, TokenPremium ratelimit.Policy
+	// Verify: verifications a domain's tokens may get.
+	Verify ratelimit.Policy
+	// BadSecret: unknown or malformed secrets a client network may send
+	// before it is refused without a lookup.
+	BadSecret ratelimit.Policy
+	// MaxKeys bounds the keys each limiter holds.
+	MaxKeys int
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// quotaKey names one domain's token or verification count: no string to
+// build per request.
+type quotaKey struct {
+	verify bool
+	domain uint64
+}
+
+// Service applies the token rules. It is safe for concurrent use.
+type Service struct {
+	domains *domaincache.Cache
+	tokens  *token.Manager
+	usage   *usage.Counter
+	limits  Limits
+	quotas  *ratelimit.Limiter[quotaKey]
+	guesses *ratelimit.Limiter[string]
+}
+
+// New returns a Service over the domain view, the token signer and the
+// usage counter.
+func New(domains *domaincache.Cache, tokens *token.Manager, counter *usage.Counter, limits Limits) *Service {
+	return &Service{
+		domains: domains, tokens: tokens, usage: counter, limits: limits,
+		quotas:  ratelimit.New[quotaKey](limits.MaxKeys, limits.Now),
+		guesses: ratelimit.New[string](limits.MaxKeys, limits.Now),
+	}
+}
+
+// TokenTTL is the lifetime of the tokens Issue makes.
+func (s *Service) TokenTTL() time.Duration { return s.tokens.TTL() }
+
+// Issued is a token Issue made.
+type Issued struct {
+	Token  string
+	Claims *token.Claims
+	Plan   string
+	// Limit is the plan's quota after this token (nil with limits off).
+	Limit *Limit
+}
+
+// Issue exchanges a client secret for a token.
+func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*Issued, error) {
+	if lim := s.guessing(cl); lim != nil { // too many bad secrets: no lookup at all
+		return nil, &Error{Reason: RateLimited, Limit: lim}
+	}
+	d, err := s.activeDomain(ctx, clientSecret)
+	if err != nil {
+		if ReasonOf(err) == UnknownSecret {
+			err.(*Error).Limit = s.countGuess(cl)
+		}
+		return nil, err
+	}
+	if cl.Browser && cl.OriginHost != d.Host {
+		s.usage.Refused(d.ID)
+		return nil, &Error{Reason: WrongOrigin}
+	}
+	lim, ok := s.take(quotaKey{domain: d.ID}, s.tokenPolicy(d.Plan))
+	if !ok {
+		s.usage.Refused(d.ID)
+		return nil, &Error{Reason: RateLimited, Limit: lim}
+	}
+	tok, claims, err := s.tokens.Issue(token.Subject{
+		UserID: d.UserID, Nick: d.Nick, DomainID: d.ID, SecretVersion: d.SecretVersion, Host: d.Host,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.usage.Issued(d.ID)
+	return &Issued{Token: tok, Claims: claims, Plan: d.Plan, Limit: lim}, nil
+}
+
+// activeDomain finds the active domain whose client secret is cs, from
+// memory or else the database; Unavailable when the database cannot tell
+// (never a misleading UnknownSecret).
+func (s *Service) activeDomain(ctx context.Context, cs string) (*domaincache.Entry, error) {
+	if !secret.WellFormed(cs) { // a typo or a guess: no lookup
+		return nil, &Error{Reason: UnknownSecret}
+	}
+	d, err := s.domains.Lookup(ctx, secret.Sum(cs))
+	switch {
+	case errors.Is(err, models.ErrNoRecord):
+		return nil, &Error{Reason: UnknownSecret}
+	case err != nil:
+		return nil, &Error{Reason: Unavailable, Err: err}
+	case !d.Active:
+		s.usage.Refused(d.ID)
+		return nil, &Error{Reason: UnknownSecret}
+	}
+	return d, nil
+}
+
+func (s *Service) tokenPolicy(plan string) ratelimit.Policy {
+	if plan == models.PlanPremium {
+		return s.limits.TokenPremium
+	}
+	return s.limits.TokenFree
+}
+
+// Checked is a token Check accepted.
+type Checked struct {
+	Claims *token.Claims
+	// Limit is the verification quota after this check (nil with limits off).
+	Limit *Limit
+}
+
+// Check tells whether a token still opens the API. Expired only when the
+// token is genuine, its domain stands, it comes from the right origin, and
+// its age is its only fault: a client then knows to get a new one.
+func (s *Service) Check(ctx context.Context, raw string, cl Client) (*Checked, error) {
+	if raw == "" {
+		return nil, &Error{Reason: MissingToken}
+	}
+	claims, err := s.tokens.Verify(raw)
+	if err != nil && !errors.Is(err, token.ErrExpired) {
+		return nil, &Error{Reason: InvalidToken}
+	}
+	// A domain this instance has not seen yet (created on another one since
+	// the last refresh) is accepted: the signature proves it existed.
+	if s.domains.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
+		return nil, &Error{Reason: InvalidToken}
+	}
+	if cl.Browser && cl.OriginHost != Host(claims) {
+		return nil, &Error{Reason: WrongOrigin}
+	}
+	if err != nil {
+		return nil, &Error{Reason: Expired}
+	}
+	lim, ok := s.take(quotaKey{verify: true, domain: claims.DomainID}, s.limits.Verify)
+	if !ok {
+		return nil, &Error{Reason: RateLimited, Limit: lim}
+	}
+	return &Checked{Claims: claims, Limit: lim}, nil
+}
+
+// Host is the registered host a token was issued for (its audience).
+func Host(c *token.Claims) string {
+	if len(c.Audience) == 0 {
+		return ""
+	}
+	return c.Audience[0]
+}
+
+// take counts one request against p for key.
+func (s *Service) take(key quotaKey, p ratelimit.Policy) (*Limit, bool) {
+	if !s.limits.On {
+		return nil, true
+	}
+	r := s.quotas.Allow(key, p.Quota, p.Window)
+	return &Limit{Policy: p, Result: r}, r.Allowed
+}
+
+// guessing is the bad-secret limit when this client network has spent it
+// (it is checked before any lookup, so that guessing stays slow), else nil.
+func (s *Service) guessing(cl Client) *Limit {
+	if !s.limits.On {
+		return nil
+	}
+	p := s.limits.BadSecret
+	if r := s.guesses.Peek(cl.Network, p.Quota, p.Window); !r.Allowed {
+		return &Limit{Policy: p, Result: r}
+	}
+	return nil
+}
+
+// countGuess counts an unknown or malformed secret against the client network.
+func (s *Service) countGuess(cl Client) *Limit {
+	if !s.limits.On {
+		return nil
+	}
+	p := s.limits.BadSecret
+	return &Limit{Policy: p, Result: s.guesses.Allow(cl.Network, p.Quota, p.Window)}
+}
+
+// Limits are the quotas the service applies.
+func (s *Service) Limits() Limits { return s.limits }
