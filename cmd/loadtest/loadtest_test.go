@@ -214,7 +214,7 @@ panic: not JSON
 }
 
 func TestOptionsValidate(t *testing.T) {
-	good := options{domains: 10, tokens: 10, concurrency: 64, threads: 2, rounds: 5, duration: 5 * time.Second, warmup: 2 * time.Second}
+	good := options{domains: 10, tokens: 10, concurrency: 64, threads: 2, rounds: 5, duration: 5 * time.Second, warmup: 2 * time.Second, limits: "on"}
 	tests := []struct {
 		name   string
 		change func(*options)
@@ -227,6 +227,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"a duration under a second", func(o *options) { o.duration = 500 * time.Millisecond }, false},
 		{"a duration in fractions of a second", func(o *options) { o.duration = 1500 * time.Millisecond }, false},
 		{"a warm-up in fractions of a second", func(o *options) { o.warmup = 2500 * time.Millisecond }, false},
+		{"limits off, for comparison", func(o *options) { o.limits = "off" }, true},
+		{"limits neither on nor off", func(o *options) { o.limits = "yes" }, false},
 	}
 	for _, tt := range tests {
 		o := good

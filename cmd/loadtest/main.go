@@ -48,6 +48,7 @@ type options struct {
 	tokens      int
 	dsn         string
 	keep        bool
+	limits      string // "on" or "off"
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&o.tokens, "tokens", 1000, "tokens GET /v1/test cycles over")
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (a database is created on it and dropped)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database, logs and files of the run")
+	flag.StringVar(&o.limits, "limits", "on", "rate limits: on (the production configuration, quotas above what the run sends) or off (for comparison)")
 	flag.StringVar(&ceiling, "serve-ceiling", "", "internal: serve the ceiling handler on this address")
 	flag.Parse()
 
@@ -89,6 +91,8 @@ func (o options) validate() error {
 		return errors.New("-concurrency and -threads must be at least 1, with no more threads than connections")
 	case o.duration < time.Second || o.warmup < time.Second || o.duration%time.Second != 0 || o.warmup%time.Second != 0:
 		return errors.New("-duration and -warmup must be whole seconds, at least 1s (wrk counts seconds)")
+	case o.limits != "on" && o.limits != "off":
+		return errors.New("-limits must be on or off")
 	}
 	return nil
 }
@@ -141,8 +145,8 @@ func run(ctx context.Context, o options) error {
 		runtime.Version(), runtime.NumCPU(), o.threads, o.concurrency)
 	fmt.Printf("%d rounds of ceiling, POST /v1/token, GET /v1/test in turn, each %s measured after %s of warm-up\n",
 		o.rounds, o.duration, o.warmup)
-	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=off\n\n",
-		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser)
+	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=%s\n\n",
+		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser, o.limits)
 	m.Print(os.Stdout)
 	if errs := m.Issue.Errors + m.Verify.Errors + m.Ceiling.Errors; errs > 0 {
 		return fmt.Errorf("the run had %d errors", errs)
@@ -254,15 +258,18 @@ func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Targe
 }
 
 // startApp starts the app binary (logging to dir/name.log) with production
-// settings, rate limits off, fresh random secrets and the given database
-// settings.
+// settings, fresh random secrets and the given database settings. With
+// limits on (the default), every request is counted against its domain's
+// quota as in production, and the quotas are set above what the run sends
+// (a domain gets a few hundred requests a minute), so that none is refused.
 func startApp(ctx context.Context, name string, o options, dir, bin string, db map[string]string) (*child, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	env := map[string]string{
-		"APP_ENV": "production", "RATE_LIMITS": "off", "PORT": strconv.Itoa(port),
+		"APP_ENV": "production", "RATE_LIMITS": o.limits, "PORT": strconv.Itoa(port),
+		"RATE_FREE_TOKEN_PER_MIN": "1000000", "RATE_PREMIUM_TOKEN_PER_MIN": "1000000", "RATE_VERIFY_PER_MIN": "1000000",
 		"JWT_SECRET": randomHex(32), "SESSION_SECRET": randomHex(32),
 		"TOKEN_TTL": o.tokenTTL().String(), "DATA_DIR": filepath.Join(dir, "data"),
 	}
