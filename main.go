@@ -13,15 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/joho/godotenv"
 	"gorm.io/gorm"
@@ -35,13 +30,6 @@ import (
 var files embed.FS
 
 func main() {
-	// A collection every 5x the live heap rather than 2x: under load the app
-	// allocates ~10 KB a request and its live heap is small, so GOGC=100
-	// collects many times a second. Peak RSS with 10,000 domains stays near
-	// 70 MB (load test). GOGC in the environment still wins.
-	if _, ok := os.LookupEnv("GOGC"); !ok {
-		debug.SetGCPercent(400)
-	}
 	if err := run(context.Background(), os.Args[1:], lookupEnv(), os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nodebird:", err)
 		os.Exit(1)
@@ -64,31 +52,18 @@ func lookupEnv() func(string) (string, bool) {
 // run is main without the process: tests call it with their own settings
 // and a ready channel that receives the listening address.
 //
-// Serving ends on SIGINT or SIGTERM (or when ctx ends): readiness fails at
-// once; after SHUTDOWN_DRAIN the listener closes (new connections are
-// refused) and requests in flight get up to SHUTDOWN_GRACE to finish; then
-// the background work stops, the database closes and run returns nil. A
-// second signal during the shutdown ends the process at once.
-func run(ctx context.Context, args []string, env func(string) (string, bool), logOut *os.File, ready chan<- string) error {
+// Serving ends on SIGINT or SIGTERM (or when ctx ends), as App.Run says;
+// a second signal during the shutdown ends the process at once.
+func run(ctx context.Context, args []string, env func(string) (string, bool), logOut io.Writer, ready chan<- string) error {
 	cfg, err := config.Load(env, slog.New(slog.NewTextHandler(logOut, nil)))
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	var log *slog.Logger
-	if cfg.Production() {
-		// Lines are buffered and written every 100 ms (and at exit), with
-		// no lock shared by every request on the way (logbuf.go), the
-		// request lines formatted by a short path (loghandler.go).
-		lines, stopLines, linesDone := newLineBuffer(logOut), make(chan struct{}), make(chan struct{})
-		go func() { lines.flushEvery(100*time.Millisecond, stopLines); close(linesDone) }()
-		defer func() { close(stopLines); <-linesDone }()
-		log = slog.New(newFlatJSONHandler(lines, nil, slog.NewJSONHandler(lines, nil)))
-	} else {
-		log = slog.New(slog.NewTextHandler(logOut, nil))
-	}
+	log := newLogger(cfg, logOut)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second signal ends the process at once
 
 	db, err := models.Open(ctx, models.Options{
 		Driver: cfg.DBDriver, DSN: cfg.DBDSN, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
@@ -115,88 +90,21 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 	if err != nil {
 		return err
 	}
-	if err := app.Cache.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the domains: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           app.Handler(),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	servers := []*http.Server{srv}
-	serveErr := make(chan error, 2)
-	if cfg.Metrics && cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("METRICS_ADDR: %w", err)
+	return app.Run(ctx, func(addr string) {
+		if ready != nil {
+			ready <- addr
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", app.MetricsHandler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		servers = append(servers, msrv)
-		go func() { serveErr <- msrv.Serve(mln) }()
-		log.Info("serving metrics", "addr", mln.Addr().String())
-	}
+	})
+}
 
-	bg, stopBG := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { app.Cache.Run(bg, cfg.CacheRefresh); done <- struct{}{} }()
-	go func() { app.Counter.Run(bg, cfg.UsageFlush); done <- struct{}{} }()
-	stopAll := func(sctx context.Context) error {
-		var errs []error
-		for _, s := range servers {
-			err := s.Shutdown(sctx)
-			if errors.Is(err, context.DeadlineExceeded) {
-				log.Warn("shutdown grace period over: closing the connections still open", "grace", cfg.ShutdownGrace)
-				err = s.Close()
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs = append(errs, err)
-			}
-		}
-		stopBG()
-		<-done
-		<-done
-		return errors.Join(errs...)
+// newLogger writes JSON lines in production and text elsewhere, with slog's
+// own handlers, unbuffered: a line that was logged is written, also when
+// the process dies right after.
+func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(out, nil))
 	}
-
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DBDriver, "env", cfg.Env)
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
-
-	select {
-	case err := <-serveErr: // a listener failed: stop the rest
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		return errors.Join(fmt.Errorf("serving: %w", err), stopAll(sctx))
-	case <-ctx.Done():
-	}
-	stop() // a second signal ends the process at once
-	log.Info("shutting down", "drain", cfg.ShutdownDrain, "grace", cfg.ShutdownGrace)
-	app.StartShutdown()
-	if cfg.ShutdownDrain > 0 {
-		time.Sleep(cfg.ShutdownDrain) // readiness fails; everything is still served
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := stopAll(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return slog.New(slog.NewTextHandler(out, nil))
 }
 
 // command runs a maintenance command instead of serving.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/faultproxy"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -91,18 +92,6 @@ func (in *instance) stop(t testing.TB) error {
 		t.Fatal("run did not return 30s after the shutdown began")
 		return nil
 	}
-}
-
-// waitFor polls cond every 20ms until it holds or limit passes.
-func waitFor(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }
 
 // seedDomain creates a user and a domain in the SQLite database at dsn and
@@ -186,7 +175,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// Readiness fails at once, on the connection that was already open.
 	var status int
 	var text string
-	if !waitFor(5*time.Second, func() bool { status, text, err = get("/readyz"); return status != http.StatusOK }) {
+	if !testutil.Eventually(5*time.Second, func() bool { status, text, err = get("/readyz"); return status != http.StatusOK }) {
 		t.Fatalf("readyz still %d after SIGTERM", status)
 	}
 	if status != http.StatusServiceUnavailable || !strings.Contains(text, "shutting down") || !reused {
@@ -198,7 +187,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	// After the drain, the listener is closed: new connections are refused
 	// while the request in flight still holds the server open.
-	refused := waitFor(10*time.Second, func() bool {
+	refused := testutil.Eventually(10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", in.addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -359,7 +348,7 @@ func TestStartupWaitsForDatabase(t *testing.T) {
 	go func() {
 		errc <- run(ctx, nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, logf, ready)
 	}()
-	retried := waitFor(20*time.Second, func() bool {
+	retried := testutil.Eventually(20*time.Second, func() bool {
 		b, _ := os.ReadFile(logf.Name())
 		return strings.Count(string(b), "database not reachable yet") >= 2
 	})

@@ -22,10 +22,13 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"gorm.io/gorm"
 
 	"github.com/nodebird/nodebird-api/handlers"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // The browser tests need Chromium (Debian's, at chromiumPath), MariaDB
@@ -58,11 +61,11 @@ func need(t *testing.T, format string, args ...any) {
 	t.Skipf("browser tests skipped: %s", what)
 }
 
-// app is the real application, in process, on a random port of 127.0.0.1,
-// on a fresh MariaDB database.
+// app is the real application, in process (handlers.New and Run, as
+// main.go starts it), on a port of 127.0.0.1, on a fresh MariaDB database.
 type app struct {
-	*handlers.App
 	URL  string // http://127.0.0.1:port
+	db   *gorm.DB
 	logs *lockedBuffer
 }
 
@@ -77,6 +80,8 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 		SessionSecret: []byte("e2e-session-secret-0123456789abcdef012345"),
 		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
+		UsageFlush: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
 		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
 	}
@@ -89,47 +94,63 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Cache.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	// As main.go does: the API's view of the domains follows the database.
 	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Cache.Run(ctx, cfg.CacheRefresh); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
-	srv := httptest.NewServer(a.Handler()) // listens on 127.0.0.1
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("application log (last lines):\n%s", logs.tail(40))
-		}
-	})
-	return &app{App: a, URL: srv.URL, logs: logs}
-}
-
-// flushUsage writes the batched token counts, so the dashboard shows them.
-func (a *app) flushUsage(t *testing.T) {
-	t.Helper()
-	if err := a.Counter.Flush(context.Background()); err != nil {
-		t.Fatal(err)
+	addr, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(listening string) { addr <- listening }) }()
+	select {
+	case listening := <-addr:
+		_, port, _ := net.SplitHostPort(listening)
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("the application stopped with: %v", err)
+			}
+		})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("application log (last lines):\n%s", logs.tail(40))
+			}
+		})
+		return &app{URL: "http://127.0.0.1:" + port, db: db, logs: logs}
+	case err := <-done:
+		stop()
+		t.Fatalf("the application did not start: %v\n%s", err, logs.tail(40))
+		return nil
 	}
 }
 
-// waitForHost waits until the API knows host as a registered domain: its
-// view of the domains is refreshed every CACHE_REFRESH (cfg.CacheRefresh).
+// waitForUsage waits until the application has written the batched token
+// counts (every USAGE_FLUSH), so that the dashboard shows them.
+func (a *app) waitForUsage(t *testing.T) {
+	t.Helper()
+	if !testutil.Eventually(stepTimeout, func() bool {
+		var n int64
+		return a.db.Model(&models.DomainUsage{}).Where("issued > 0").Count(&n).Error == nil && n > 0
+	}) {
+		t.Fatalf("no token counts in the database %s after the use", stepTimeout)
+	}
+}
+
+// waitForHost waits until the API knows host as a registered domain (its
+// view of the domains is refreshed every CACHE_REFRESH): a CORS preflight
+// from the host's origin is then answered 204.
 func (a *app) waitForHost(t *testing.T, host string) {
 	t.Helper()
 	start := time.Now()
-	if a.Cache.HasHost(host) {
-		return
-	}
-	for !a.Cache.HasHost(host) {
-		if time.Since(start) > stepTimeout {
-			t.Fatalf("the API did not learn of %s within %s", host, stepTimeout)
+	if !testutil.Eventually(stepTimeout, func() bool {
+		req, _ := http.NewRequest(http.MethodOptions, a.URL+"/v1/token", nil)
+		req.Header.Set("Origin", "http://"+host)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		res.Body.Close()
+		return res.StatusCode == http.StatusNoContent
+	}) {
+		t.Fatalf("the API did not learn of %s within %s", host, stepTimeout)
 	}
-	t.Logf("the API learnt of %s only at its next refresh, %s after the registration", host, time.Since(start).Round(time.Millisecond))
+	t.Logf("the API knew of %s %s after the registration", host, time.Since(start).Round(time.Millisecond))
 }
 
 type lockedBuffer struct {

@@ -1,16 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/models"
 )
 
 const password = "correct horse battery"
@@ -111,7 +114,7 @@ func TestJourney(t *testing.T) {
 	}
 
 	// The dashboard shows the use.
-	a.flushUsage(t)
+	a.waitForUsage(t)
 	b.open(a.URL+"/", `[data-testid="domains"]`)
 	row := `[data-testid="domain-row"][data-host="` + host + `"]`
 	if m := regexp.MustCompile(`(\d+)`).FindString(b.text(row + ` [data-testid="usage"]`)); m == "" || m == "0" {
@@ -252,8 +255,11 @@ func TestAdminSeesTheConsole(t *testing.T) {
 
 	admin := newBrowser(t, "en")
 	admin.signup(a.URL, "root@example.com", "root", password)
-	// Listed addresses cannot sign up: the operator lists it once it exists.
-	a.Config.AdminEmails = []string{"root@example.com"}
+	// Listed addresses cannot sign up: the operator grants the role once
+	// the account exists (as `nodebird admin grant` does).
+	if err := models.NewUserModel(a.db, 5*time.Second, 4).SetAdmin(context.Background(), "root@example.com", true); err != nil {
+		t.Fatal(err)
+	}
 	admin.open(a.URL+"/", `[data-testid="admin-link"]`)
 	admin.mustSee(`[data-testid="admin-link"]`, en("nav.admin"))
 	admin.submit(`[data-testid="admin-link"]`, "h1")

@@ -52,7 +52,7 @@ func TestReadmeScreenshots(t *testing.T) {
 	for _, sec := range []string{shop, shop, shop, blog, "nbk_" + strings.Repeat("a", 39)} {
 		tokenStatus(t, a.URL, sec)
 	}
-	a.flushUsage(t)
+	a.waitForUsage(t)
 	b.open(a.URL+"/", `[data-testid="domains"]`)
 	page("dashboard")
 

@@ -174,7 +174,7 @@ func (a *App) adminUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Admin.ViewUser(c.Request().Context(), actorOf(c), id)
+	u, err := a.admin.ViewUser(c.Request().Context(), actorOf(c), id)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -183,7 +183,7 @@ func (a *App) adminUser(c echo.Context) error {
 	}
 	role := "admin.user.role.user"
 	switch {
-	case slices.Contains(a.Config.AdminEmails, u.Email):
+	case slices.Contains(a.config.AdminEmails, u.Email):
 		role = "admin.user.role.env"
 	case u.IsAdmin:
 		role = "admin.user.role.stored"
@@ -203,7 +203,7 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 	if user != nil {
 		mf.OwnerID, mf.Owner, f.Owner = user.ID, "", ""
 	}
-	rows, more, err := a.Admin.ListDomains(c.Request().Context(), mf, adminPageSize, (f.Page-1)*adminPageSize)
+	rows, more, err := a.admin.ListDomains(c.Request().Context(), mf, adminPageSize, (f.Page-1)*adminPageSize)
 	if err != nil {
 		return err
 	}
@@ -278,11 +278,11 @@ func (a *App) adminChange(c echo.Context, flash string,
 }
 
 func (a *App) adminRevoke(c echo.Context) error {
-	return a.adminChange(c, "admin.flash.revoked", a.Admin.Revoke)
+	return a.adminChange(c, "admin.flash.revoked", a.admin.Revoke)
 }
 
 func (a *App) adminRestore(c echo.Context) error {
-	return a.adminChange(c, "admin.flash.restored", a.Admin.Restore)
+	return a.adminChange(c, "admin.flash.restored", a.admin.Restore)
 }
 
 func (a *App) adminSetPlan(c echo.Context) error {
@@ -292,7 +292,7 @@ func (a *App) adminSetPlan(c echo.Context) error {
 	}
 	return a.adminChange(c, "admin.flash.plan",
 		func(ctx context.Context, actor models.Actor, id uint64) error {
-			return a.Admin.SetPlan(ctx, actor, id, plan)
+			return a.admin.SetPlan(ctx, actor, id, plan)
 		})
 }
 
@@ -340,7 +340,7 @@ func (a *App) adminAudit(c echo.Context) error {
 			*dst = n
 		}
 	}
-	rows, more, err := a.Audit.List(c.Request().Context(), f, adminPageSize, (page-1)*adminPageSize)
+	rows, more, err := a.audit.List(c.Request().Context(), f, adminPageSize, (page-1)*adminPageSize)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func seedAdminBench(b *testing.B, db *gorm.DB) {
 // session cookie.
 func adminBenchLogin(b *testing.B, app *App, h http.Handler) string {
 	b.Helper()
-	if _, err := app.Users.Insert(context.Background(), rootEmail, "root", "correct horse battery"); err != nil {
+	if _, err := app.users.Insert(context.Background(), rootEmail, "root", "correct horse battery"); err != nil {
 		b.Fatal(err)
 	}
 	rec := httptest.NewRecorder()

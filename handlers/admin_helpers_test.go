@@ -22,7 +22,7 @@ func adminServer(t *testing.T, driver string) (*testServer, *client) {
 	t.Helper()
 	s := newTestServer(t, driver)
 	c := s.user(t, rootEmail)
-	s.app.Config.AdminEmails = []string{rootEmail}
+	s.app.config.AdminEmails = []string{rootEmail}
 	return s, c
 }
 
@@ -93,7 +93,7 @@ func auditEntries(t *testing.T, body string) []auditEntry {
 func auditCount(t *testing.T, s *testServer) int64 {
 	t.Helper()
 	var n int64
-	if err := s.app.DB.Model(&models.AuditEntry{}).Count(&n).Error; err != nil {
+	if err := s.app.db.Model(&models.AuditEntry{}).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -103,7 +103,7 @@ func auditCount(t *testing.T, s *testServer) int64 {
 func domainByHost(t *testing.T, s *testServer, host string) models.Domain {
 	t.Helper()
 	var d models.Domain
-	if err := s.app.DB.Where("host = ?", host).Order("id DESC").Take(&d).Error; err != nil {
+	if err := s.app.db.Where("host = ?", host).Order("id DESC").Take(&d).Error; err != nil {
 		t.Fatalf("domain %s: %v", host, err)
 	}
 	return d
@@ -118,11 +118,11 @@ func seedDomains(t *testing.T, s *testServer, userID uint64, prefix string, n in
 	hosts := make([]string, n)
 	for i := range n {
 		hosts[i] = prefix + strconv.Itoa(i) + ".example.com"
-		d, _, err := s.app.Domains.Insert(ctx, userID, hosts[i], models.PlanFree)
+		d, _, err := s.app.domains.Insert(ctx, userID, hosts[i], models.PlanFree)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.app.DB.Model(&models.Domain{}).Where("id = ?", d.ID).
+		if err := s.app.db.Model(&models.Domain{}).Where("id = ?", d.ID).
 			UpdateColumn("created_at", start.Add(time.Duration(i)*time.Minute)).Error; err != nil {
 			t.Fatal(err)
 		}

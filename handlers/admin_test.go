@@ -19,7 +19,7 @@ import (
 // userID looks up the id of the account with email.
 func userID(t *testing.T, s *testServer, email string) uint64 {
 	t.Helper()
-	u, err := s.app.Users.GetByEmail(context.Background(), email)
+	u, err := s.app.users.GetByEmail(context.Background(), email)
 	if err != nil {
 		t.Fatalf("user %s: %v", email, err)
 	}
@@ -107,7 +107,7 @@ func TestAdminListsEveryDomain(t *testing.T) {
 				t.Fatalf("token: %d", st)
 			}
 		}
-		if err := s.app.Counter.Flush(context.Background()); err != nil {
+		if err := s.app.tokenCounts.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 
@@ -163,15 +163,15 @@ func TestAdminFiltersSortAndPagination(t *testing.T) {
 		}
 		cid, did := userID(t, s, "carol@example.com"), userID(t, s, "dan@example.net")
 		for i, h := range carol {
-			d, _, err := s.app.Domains.Insert(ctx, cid, h, models.PlanFree)
+			d, _, err := s.app.domains.Insert(ctx, cid, h, models.PlanFree)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.app.DB.Model(&models.Domain{}).Where("id = ?", d.ID).UpdateColumn("created_at", t0.Add(time.Duration(i)*time.Minute))
+			s.app.db.Model(&models.Domain{}).Where("id = ?", d.ID).UpdateColumn("created_at", t0.Add(time.Duration(i)*time.Minute))
 		}
 		dan := seedDomains(t, s, did, "dan-", 3, t0.Add(100*time.Minute)) // dan-0 .. dan-2
 		set := func(host string, cols map[string]any) {
-			if err := s.app.DB.Model(&models.Domain{}).Where("host = ?", host).UpdateColumns(cols).Error; err != nil {
+			if err := s.app.db.Model(&models.Domain{}).Where("host = ?", host).UpdateColumns(cols).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -282,7 +282,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 			t.Fatalf("token after revocation: %d, want 401", st)
 		}
 		mustContain(t, "owner's dashboard", owner.get("/").Body, "Revoked")
-		if err := s.app.Counter.Flush(ctx); err != nil {
+		if err := s.app.tokenCounts.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		row := adminRows(t, admin.get("/admin/domains?owner=erin").Body)[0]
@@ -306,7 +306,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 			t.Fatalf("plan after change: %+v", rows[0])
 		}
 		mustContain(t, "owner's dashboard", owner.get("/").Body, `badge-premium`)
-		if e, err := s.app.Cache.Lookup(ctx, secret.Sum(sec)); err != nil || e.Plan != models.PlanPremium {
+		if e, err := s.app.cache.Lookup(ctx, secret.Sum(sec)); err != nil || e.Plan != models.PlanPremium {
 			t.Fatalf("API's view after the plan change: %+v %v", e, err)
 		}
 
@@ -350,7 +350,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 		}
 		rootID := userID(t, s, rootEmail)
 		var stored []models.AuditEntry
-		s.app.DB.Order("id").Find(&stored)
+		s.app.db.Order("id").Find(&stored)
 		for _, e := range stored {
 			if e.ActorID != rootID || e.CreatedAt.IsZero() {
 				t.Errorf("audit entry without its actor id or time: %+v", e)
@@ -449,12 +449,12 @@ func TestAdminRoles(t *testing.T) {
 			t.Fatalf("admin by ADMIN_EMAILS: %d", r.Status)
 		}
 		mustContain(t, "admin's dashboard", admin.get("/").Body, link)
-		s.app.Config.AdminEmails = []string{"someone-else@example.com"}
+		s.app.config.AdminEmails = []string{"someone-else@example.com"}
 		if r := admin.get("/admin/domains"); r.Status != http.StatusForbidden {
 			t.Fatalf("after removal from ADMIN_EMAILS: %d, want 403", r.Status)
 		}
 		mustNotContain(t, "dashboard after removal", admin.get("/").Body, link)
-		s.app.Config.AdminEmails = []string{rootEmail}
+		s.app.config.AdminEmails = []string{rootEmail}
 		if r := admin.get("/admin/domains"); r.Status != http.StatusOK {
 			t.Fatalf("after adding back: %d", r.Status)
 		}
@@ -465,7 +465,7 @@ func TestAdminRoles(t *testing.T) {
 			t.Fatalf("member: %d", r.Status)
 		}
 		mustNotContain(t, "member's dashboard", member.get("/").Body, link, "Admin console")
-		if err := s.app.Users.SetAdmin(ctx, "hal@example.com", true); err != nil {
+		if err := s.app.users.SetAdmin(ctx, "hal@example.com", true); err != nil {
 			t.Fatal(err)
 		}
 		if r := member.get("/admin/domains"); r.Status != http.StatusOK {
@@ -474,13 +474,13 @@ func TestAdminRoles(t *testing.T) {
 		mustContain(t, "granted member's dashboard", member.get("/").Body, link)
 		uid := strconv.FormatUint(userID(t, s, "hal@example.com"), 10)
 		mustContain(t, "user page of a granted admin", admin.get("/admin/users/"+uid).Body, "Admin (granted by command)")
-		if err := s.app.Users.SetAdmin(ctx, "hal@example.com", false); err != nil {
+		if err := s.app.users.SetAdmin(ctx, "hal@example.com", false); err != nil {
 			t.Fatal(err)
 		}
 		if r := member.get("/admin/domains"); r.Status != http.StatusForbidden {
 			t.Fatalf("after revoke: %d, want 403", r.Status)
 		}
-		if err := s.app.Users.SetAdmin(ctx, "nobody@example.com", true); err != models.ErrNoRecord {
+		if err := s.app.users.SetAdmin(ctx, "nobody@example.com", true); err != models.ErrNoRecord {
 			t.Fatalf("SetAdmin of an unknown email: %v, want ErrNoRecord", err)
 		}
 	})

@@ -1,58 +1,44 @@
 package handlers
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/nodebird/nodebird-api/internal/domaincache"
+	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/i18n"
-	"github.com/nodebird/nodebird-api/internal/jsonenc"
-	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/token"
-	"github.com/nodebird/nodebird-api/models"
 )
 
 // The token API. Third-party sites exchange their domain's client secret
 // for a short-lived JWT (POST /v1/token) and check a token (GET /v1/test).
+// The rules are the access service's (internal/access); this file reads
+// requests, writes answers and maps refusals to statuses (accessStatus).
 // Every answer, errors included, is JSON {"code", "message"}: handlers
-// return the errors below and errorHandler renders them.
+// return errors and apiErrorHandler renders them.
 
-// apiRoutes registers the /v1 endpoints.
-//
-// Keep it free of a catch-all route and of g.Use: Echo v4's Group.Use
-// registers a catch-all that turns 405 into 404. Unknown /v1 URLs (404) and
-// wrong methods (405, with Allow) come from the router, rendered as JSON by
-// errorHandler; middleware goes on each route.
-func (a *App) apiRoutes(g *echo.Group) {
-	g.POST("/token", a.issueToken, a.apiCORS)
-	g.GET("/test", a.testToken, a.apiCORS)
-	// CORS preflights, for pages on a registered domain (cors.go).
-	g.OPTIONS("/token", a.preflight("POST"), a.apiCORS)
-	g.OPTIONS("/test", a.preflight("GET"), a.apiCORS)
+// accessStatus is the one table from the access service's refusals to
+// HTTP statuses and messages (i18n keys).
+var accessStatus = map[access.Reason]struct {
+	status int
+	key    string
+}{
+	access.UnknownSecret: {http.StatusUnauthorized, "api.secret.unknown"},
+	access.WrongOrigin:   {http.StatusForbidden, "api.origin"},
+	access.RateLimited:   {http.StatusTooManyRequests, "api.ratelimit"},
+	access.MissingToken:  {http.StatusUnauthorized, "api.token.missing"},
+	access.InvalidToken:  {http.StatusUnauthorized, "api.token.invalid"},
+	access.Expired:       {419, "api.token.expired"}, // the seed's status
+	access.Unavailable:   {http.StatusServiceUnavailable, "err.503"},
 }
 
-// The API's answers to bad requests. They are shared values: compare them
-// with errors.Is, and never call SetInternal on them (use WithInternal).
-var (
-	errSecretMissing = echo.NewHTTPError(http.StatusBadRequest, "api.secret.missing")
-	errBodyMalformed = echo.NewHTTPError(http.StatusBadRequest, "api.body.malformed")
-	errBodyType      = echo.NewHTTPError(http.StatusUnsupportedMediaType, "api.body.type")
-	// errSecretUnknown: malformed, unknown, rotated away, deleted or revoked.
-	errSecretUnknown = echo.NewHTTPError(http.StatusUnauthorized, "api.secret.unknown")
-	errTokenMissing  = echo.NewHTTPError(http.StatusUnauthorized, "api.token.missing")
-	errTokenInvalid  = echo.NewHTTPError(http.StatusUnauthorized, "api.token.invalid")
-	// errTokenExpired is the seed's 419, for a token whose only fault is its age.
-	errTokenExpired = echo.NewHTTPError(419, "api.token.expired")
-)
+// apiError is a refusal of a bad request, rendered as JSON {code, message}.
+func apiError(status int, key string) error { return echo.NewHTTPError(status, key) }
 
 // tokenResponse is the body of a successful POST /v1/token.
 type tokenResponse struct {
@@ -67,122 +53,80 @@ type tokenResponse struct {
 type claimsResponse struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
-	token.Wire
+	*token.Claims
 }
 
-// appendJSON appends r as encoding/json writes it.
-func (r *tokenResponse) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"code":`...)
-	dst = jsonenc.Int(dst, int64(r.Code))
-	dst = append(dst, `,"message":`...)
-	dst = jsonenc.String(dst, r.Message)
-	dst = append(dst, `,"token":`...)
-	dst = jsonenc.String(dst, r.Token)
-	dst = append(dst, `,"expiresIn":`...)
-	dst = jsonenc.Int(dst, int64(r.ExpiresIn))
-	return append(dst, '}')
-}
-
-// appendJSON appends r as encoding/json writes it.
-func (r *claimsResponse) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"code":`...)
-	dst = jsonenc.Int(dst, int64(r.Code))
-	dst = append(dst, `,"message":`...)
-	dst = jsonenc.String(dst, r.Message)
-	dst = append(dst, ',')
-	return append(r.Wire.AppendFields(dst), '}')
-}
-
-// jsonAppender is a response body that writes its own JSON.
-type jsonAppender interface{ appendJSON([]byte) []byte }
-
-// jsonBuffers holds the buffers writeJSON builds bodies in.
-var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// writeJSON answers with v's JSON, the same bytes as c.JSON (newline
-// included) without reflection; c.JSON still serves ?pretty.
-func writeJSON(c echo.Context, code int, v jsonAppender) error {
-	if c.Request().URL.RawQuery != "" {
-		if _, pretty := c.QueryParams()["pretty"]; pretty {
-			return c.JSON(code, v)
-		}
-	}
-	buf := jsonBuffers.Get().(*[]byte)
-	b := append(v.appendJSON((*buf)[:0]), '\n')
-	headerJSON.set(c.Response().Header())
-	c.Response().WriteHeader(code)
-	_, err := c.Response().Write(b)
-	*buf = b[:0]
-	jsonBuffers.Put(buf)
-	return err
-}
-
-// newClaimsResponse is the 200 answer of GET /v1/test for c.
-func newClaimsResponse(message string, c *token.Claims) claimsResponse {
-	return claimsResponse{Code: http.StatusOK, Message: message, Wire: c.Wire()}
+// callerOf is who sent the request, as the access rules see it.
+func callerOf(c echo.Context) access.Client {
+	origin := c.Request().Header.Get(echo.HeaderOrigin)
+	return access.Client{Browser: origin != "", OriginHost: originHost(origin), Network: clientKey(c)}
 }
 
 // issueToken (POST /v1/token) exchanges an active domain's client secret
-// for a JWT, for a browser only from the domain's own origin, within the
-// plan's rate limit.
+// for a JWT.
 func (a *App) issueToken(c echo.Context) error {
 	noStore(c)
-	if a.guessing(c) { // too many bad secrets from this IP: no lookup at all
-		return errRateLimited
-	}
 	s, err := readClientSecret(c.Request())
 	if err != nil {
 		return err
 	}
-	d, err := a.activeDomain(c.Request().Context(), s)
-	if errors.Is(err, errSecretUnknown) {
-		a.badSecret(c)
-	}
+	t, err := a.access.Issue(c.Request().Context(), s, callerOf(c))
 	if err != nil {
+		var ae *access.Error
+		if errors.As(err, &ae) {
+			setRateHeaders(c, ae.Limit)
+			a.countRefusal(ae)
+		}
 		return err
 	}
-	if err := a.allowOrigin(c, d.Host); err != nil {
-		a.Counter.Refused(d.ID)
-		return err
-	}
-	if !a.allow(c, a.limits.tokenPolicy(d.Plan), "tok:"+strconv.FormatUint(d.ID, 10)) {
-		a.Counter.Refused(d.ID)
-		return errRateLimited
-	}
-	tok, claims, err := a.Tokens.Issue(token.Subject{
-		UserID: d.UserID, Nick: d.Nick, DomainID: d.ID, SecretVersion: d.SecretVersion, Host: d.Host,
-	})
-	if err != nil {
-		return err
-	}
-	a.Counter.Issued(d.ID)
-	a.metrics.tokenIssued(d.Plan)
-	return writeJSON(c, http.StatusOK, &tokenResponse{
-		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.issued"), Token: tok,
-		ExpiresIn: int(claims.ExpiresAt.Unix() - claims.IssuedAt.Unix()),
+	setRateHeaders(c, t.Limit)
+	allowOrigin(c)
+	a.metrics.tokenIssued(t.Plan)
+	return c.JSON(http.StatusOK, tokenResponse{
+		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.issued"), Token: t.Token,
+		ExpiresIn: int(t.Claims.ExpiresAt.Unix() - t.Claims.IssuedAt.Unix()),
 	})
 }
 
-// activeDomain finds the active domain whose client secret is s, from
-// memory or else the database. errSecretUnknown when there is none; 503
-// when the database cannot tell (never a misleading 401).
-func (a *App) activeDomain(ctx context.Context, s string) (*domaincache.Entry, error) {
-	if !secret.WellFormed(s) { // a typo or a guess: no lookup
-		return nil, errSecretUnknown
+// testToken (GET /v1/test) answers with a token's claims, as the seed did:
+// 419 when the token's only fault is that it expired, 401 for anything else.
+func (a *App) testToken(c echo.Context) error {
+	noStore(c)
+	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c))
+	if err != nil {
+		var ae *access.Error
+		if !errors.As(err, &ae) {
+			return err
+		}
+		setRateHeaders(c, ae.Limit)
+		a.countRefusal(ae)
+		switch ae.Reason {
+		case access.Expired:
+			// A genuine token from its own origin: the page may read the
+			// 419, so that it knows to renew.
+			allowOrigin(c)
+			a.metrics.tokenVerified(verifyExpired)
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
+		case access.MissingToken, access.InvalidToken:
+			a.metrics.tokenVerified(verifyInvalid)
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+		}
+		return err
 	}
-	d, err := a.Cache.Lookup(ctx, secret.Sum(s))
-	switch {
-	case errors.Is(err, models.ErrNoRecord):
-		return nil, errSecretUnknown
-	case err != nil:
-		// Unreachable, timed out, closed: whatever the failure, the
-		// client should try again, and the cause goes to the log.
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable).WithInternal(err)
-	case !d.Active:
-		a.Counter.Refused(d.ID)
-		return nil, errSecretUnknown
+	setRateHeaders(c, t.Limit)
+	allowOrigin(c)
+	a.metrics.tokenVerified(verifyOK)
+	return c.JSON(http.StatusOK, claimsResponse{
+		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.valid"), Claims: t.Claims,
+	})
+}
+
+// countRefusal counts a refusal by a rate limit in the metrics.
+func (a *App) countRefusal(e *access.Error) {
+	if e.Reason == access.RateLimited && e.Limit != nil {
+		a.metrics.rateLimited(e.Limit.Policy.Name)
 	}
-	return d, nil
 }
 
 // maxFormMemory bounds the memory a multipart body may take; BODY_LIMIT
@@ -193,22 +137,18 @@ const maxFormMemory = 64 << 10
 // body (never from the URL, where secrets end up in logs).
 func readClientSecret(req *http.Request) (string, error) {
 	ct := req.Header.Get(echo.HeaderContentType)
-	mt := ct
-	if ct != echo.MIMEApplicationJSON { // the usual header needs no parsing (which allocates)
-		mt, _, _ = mime.ParseMediaType(ct)
-	}
+	mt, _, _ := mime.ParseMediaType(ct)
 	var s string
 	switch {
 	case mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"):
-		buf := bodyBuffers.Get().(*bytes.Buffer)
-		defer putBodyBuffer(buf)
-		buf.Reset()
-		if _, err := buf.ReadFrom(req.Body); err != nil {
-			return "", bodyError(err)
+		var v struct {
+			ClientSecret *string `json:"clientSecret"`
 		}
-		var err error
-		if s, err = secretFromJSON(buf.Bytes()); err != nil {
+		if err := decodeJSON(req.Body, &v); err != nil {
 			return "", err
+		}
+		if v.ClientSecret != nil {
+			s = *v.ClientSecret
 		}
 	case mt == echo.MIMEApplicationForm:
 		if err := req.ParseForm(); err != nil {
@@ -226,122 +166,37 @@ func readClientSecret(req *http.Request) (string, error) {
 		s = req.PostForm.Get("clientSecret")
 	case ct == "" && req.ContentLength == 0:
 	default:
-		return "", errBodyType
+		return "", apiError(http.StatusUnsupportedMediaType, "api.body.type")
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errSecretMissing
+		return "", apiError(http.StatusBadRequest, "api.secret.missing")
 	}
 	return s, nil
 }
 
-// bodyBuffers holds the buffers JSON bodies are read into.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// putBodyBuffer pools buf again unless a large body grew it.
-func putBodyBuffer(buf *bytes.Buffer) {
-	if buf.Cap() <= 16<<10 {
-		bodyBuffers.Put(buf)
+// decodeJSON reads one JSON value from body into v: 400 for malformed JSON
+// or anything after the value, 413 past BODY_LIMIT.
+func decodeJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
 	}
-}
-
-// secretFromJSON reads clientSecret from a JSON body: one object, nothing
-// after it; "" when the member is missing or null.
-func secretFromJSON(body []byte) (string, error) {
-	if s, ok := plainSecretBody(body); ok {
-		return s, nil
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return apiError(http.StatusBadRequest, "api.body.malformed")
+		}
+		return bodyError(err)
 	}
-	var v struct {
-		ClientSecret *string `json:"clientSecret"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return "", errBodyMalformed
-	}
-	if v.ClientSecret == nil {
-		return "", nil
-	}
-	return *v.ClientSecret, nil
-}
-
-// plainSecretBody reads the body every client sends, {"clientSecret":"…"}
-// with printable ASCII and no escapes in the value, without encoding/json
-// (which reads any such body the same: FuzzSecretFromJSON); ok is false
-// for every other body.
-func plainSecretBody(body []byte) (s string, ok bool) {
-	const prefix, suffix = `{"clientSecret":"`, `"}`
-	if len(body) < len(prefix)+len(suffix) || string(body[:len(prefix)]) != prefix ||
-		string(body[len(body)-len(suffix):]) != suffix {
-		return "", false
-	}
-	if s = string(body[len(prefix) : len(body)-len(suffix)]); !jsonenc.Plain(s) {
-		return "", false
-	}
-	return s, true
+	return nil
 }
 
 // bodyError is 413 when reading the body hit BODY_LIMIT, else 400.
 func bodyError(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooBig) {
-		return echo.ErrStatusRequestEntityTooLarge
+	if bodyTooLarge(err) {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 	}
-	return errBodyMalformed
-}
-
-// testToken (GET /v1/test) answers with a token's claims, as the seed did:
-// 419 when the token's only fault is that it expired, 401 for anything else.
-func (a *App) testToken(c echo.Context) error {
-	noStore(c)
-	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-	claims, err := a.verifyToken(raw)
-	if err == nil || errors.Is(err, token.ErrExpired) {
-		// A genuine token: a browser may read the answer (419 included, so
-		// that it knows to renew) only from the token's own domain.
-		if oerr := a.allowOrigin(c, tokenHost(claims)); oerr != nil {
-			return oerr
-		}
-	}
-	switch {
-	case err == nil:
-		if !a.allow(c, a.limits.verify, "ver:"+strconv.FormatUint(claims.DomainID, 10)) {
-			return errRateLimited
-		}
-		a.metrics.tokenVerified(verifyOK)
-		r := newClaimsResponse(i18n.T(a.lang(c), "api.token.valid"), claims)
-		return writeJSON(c, http.StatusOK, &r)
-	case errors.Is(err, token.ErrExpired):
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
-		a.metrics.tokenVerified(verifyExpired)
-		return errTokenExpired
-	}
-	a.metrics.tokenVerified(verifyInvalid)
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
-	if raw == "" {
-		return errTokenMissing
-	}
-	return errTokenInvalid
-}
-
-// verifyToken checks a token's algorithm, signature, issuer and times, then
-// that its domain was not rotated, revoked or deleted since it was issued
-// (in memory: no query). A token whose domain this instance has not seen
-// yet (created on another one since the last refresh) is accepted: its
-// signature proves the domain existed. token.ErrExpired only when expiry
-// is the token's sole fault.
-func (a *App) verifyToken(raw string) (*token.Claims, error) {
-	claims, err := a.Tokens.Verify(raw)
-	if claims != nil && a.Cache.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
-		return nil, token.ErrInvalid
-	}
-	return claims, err
-}
-
-// tokenHost is the registered host a token was issued for (its audience).
-func tokenHost(c *token.Claims) string {
-	if len(c.Audience) == 0 {
-		return ""
-	}
-	return c.Audience[0]
+	return apiError(http.StatusBadRequest, "api.body.malformed")
 }
 
 // bearerToken takes the token from an Authorization header sent raw (as
@@ -356,5 +211,5 @@ func bearerToken(h string) string {
 
 // noStore keeps tokens and claims out of every cache (RFC 6749, 5.1).
 func noStore(c echo.Context) {
-	headerNoStore.set(c.Response().Header())
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/i18n"
 	"github.com/nodebird/nodebird-api/internal/testdb"
-	"github.com/nodebird/nodebird-api/internal/token"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -61,7 +60,7 @@ func (c *apiClock) set(t time.Time) {
 // withClock makes the App issue and verify tokens on clk's time.
 func tokenClock(clk *apiClock) func(*App) {
 	return func(a *App) {
-		a.Tokens = token.New(a.Config.JWTSecret, a.Config.JWTIssuer, a.Config.TokenTTL, clk.now)
+		a.setClocks(clk.now, nil)
 	}
 }
 
@@ -182,7 +181,7 @@ func (s *testServer) tokenStatusOn(t *testing.T, sec string) int {
 func domainIDOf(t *testing.T, s *testServer, host string) uint64 {
 	t.Helper()
 	var d models.Domain
-	if err := s.app.DB.Where("host = ? AND status <> ?", host, models.StatusDeleted).Take(&d).Error; err != nil {
+	if err := s.app.db.Where("host = ? AND status <> ?", host, models.StatusDeleted).Take(&d).Error; err != nil {
 		t.Fatalf("domain %s: %v", host, err)
 	}
 	return d.ID
@@ -192,7 +191,7 @@ func domainIDOf(t *testing.T, s *testServer, host string) uint64 {
 // the row changes, then the instance's view.
 func revokeHere(t *testing.T, s *testServer, id uint64) {
 	t.Helper()
-	if err := s.app.DB.Model(&models.Domain{}).Where("id = ?", id).Update("status", models.StatusRevoked).Error; err != nil {
+	if err := s.app.db.Model(&models.Domain{}).Where("id = ?", id).Update("status", models.StatusRevoked).Error; err != nil {
 		t.Fatal(err)
 	}
 	s.app.domainChanged(id)

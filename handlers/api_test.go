@@ -28,11 +28,13 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/domaincache"
 	"github.com/nodebird/nodebird-api/internal/i18n"
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/internal/token"
+	"github.com/nodebird/nodebird-api/internal/token/tokentest"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -55,7 +57,7 @@ func newAPIFixture(t *testing.T, s *testServer) *apiFixture {
 	t.Helper()
 	f := &apiFixture{s: s}
 	owner := s.user(t, "owner@example.com")
-	u, err := s.app.Users.GetByEmail(context.Background(), "owner@example.com")
+	u, err := s.app.users.GetByEmail(context.Background(), "owner@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,40 +89,6 @@ func newAPIFixture(t *testing.T, s *testServer) *apiFixture {
 // Forged tokens
 // ---------------------------------------------------------------------------
 
-// forge signs claims with any method and key, adding header fields.
-func forge(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
-	t.Helper()
-	tk := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		tk.Header[k] = v
-	}
-	s, err := tk.SignedString(key)
-	if err != nil {
-		t.Fatalf("forge %s: %v", method.Alg(), err)
-	}
-	return s
-}
-
-// handmade assembles header.payload.signature, the signature being
-// HMAC-SHA256 under key whatever the header says (empty when key is nil).
-func handmade(t testing.TB, header, claims any, key []byte) string {
-	t.Helper()
-	seg := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	in := seg(header) + "." + seg(claims)
-	if key == nil {
-		return in + "."
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(in))
-	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
 // but returns a copy of claims with the given key/value pairs set, or
 // deleted when the value is nil.
 func but(claims jwt.MapClaims, kv ...any) jwt.MapClaims {
@@ -138,21 +106,6 @@ func but(claims jwt.MapClaims, kv ...any) jwt.MapClaims {
 	return out
 }
 
-// flipBit flips one bit of the decoded segment seg of tok.
-func flipBit(t *testing.T, tok string, seg, bit int) string {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[seg])
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[bit/8] ^= 1 << (bit % 8)
-	parts[seg] = base64.RawURLEncoding.EncodeToString(raw)
-	return strings.Join(parts, ".")
-}
-
-func hdr(alg string) map[string]any { return map[string]any{"alg": alg, "typ": "JWT"} }
-
 type namedToken struct {
 	name string
 	tok  string
@@ -162,7 +115,7 @@ type namedToken struct {
 // carries the good domain's genuine claims: only the named fault is wrong.
 func forgedTokens(t *testing.T, f *apiFixture) []namedToken {
 	t.Helper()
-	key := f.s.app.Config.JWTSecret
+	key := f.s.app.config.JWTSecret
 	good := jwt.MapClaims(jwtPayload(t, f.tok))
 	now := time.Now()
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -171,28 +124,28 @@ func forgedTokens(t *testing.T, f *apiFixture) []namedToken {
 	otherKey := []byte("another-secret-0123456789abcdef0123456789")
 
 	ts := []namedToken{
-		{"alg none", handmade(t, hdr("none"), good, nil)},
-		{"alg None", handmade(t, hdr("None"), good, nil)},
-		{"alg NONE", handmade(t, hdr("NONE"), good, nil)},
-		{"alg none with an HMAC signature", handmade(t, hdr("none"), good, key)},
-		{"HS384 with the same key", forge(t, jwt.SigningMethodHS384, key, good, nil)},
-		{"HS512 with the same key", forge(t, jwt.SigningMethodHS512, key, good, nil)},
-		{"RS256 with a fresh RSA key", forge(t, jwt.SigningMethodRS256, rsaKey, good, nil)},
-		{"ES256 with a fresh ECDSA key", forge(t, jwt.SigningMethodES256, ecKey, good, nil)},
-		{"EdDSA with a fresh Ed25519 key", forge(t, jwt.SigningMethodEdDSA, edKey, good, nil)},
-		{"RS256 header over an HMAC signature with the key", handmade(t, hdr("RS256"), good, key)},
-		{"signed with another key", forge(t, jwt.SigningMethodHS256, otherKey, good, nil)},
-		{"wrong issuer", forge(t, jwt.SigningMethodHS256, key, but(good, "iss", "evil"), nil)},
-		{"no issuer", forge(t, jwt.SigningMethodHS256, key, but(good, "iss", nil), nil)},
-		{"no exp", forge(t, jwt.SigningMethodHS256, key, but(good, "exp", nil), nil)},
-		{"nbf in the future", forge(t, jwt.SigningMethodHS256, key, but(good, "nbf", now.Add(time.Hour).Unix()), nil)},
-		{"iat in the future", forge(t, jwt.SigningMethodHS256, key, but(good, "iat", now.Add(time.Hour).Unix(), "exp", now.Add(2*time.Hour).Unix()), nil)},
-		{"a secret version the domain never had", forge(t, jwt.SigningMethodHS256, key, but(good, "sv", 2), nil)},
-		{"expired and wrong issuer", forge(t, jwt.SigningMethodHS256, key,
+		{"alg none", tokentest.Unsigned(t, tokentest.Header("none"), good)},
+		{"alg None", tokentest.Unsigned(t, tokentest.Header("None"), good)},
+		{"alg NONE", tokentest.Unsigned(t, tokentest.Header("NONE"), good)},
+		{"alg none with an HMAC signature", tokentest.Sign(t, key, tokentest.Header("none"), good)},
+		{"HS384 with the same key", tokentest.SignMethod(t, jwt.SigningMethodHS384, key, good, nil)},
+		{"HS512 with the same key", tokentest.SignMethod(t, jwt.SigningMethodHS512, key, good, nil)},
+		{"RS256 with a fresh RSA key", tokentest.SignMethod(t, jwt.SigningMethodRS256, rsaKey, good, nil)},
+		{"ES256 with a fresh ECDSA key", tokentest.SignMethod(t, jwt.SigningMethodES256, ecKey, good, nil)},
+		{"EdDSA with a fresh Ed25519 key", tokentest.SignMethod(t, jwt.SigningMethodEdDSA, edKey, good, nil)},
+		{"RS256 header over an HMAC signature with the key", tokentest.Sign(t, key, tokentest.Header("RS256"), good)},
+		{"signed with another key", tokentest.SignMethod(t, jwt.SigningMethodHS256, otherKey, good, nil)},
+		{"wrong issuer", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "iss", "evil"), nil)},
+		{"no issuer", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "iss", nil), nil)},
+		{"no exp", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "exp", nil), nil)},
+		{"nbf in the future", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "nbf", now.Add(time.Hour).Unix()), nil)},
+		{"iat in the future", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "iat", now.Add(time.Hour).Unix(), "exp", now.Add(2*time.Hour).Unix()), nil)},
+		{"a secret version the domain never had", tokentest.SignMethod(t, jwt.SigningMethodHS256, key, but(good, "sv", 2), nil)},
+		{"expired and wrong issuer", tokentest.SignMethod(t, jwt.SigningMethodHS256, key,
 			but(good, "iss", "evil", "iat", now.Add(-2*time.Hour).Unix(), "exp", now.Add(-time.Hour).Unix()), nil)},
-		{"bit flipped in the signature", flipBit(t, f.tok, 2, 5)},
-		{"bit flipped in the payload", flipBit(t, f.tok, 1, 8*10)},
-		{"bit flipped in the header", flipBit(t, f.tok, 0, 8*3+1)},
+		{"bit flipped in the signature", tokentest.FlipBit(t, f.tok, 2, 5)},
+		{"bit flipped in the payload", tokentest.FlipBit(t, f.tok, 1, 8*10)},
+		{"bit flipped in the header", tokentest.FlipBit(t, f.tok, 0, 8*3+1)},
 		{"signature removed", f.tok[:strings.LastIndex(f.tok, ".")+1]},
 		{"two segments", f.tok[:strings.LastIndex(f.tok, ".")]},
 		{"four segments", f.tok + ".AAAA"},
@@ -202,6 +155,12 @@ func forgedTokens(t *testing.T, f *apiFixture) []namedToken {
 		{"token of the rotated-away secret", f.rotatedTok},
 		{"token of the deleted domain", f.deletedTok},
 		{"token of the revoked domain", f.revokedTok},
+		// Genuine signatures over claims golang-jwt refuses to decode.
+		{"aud [null]", tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", []any{nil}))},
+		{`aud ["a",null]`, tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", []any{good["aud"].([]any)[0], nil}))},
+		{"aud a number", tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", 5))},
+		{"aud an object", tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", map[string]any{"x": 1}))},
+		{"exp a string", tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "exp", fmt.Sprint(now.Add(time.Hour).Unix())))},
 	}
 	for _, h := range []struct {
 		name  string
@@ -213,7 +172,7 @@ func forgedTokens(t *testing.T, f *apiFixture) []namedToken {
 		{"x5u", "https://attacker.example/cert.pem"},
 	} {
 		ts = append(ts, namedToken{h.name + " header, signed with another key",
-			forge(t, jwt.SigningMethodHS256, otherKey, good, map[string]any{h.name: h.value})})
+			tokentest.SignMethod(t, jwt.SigningMethodHS256, otherKey, good, map[string]any{h.name: h.value})})
 	}
 	return ts
 }
@@ -320,7 +279,7 @@ func (r apiReq) with(method, path string) apiReq {
 
 func verifyCases(t *testing.T, f *apiFixture) []apiCase {
 	t.Helper()
-	key := f.s.app.Config.JWTSecret
+	key := f.s.app.config.JWTSecret
 	good := jwt.MapClaims(jwtPayload(t, f.tok))
 	expired := but(good, "iat", time.Now().Add(-2*time.Hour).Unix(), "exp", time.Now().Add(-time.Hour).Unix())
 	expiredRotated := but(jwt.MapClaims(jwtPayload(t, f.rotatedTok)), "iat", time.Now().Add(-2*time.Hour).Unix(), "exp", time.Now().Add(-time.Hour).Unix())
@@ -331,12 +290,12 @@ func verifyCases(t *testing.T, f *apiFixture) []apiCase {
 		{"bearer token", verifyReq("bearer " + f.tok), 200, "api.token.valid", ""},
 		{"BEARER token", verifyReq("BEARER " + f.tok), 200, "api.token.valid", ""},
 		{"Bearer token with extra spaces", verifyReq("Bearer   " + f.tok + "  "), 200, "api.token.valid", ""},
-		{"control: re-signed with the key, nothing changed", verifyReq(forge(t, jwt.SigningMethodHS256, key, good, nil)), 200, "api.token.valid", ""},
-		{"unrelated kid header, signed with the key", verifyReq(forge(t, jwt.SigningMethodHS256, key, good, map[string]any{"kid": "k1"})), 200, "api.token.valid", ""},
+		{"control: re-signed with the key, nothing changed", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, nil)), 200, "api.token.valid", ""},
+		{"unrelated kid header, signed with the key", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, map[string]any{"kid": "k1"})), 200, "api.token.valid", ""},
 
-		{"expired, nothing else wrong", verifyReq(forge(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
-		{"expired, raw", verifyReq(forge(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
-		{"expired and of a rotated-away secret", verifyReq(forge(t, jwt.SigningMethodHS256, key, expiredRotated, nil)), 401, "api.token.invalid", ""},
+		{"expired, nothing else wrong", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
+		{"expired, raw", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
+		{"expired and of a rotated-away secret", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expiredRotated, nil)), 401, "api.token.invalid", ""},
 
 		{"no Authorization header", verifyReq(""), 401, "api.token.missing", ""},
 		{"Bearer without a token", verifyReq("Bearer"), 401, "api.token.missing", ""},
@@ -358,7 +317,7 @@ func TestTokenAPI(t *testing.T) {
 	forEachDB(t, func(t *testing.T, driver string) {
 		s := newTestServer(t, driver)
 		f := newAPIFixture(t, s)
-		secrets := []string{f.good, f.rotatedAway, f.deleted, f.revoked, string(s.app.Config.JWTSecret)}
+		secrets := []string{f.good, f.rotatedAway, f.deleted, f.revoked, string(s.app.config.JWTSecret)}
 		cases := append(tokenCases(t, f), verifyCases(t, f)...)
 		var tokens []string
 		for _, tc := range cases {
@@ -434,7 +393,7 @@ func TestIssuedTokenClaims(t *testing.T) {
 		s := startApp(t, testdb.Fresh(t, driver), cfg, false)
 		owner := s.user(t, "claims@example.com")
 		sec := owner.register("claims.example.com", "premium")
-		u, _ := s.app.Users.GetByEmail(context.Background(), "claims@example.com")
+		u, _ := s.app.users.GetByEmail(context.Background(), "claims@example.com")
 		id := domainIDOf(t, s, "claims.example.com")
 
 		before := time.Now().Unix()
@@ -515,7 +474,7 @@ func TestTokenVerifiesWithPlainHS256(t *testing.T) {
 	s := newTestServer(t, "sqlite")
 	sec := s.user(t, "plain@example.com").register("plain.example.com", "free")
 	tok := s.issueToken(t, sec)
-	jwtSecret, issuer := s.app.Config.JWTSecret, s.app.Config.JWTIssuer
+	jwtSecret, issuer := s.app.config.JWTSecret, s.app.config.JWTIssuer
 
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -555,7 +514,7 @@ func TestTokenExpiry(t *testing.T) {
 		owner := s.user(t, "clock@example.com")
 		sec := owner.register("clock.example.com", "free")
 		tok := s.issueToken(t, sec)
-		exp := start.Add(s.app.Config.TokenTTL)
+		exp := start.Add(s.app.config.TokenTTL)
 
 		for _, tc := range []struct {
 			name   string
@@ -596,13 +555,13 @@ func TestRevocationAcrossInstances(t *testing.T) {
 	forEachDB(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s1 := newTestServer(t, driver)
-		s2 := instanceOn(t, s1.app.DB)
+		s2 := instanceOn(t, s1.app.db)
 		owner := s1.user(t, "multi@example.com")
 		sec := owner.register("multi.example.com", "free")
 		id := domainIDOf(t, s1, "multi.example.com")
 
 		// Created on instance 1 after instance 2's last refresh.
-		if got := s2.app.Cache.Check(id, 1); got != domaincache.Unknown {
+		if got := s2.app.cache.Check(id, 1); got != domaincache.Unknown {
 			t.Fatalf("instance 2 already knows the new domain (%v): the test proves nothing", got)
 		}
 		tok := s1.issueToken(t, sec)
@@ -628,7 +587,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			{"revocation", func() string { revokeHere(t, s1, id); return "" }},
 		}
 		for _, step := range steps {
-			if err := s2.app.Cache.Refresh(ctx); err != nil {
+			if err := s2.app.cache.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if st := s2.verifyStatus(t, tok); st != 200 {
@@ -644,7 +603,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			if st := s2.verifyStatus(t, tok); st != 200 {
 				t.Errorf("%s, instance 2 before its refresh: old token %d; want still 200 (the documented window)", step.name, st)
 			}
-			if err := s2.app.Cache.Refresh(ctx); err != nil {
+			if err := s2.app.cache.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if st := s2.verifyStatus(t, tok); st != 401 {
@@ -666,7 +625,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 		sec = owner.register("gone.example.com", "free")
 		id = domainIDOf(t, s1, "gone.example.com")
 		tok = s1.issueToken(t, sec)
-		if err := s2.app.Cache.Refresh(ctx); err != nil {
+		if err := s2.app.cache.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if r := owner.post(fmt.Sprintf("/domain/%d/delete", id), nil); r.Status != http.StatusSeeOther {
@@ -678,7 +637,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 		if st := s2.verifyStatus(t, tok); st != 200 {
 			t.Errorf("deletion, instance 2 before its refresh: %d, want 200", st)
 		}
-		if err := s2.app.Cache.Refresh(ctx); err != nil {
+		if err := s2.app.cache.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if st := s2.verifyStatus(t, tok); st != 401 {
@@ -688,7 +647,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			t.Errorf("deletion, instance 2 after its refresh: secret %d, want 401", st)
 		}
 		// A third instance started afterwards refuses them from the start.
-		s3 := instanceOn(t, s1.app.DB)
+		s3 := instanceOn(t, s1.app.db)
 		if st := s3.verifyStatus(t, tok); st != 401 {
 			t.Errorf("a new instance accepts a deleted domain's token: %d", st)
 		}
@@ -719,7 +678,7 @@ func TestTokenAPIWithoutDatabase(t *testing.T) {
 		s := newTestServer(t, driver)
 		sec := s.user(t, "down@example.com").register("down.example.com", "free")
 		tok := s.issueToken(t, sec)
-		sqlDB, err := s.app.DB.DB()
+		sqlDB, err := s.app.db.DB()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -757,7 +716,9 @@ func TestTokenAPIInternalErrors(t *testing.T) {
 	sec := s.user(t, "boom@example.com").register("boom.example.com", "free")
 	tok := s.issueToken(t, sec)
 	// The same database and keys, with parts missing: every request panics.
-	app, logs := buildApp(t, s.app.DB, testConfig(), false, func(a *App) { a.Counter, a.Cache = nil, nil })
+	app, logs := buildApp(t, s.app.db, testConfig(), false, func(a *App) {
+		a.access = access.New(nil, a.tokenManager(nil), nil, apiLimits(a.config, nil))
+	})
 	broken := serveApp(t, app, logs)
 	for _, req := range []apiReq{jsonSecret(sec), verifyReq(tok)} {
 		for _, lang := range []string{"en", "ko"} {
@@ -793,16 +754,16 @@ func FuzzTokenEndpoint(f *testing.F) {
 	ctx := context.Background()
 	cfg := testConfig()
 	cfg.TokenTTL = time.Hour
-	app, _ := buildApp(f, testdb.Fresh(f, "sqlite"), cfg, false, func(a *App) { a.Log = slog.New(slog.DiscardHandler) })
-	u, err := app.Users.Insert(ctx, "fuzz@example.com", "fuzz", "password123")
+	app, _ := buildApp(f, testdb.Fresh(f, "sqlite"), cfg, false, func(a *App) { a.log = slog.New(slog.DiscardHandler) })
+	u, err := app.users.Insert(ctx, "fuzz@example.com", "fuzz", "password123")
 	if err != nil {
 		f.Fatal(err)
 	}
-	_, sec, err := app.Domains.Insert(ctx, u.ID, "fuzz.example.com", models.PlanFree)
+	_, sec, err := app.domains.Insert(ctx, u.ID, "fuzz.example.com", models.PlanFree)
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := app.Cache.Refresh(ctx); err != nil {
+	if err := app.cache.Refresh(ctx); err != nil {
 		f.Fatal(err)
 	}
 	h := app.Handler()
@@ -830,12 +791,12 @@ func FuzzTokenEndpoint(f *testing.F) {
 		{`{"clientSecret":12}`, "application/json", "Bearer"},
 		{`{"clientSecret":"` + sec + `"} x`, "application/json", "Basic dXNlcjpwYXNz"},
 		{`[]`, "application/json", parts[0] + "." + parts[1] + "."},
-		{`{`, "application/json", handmade(f, hdr("none"), good, nil)},
-		{"", "", handmade(f, hdr("RS256"), good, key)},
-		{"clientSecret=%zz", "application/x-www-form-urlencoded", handmade(f, hdr("HS256"), but(good, "exp", nil), key)},
-		{"--x\r\n", "multipart/form-data; boundary=x", handmade(f, hdr("HS256"), but(good, "iss", "evil"), key)},
-		{sec, "text/plain", handmade(f, hdr("HS256"), but(good, "exp", time.Now().Add(-time.Hour).Unix(), "iat", time.Now().Add(-2*time.Hour).Unix()), key)},
-		{`{"clientSecret":"` + strings.ToUpper(sec) + `"}`, "application/vnd.api+json", handmade(f, map[string]any{"alg": "HS256", "kid": "../../x"}, good, key)},
+		{`{`, "application/json", tokentest.Unsigned(f, tokentest.Header("none"), good)},
+		{"", "", tokentest.Sign(f, key, tokentest.Header("RS256"), good)},
+		{"clientSecret=%zz", "application/x-www-form-urlencoded", tokentest.Sign(f, key, tokentest.Header("HS256"), but(good, "exp", nil))},
+		{"--x\r\n", "multipart/form-data; boundary=x", tokentest.Sign(f, key, tokentest.Header("HS256"), but(good, "iss", "evil"))},
+		{sec, "text/plain", tokentest.Sign(f, key, tokentest.Header("HS256"), but(good, "exp", time.Now().Add(-time.Hour).Unix(), "iat", time.Now().Add(-2*time.Hour).Unix()))},
+		{`{"clientSecret":"` + strings.ToUpper(sec) + `"}`, "application/vnd.api+json", tokentest.Sign(f, key, map[string]any{"alg": "HS256", "kid": "../../x"}, good)},
 	} {
 		f.Add(s.body, s.ctype, s.auth)
 	}

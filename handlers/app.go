@@ -1,5 +1,6 @@
 // Package handlers is everything HTTP: the App and its dependencies, the
-// one route table (routes.go), middleware, rendering and one file per feature.
+// one route table (routes.go), middleware, rendering and one file per
+// feature. New builds every part of the application; Run serves it.
 package handlers
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/domaincache"
 	"github.com/nodebird/nodebird-api/internal/token"
@@ -25,48 +27,58 @@ import (
 
 // App holds the application's dependencies; handlers are its methods.
 type App struct {
-	Config  *config.Config
-	Log     *slog.Logger
-	DB      *gorm.DB
-	Users   *models.UserModel
-	Domains *models.DomainModel
-	Usage   *models.UsageModel
-	Audit   *models.AuditModel
-	Admin   *models.AdminModel
-	Tokens  *token.Manager
-	// Cache is the in-memory view of the domains the API answers from.
-	Cache *domaincache.Cache
-	// Counter batches token counts per domain.
-	Counter *usage.Counter
+	config     *config.Config
+	log        *slog.Logger
+	db         *gorm.DB
+	users      *models.UserModel
+	domains    *models.DomainModel
+	usageStats *models.UsageModel // tokens issued and refused per domain and hour
+	audit      *models.AuditModel
+	admin      *models.AdminModel
 
-	limits *limiters
+	// cache is the in-memory view of the domains the API answers from.
+	cache *domaincache.Cache
+	// tokenCounts batches the tokens issued and refused per domain into usageStats.
+	tokenCounts *usage.Counter
+	// access applies the token rules (issuing and checking).
+	access *access.Service
+	// limits are the portal's (the API's are the access service's).
+	limits *portalLimits
 	// metrics are served at /metrics (or on METRICS_ADDR).
 	metrics *metrics
 
 	sessions  *sessions.CookieStore
 	templates map[string]*pageTemplate
 	static    fs.FS
+
+	// web serves the portal, api serves /v1 (routes.go); handler mounts both.
+	web, api *echo.Echo
+	handler  http.Handler
+
 	// shuttingDown turns /readyz to 503 as soon as shutdown starts.
 	shuttingDown atomic.Bool
 }
 
-// New builds the App from its dependencies. files holds templates/ and static/.
+// New builds the application on db: models, domain view, usage counter,
+// limits, token rules, sessions, templates and routes. files holds
+// templates/ and static/. Run serves it.
 func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, error) {
 	a := &App{
-		Config:  cfg,
-		Log:     log,
-		DB:      db,
-		Users:   models.NewUserModel(db, cfg.DBQueryTimeout, cfg.BcryptCost),
-		Domains: models.NewDomainModel(db, cfg.DBQueryTimeout),
-		Usage:   models.NewUsageModel(db, cfg.DBQueryTimeout),
-		Audit:   models.NewAuditModel(db, cfg.DBQueryTimeout),
-		Admin:   models.NewAdminModel(db, cfg.DBQueryTimeout),
-		Tokens:  token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),
+		config:     cfg,
+		log:        log,
+		db:         db,
+		users:      models.NewUserModel(db, cfg.DBQueryTimeout, cfg.BcryptCost),
+		domains:    models.NewDomainModel(db, cfg.DBQueryTimeout),
+		usageStats: models.NewUsageModel(db, cfg.DBQueryTimeout),
+		audit:      models.NewAuditModel(db, cfg.DBQueryTimeout),
+		admin:      models.NewAdminModel(db, cfg.DBQueryTimeout),
 	}
-	a.Cache = domaincache.New(a.Domains, cfg.DomainCacheMax, log)
-	a.Counter = usage.New(a.Usage, log)
+	a.cache = domaincache.New(a.domains, cfg.DomainCacheMax, log)
+	a.tokenCounts = usage.New(a.usageStats, log)
+	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),
+		a.tokenCounts, apiLimits(cfg, nil))
+	a.limits = newPortalLimits(cfg, nil)
 	a.metrics = newMetrics(db, log)
-	a.limits = newLimiters(limitSettingsOf(cfg))
 	var err error
 	if a.templates, err = parseTemplates(files); err != nil {
 		return nil, err
@@ -82,6 +94,7 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		Secure:   cfg.Production(),
 		SameSite: http.SameSiteLaxMode,
 	}
+	a.routes()
 	return a, nil
 }
 
@@ -92,27 +105,27 @@ func derive(secret []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// Handler returns the HTTP handler with every route and middleware.
-func (a *App) Handler() *echo.Echo {
+// newEcho is an Echo instance with the app's settings, rendering errors with onError.
+func (a *App) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = a.errorHandler
+	e.HTTPErrorHandler = onError
 	e.IPExtractor = a.ipExtractor()
-	a.routes(e)
 	return e
 }
 
-// StartShutdown makes readiness fail; in-flight requests go on.
-func (a *App) StartShutdown() { a.shuttingDown.Store(true) }
+// Handler is the whole application as one http.Handler: the API under
+// /v1, the portal everywhere else.
+func (a *App) Handler() http.Handler { return a.handler }
 
 // domainChanged makes a change to a domain take effect in the API at once
 // on this instance; other instances see it at their next cache refresh.
 func (a *App) domainChanged(id uint64) {
-	a.Cache.Forget(id)
-	ctx, cancel := context.WithTimeout(context.Background(), a.Config.DBQueryTimeout)
+	a.cache.Forget(id)
+	ctx, cancel := context.WithTimeout(context.Background(), a.config.DBQueryTimeout)
 	defer cancel()
-	if err := a.Cache.Refresh(ctx); err != nil {
-		a.Log.Warn("refreshing the domain cache after a change", "domain_id", id, "err", err)
+	if err := a.cache.Refresh(ctx); err != nil {
+		a.log.Warn("refreshing the domain cache after a change", "domain_id", id, "err", err)
 	}
 }

@@ -32,7 +32,7 @@ func (a *App) joinPage(c echo.Context) error {
 func (a *App) join(c echo.Context) error {
 	f := &joinForm{Email: c.FormValue("email"), Nick: c.FormValue("nick"), Password: c.FormValue("password")}
 	errs := f.validate()
-	if len(errs) == 0 && slices.Contains(a.Config.AdminEmails, f.Email) {
+	if len(errs) == 0 && slices.Contains(a.config.AdminEmails, f.Email) {
 		// Sign-up does not verify addresses: whoever registered a listed
 		// email first would become admin. Listed accounts must exist first.
 		errs["email"] = "form.email.admin"
@@ -42,7 +42,7 @@ func (a *App) join(c echo.Context) error {
 		if !a.joinAllowed(c) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
-		u, err := a.Users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
+		u, err := a.users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
 		switch {
 		case errors.Is(err, models.ErrDuplicateEmail):
 			errs["email"] = "form.email.taken"
@@ -72,7 +72,7 @@ func (a *App) login(c echo.Context) error {
 			p.Form, p.Errors = f, map[string]string{"login": "form.login.throttled"}
 			return a.render(c, http.StatusTooManyRequests, "login", p)
 		}
-		u, err := a.Users.Authenticate(c.Request().Context(), f.Email, f.Password)
+		u, err := a.users.Authenticate(c.Request().Context(), f.Email, f.Password)
 		switch {
 		case errors.Is(err, models.ErrInvalidCredentials): // the attempt stays counted
 			errs["login"] = "form.login.failed"
@@ -95,7 +95,7 @@ func (a *App) login(c echo.Context) error {
 func (a *App) logout(c echo.Context) error {
 	ws := webSession(c)
 	if ws.user != nil {
-		if err := a.Users.EndSessions(c.Request().Context(), ws.user.ID); err != nil {
+		if err := a.users.EndSessions(c.Request().Context(), ws.user.ID); err != nil {
 			return err
 		}
 	}

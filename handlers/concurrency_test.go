@@ -86,11 +86,11 @@ func TestConcurrentDomainRegistrations(t *testing.T) {
 			t.Errorf("%d distinct secrets shown, want %d", len(shown), n)
 		}
 
-		u, err := s.app.Users.GetByEmail(context.Background(), "many@example.com")
+		u, err := s.app.users.GetByEmail(context.Background(), "many@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := s.app.Domains.ListForUser(context.Background(), u.ID)
+		ds, err := s.app.domains.ListForUser(context.Background(), u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestConcurrentSignupsSameEmail(t *testing.T) {
 			t.Errorf("%d sign-ups succeeded, want exactly 1", created)
 		}
 		var count int64
-		if err := s.app.DB.Model(&models.User{}).Where("email = ?", "same@example.com").Count(&count).Error; err != nil {
+		if err := s.app.db.Model(&models.User{}).Where("email = ?", "same@example.com").Count(&count).Error; err != nil {
 			t.Fatal(err)
 		}
 		if count != 1 {

@@ -49,9 +49,9 @@ type docsStatus struct {
 func (a *App) docs(c echo.Context) error {
 	p := a.page(c)
 	lang := p.Lang
-	ttl := a.Tokens.TTL()
+	ttl := a.access.TokenTTL()
 	ttlSecs := int(ttl.Seconds())
-	issuer := a.Config.JWTIssuer
+	issuer := a.config.JWTIssuer
 	if issuer == "" {
 		issuer = "nodebird"
 	}
@@ -67,25 +67,26 @@ func (a *App) docs(c echo.Context) error {
 			ExpiresAt: jwt.NewNumericDate(iat.Add(ttl)),
 		},
 	}
-	claimsJSON := indentJSON(newClaimsResponse(i18n.T(lang, "api.token.valid"), &claims))
+	claimsJSON := indentJSON(claimsResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.valid"), Claims: &claims})
 	compact, _ := json.Marshal(claims)
 	// A shortened token: its real header, the start of its payload.
 	sample := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(compact)[:24] + "…"
 
-	free, premium := a.limits.tokenPolicy("free"), a.limits.tokenPolicy("premium")
+	limits := a.access.Limits()
+	free, premium := limits.TokenFree, limits.TokenPremium
 	msg := func(status int, key string) string {
-		return indentJSON(apiError{Code: status, Message: i18n.T(lang, key)})
+		return indentJSON(apiErrorBody{Code: status, Message: i18n.T(lang, key)})
 	}
 	p.Data = &docsData{
 		APIBase:    c.Scheme() + "://" + c.Request().Host,
 		TTLSeconds: ttlSecs,
 		TTL:        durationWords(lang, ttl),
-		BodyLimit:  a.Config.BodyLimit,
-		Limits:     a.limits.on,
-		FreeRPM:    thousands(free.quota),
-		PremiumRPM: thousands(premium.quota),
-		VerifyRPM:  thousands(a.limits.verify.quota),
-		BadRPM:     thousands(a.limits.badSecret.quota),
+		BodyLimit:  a.config.BodyLimit,
+		Limits:     limits.On,
+		FreeRPM:    thousands(free.Quota),
+		PremiumRPM: thousands(premium.Quota),
+		VerifyRPM:  thousands(limits.Verify.Quota),
+		BadRPM:     thousands(limits.BadSecret.Quota),
 
 		SampleToken: sample,
 		TokenOK: indentJSON(tokenResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.issued"),
@@ -95,11 +96,11 @@ func (a *App) docs(c echo.Context) error {
 		ErrMissing:     msg(http.StatusBadRequest, "api.secret.missing"),
 		ErrInvalid:     msg(http.StatusUnauthorized, "api.token.invalid"),
 		ErrExpired:     msg(419, "api.token.expired"),
-		ErrExpiredKo:   indentJSON(apiError{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
+		ErrExpiredKo:   indentJSON(apiErrorBody{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
 		ErrRateLimited: msg(http.StatusTooManyRequests, "api.ratelimit"),
 		ErrOrigin:      msg(http.StatusForbidden, "api.origin"),
-		PolicyFree:     fmt.Sprintf(`"%s";q=%d;w=%d`, free.name, free.quota, int(free.window.Seconds())),
-		RateFree:       fmt.Sprintf(`"%s";r=0;t=%d`, free.name, 42),
+		PolicyFree:     policyField(free),
+		RateFree:       fmt.Sprintf(`"%s";r=0;t=%d`, free.Name, 42),
 		Statuses: []docsStatus{
 			{200, "docs.status.200.when", "docs.status.200.do"},
 			{400, "docs.status.400.when", "docs.status.400.do"},

@@ -40,7 +40,7 @@ type dashboardData struct {
 func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret) error {
 	ctx := c.Request().Context()
 	u := p.User
-	ds, err := a.Domains.ListForUser(ctx, u.ID)
+	ds, err := a.domains.ListForUser(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret)
 	for i, d := range ds {
 		ids[i] = d.ID
 	}
-	recent, err := a.Usage.Recent(ctx, ids, time.Now().Add(-24*time.Hour))
+	recent, err := a.usageStats.Recent(ctx, ids, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (a *App) createDomain(c echo.Context) error {
 	p := a.page(c)
 	errs := f.validate()
 	if len(errs) == 0 {
-		d, secret, err := a.Domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Plan)
+		d, secret, err := a.domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Plan)
 		switch {
 		case errors.Is(err, models.ErrDuplicateHost):
 			errs["host"] = "form.host.taken"
@@ -115,7 +115,7 @@ func (a *App) rotateDomain(c echo.Context) error {
 		return err
 	}
 	p := a.page(c)
-	d, secret, err := a.Domains.Rotate(c.Request().Context(), id, p.User.ID)
+	d, secret, err := a.domains.Rotate(c.Request().Context(), id, p.User.ID)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -133,7 +133,7 @@ func (a *App) deleteDomain(c echo.Context) error {
 		return err
 	}
 	ws := webSession(c)
-	err = a.Domains.Delete(c.Request().Context(), id, ws.user.ID)
+	err = a.domains.Delete(c.Request().Context(), id, ws.user.ID)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/faultproxy"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -77,7 +78,7 @@ func TestDatabaseFaults(t *testing.T) {
 		t.Fatalf("token: %d", r.Status)
 	}
 	s.user(t, "bob@example.com")
-	u, err := s.app.Users.GetByEmail(ctx, "owner@example.com")
+	u, err := s.app.users.GetByEmail(ctx, "owner@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestDatabaseFaults(t *testing.T) {
 			t.Errorf("%s: Content-Type %q", p.name, ct)
 		}
 		if r.Status == 503 && p.api && p.name != "/readyz" {
-			var body apiError
+			var body apiErrorBody
 			if json.Unmarshal([]byte(r.Body), &body) != nil || body.Code != 503 || body.Message == "" {
 				t.Errorf("%s: body %s, want {code: 503, message}", p.name, r.Body)
 			}
@@ -163,17 +164,9 @@ func TestDatabaseFaults(t *testing.T) {
 	// to serve again, then checks that everything works at the first try.
 	recovered := func(t *testing.T, visitor *client, uncached, round string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
 		tries := 0
-		for {
-			tries++
-			if visitor.get("/readyz").Status == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the app did not recover in 10s after the database came back")
-			}
-			time.Sleep(100 * time.Millisecond)
+		if !testutil.Eventually(10*time.Second, func() bool { tries++; return visitor.get("/readyz").Status == http.StatusOK }) {
+			t.Fatalf("the app did not recover in 10s after the database came back")
 		}
 		t.Logf("ready again after %d /readyz tries", tries)
 		if r := owner.get("/"); r.Status != http.StatusOK || !strings.Contains(r.Body, "cached.example.com") {
@@ -220,7 +213,7 @@ func TestDatabaseFaults(t *testing.T) {
 			if r := login(); r.Status != http.StatusSeeOther {
 				t.Errorf("login with the right password after the outage: %d (outage answers counted as failures?)", r.Status)
 			}
-			if u, err := s.app.Users.GetByEmail(ctx, newEmail); err == nil {
+			if u, err := s.app.users.GetByEmail(ctx, newEmail); err == nil {
 				t.Errorf("the sign-up answered 503 created user %d", u.ID)
 			}
 		})

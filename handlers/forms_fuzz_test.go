@@ -74,7 +74,7 @@ func newFormFuzzer(f *testing.F) *formFuzzer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := app.Cache.Refresh(context.Background()); err != nil {
+	if err := app.cache.Refresh(context.Background()); err != nil {
 		f.Fatal(err)
 	}
 	z := &formFuzzer{app: app, h: app.Handler()}
@@ -118,7 +118,7 @@ func (z *formFuzzer) do(method, path string, form url.Values) *httptest.Response
 
 func (z *formFuzzer) count(t *testing.T, model any) int64 {
 	var n int64
-	if err := z.app.DB.Model(model).Count(&n).Error; err != nil {
+	if err := z.app.db.Model(model).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -193,7 +193,7 @@ func FuzzDomainForm(f *testing.F) {
 		case rec.Code == http.StatusCreated:
 			want, key := NormalizeHost(host)
 			var d models.Domain
-			if err := z.app.DB.Order("id DESC").Take(&d).Error; err != nil {
+			if err := z.app.db.Order("id DESC").Take(&d).Error; err != nil {
 				t.Fatal(err)
 			}
 			if after != before+1 || key != "" || d.Host != want {

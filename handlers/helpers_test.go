@@ -80,7 +80,7 @@ func newTestServer(t *testing.T, driver string, tweak ...func(*config.Config)) *
 func startApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hooks ...func(*App)) *testServer {
 	t.Helper()
 	app, logs := buildApp(t, db, cfg, jsonLogs, hooks...)
-	if err := app.Cache.Refresh(context.Background()); err != nil {
+	if err := app.cache.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return serveApp(t, app, logs)

@@ -152,7 +152,7 @@ func TestPortalBodyLimitChunked(t *testing.T) {
 	cfg.BodyLimit = strconv.Itoa(limit)
 	spy := &bodySpy{seen: map[string]string{}}
 	app, logs := buildApp(t, testdb.Fresh(t, "sqlite"), cfg, false)
-	if err := app.Cache.Refresh(context.Background()); err != nil {
+	if err := app.cache.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(spy.wrap(app.Handler()))

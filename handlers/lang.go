@@ -28,7 +28,7 @@ func (a *App) setLang(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{
 		Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.Config.Production() || c.IsTLS(),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.config.Production() || c.IsTLS(),
 	})
 	back := localPath(c.FormValue("next"), "/")
 	return a.redirect(c, back)

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,77 +8,71 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
-	"github.com/nodebird/nodebird-api/models"
 )
 
-// policy is one rate limit: quota requests per window, named in the
-// RateLimit-Policy header.
-type policy struct {
-	name   string
-	quota  int
-	window time.Duration
-}
-
-// limiters hold the counts of every rate limit of the app.
-type limiters struct {
+// portalLimits are the portal's limits: logins and sign-ups. The API's
+// quotas are the access service's (internal/access).
+type portalLimits struct {
 	on bool
 	// Separate tables, so that flooding one kind of key (many IPs) cannot
-	// evict another (a locked account, a busy domain).
-	domains  *ratelimit.Limiter // tokens and verifications per domain
-	ips      *ratelimit.Limiter // bad secrets, logins and sign-ups per client IP (IPv6 per /64)
-	accounts *ratelimit.Limiter // logins per account
+	// evict another (a locked account).
+	ips      *ratelimit.Limiter[string] // logins and sign-ups per client network
+	accounts *ratelimit.Limiter[string] // logins per account
 
-	tokenFree, tokenPremium, verify, badSecret policy
-	loginAccount, loginIP, joinIP              policy
+	loginAccount, loginIP, joinIP ratelimit.Policy
 }
 
-// limitSettings are the quotas; now may be nil (tests pass a clock).
-type limitSettings struct {
-	on                                           bool
-	maxKeys                                      int
-	freeRPM, premiumRPM, verifyRPM, badSecretRPM int
-	loginAccount, loginIP, joinIP                int
-	loginWindow                                  time.Duration
-	now                                          func() time.Time
-}
-
-func newLimiters(s limitSettings) *limiters {
-	return &limiters{
-		on:           s.on,
-		domains:      ratelimit.New(s.maxKeys, s.now),
-		ips:          ratelimit.New(s.maxKeys, s.now),
-		accounts:     ratelimit.New(s.maxKeys, s.now),
-		tokenFree:    policy{"token-free", s.freeRPM, time.Minute},
-		tokenPremium: policy{"token-premium", s.premiumRPM, time.Minute},
-		verify:       policy{"verify", s.verifyRPM, time.Minute},
-		badSecret:    policy{"bad-secret", s.badSecretRPM, time.Minute},
-		loginAccount: policy{"login-account", s.loginAccount, s.loginWindow},
-		loginIP:      policy{"login-ip", s.loginIP, s.loginWindow},
-		joinIP:       policy{"join-ip", s.joinIP, time.Hour},
+func newPortalLimits(cfg *config.Config, now func() time.Time) *portalLimits {
+	return &portalLimits{
+		on:           cfg.RateLimits,
+		ips:          ratelimit.New[string](cfg.RateLimitKeys, now),
+		accounts:     ratelimit.New[string](cfg.RateLimitKeys, now),
+		loginAccount: ratelimit.Policy{Name: "login-account", Quota: cfg.LoginFailsAccount, Window: cfg.LoginWindow},
+		loginIP:      ratelimit.Policy{Name: "login-ip", Quota: cfg.LoginFailsIP, Window: cfg.LoginWindow},
+		joinIP:       ratelimit.Policy{Name: "join-ip", Quota: cfg.JoinPerHourIP, Window: time.Hour},
 	}
 }
 
-func (l *limiters) tokenPolicy(plan string) policy {
-	if plan == models.PlanPremium {
-		return l.tokenPremium
+// apiLimits are the API's quotas, from the settings.
+func apiLimits(cfg *config.Config, now func() time.Time) access.Limits {
+	return access.Limits{
+		On:           cfg.RateLimits,
+		TokenFree:    ratelimit.Policy{Name: "token-free", Quota: cfg.FreeTokenRPM, Window: time.Minute},
+		TokenPremium: ratelimit.Policy{Name: "token-premium", Quota: cfg.PremiumTokenRPM, Window: time.Minute},
+		Verify:       ratelimit.Policy{Name: "verify", Quota: cfg.VerifyRPM, Window: time.Minute},
+		BadSecret:    ratelimit.Policy{Name: "bad-secret", Quota: cfg.BadSecretRPM, Window: time.Minute},
+		MaxKeys:      cfg.RateLimitKeys,
+		Now:          now,
 	}
-	return l.tokenFree
 }
-
-// errRateLimited is the 429 every limit answers with.
-var errRateLimited = echo.NewHTTPError(http.StatusTooManyRequests, "api.ratelimit")
 
 // setRateHeaders writes the IETF httpapi RateLimit-Policy and RateLimit
-// fields (draft-ietf-httpapi-ratelimit-headers) and, when refused, Retry-After.
-func setRateHeaders(c echo.Context, p policy, r ratelimit.Result) {
-	h := c.Response().Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"%s";q=%d;w=%d`, p.name, p.quota, int(p.window.Seconds())))
-	h.Set("RateLimit", fmt.Sprintf(`"%s";r=%d;t=%d`, p.name, r.Remaining, r.ResetSeconds()))
-	if !r.Allowed {
-		retryAfter(c, r)
+// fields (draft-ietf-httpapi-ratelimit-headers) of l and, when it refused,
+// Retry-After. Nothing when l is nil (limits off).
+func setRateHeaders(c echo.Context, l *access.Limit) {
+	if l == nil {
+		return
 	}
+	h := c.Response().Header()
+	h.Set("RateLimit-Policy", policyField(l.Policy))
+	b := make([]byte, 0, 48)
+	b = strconv.AppendQuote(b, l.Policy.Name)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(l.Remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, int64(l.ResetSeconds()), 10)
+	h.Set("RateLimit", string(b))
+	if !l.Allowed {
+		retryAfter(c, l.Result)
+	}
+}
+
+// policyField is p as a RateLimit-Policy field value: "name";q=10;w=60.
+func policyField(p ratelimit.Policy) string {
+	return strconv.Quote(p.Name) + ";q=" + strconv.Itoa(p.Quota) + ";w=" + strconv.Itoa(int(p.Window.Seconds()))
 }
 
 // retryAfter tells a refused client how long to wait: the longest of the
@@ -94,42 +87,9 @@ func retryAfter(c echo.Context, rs ...ratelimit.Result) {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 }
 
-// allow counts one request against p for key; false means refused (the
-// headers say so and for how long).
-func (a *App) allow(c echo.Context, p policy, key string) bool {
-	if !a.limits.on {
-		return true
-	}
-	r := a.limits.domains.Allow(key, p.quota, p.window)
-	setRateHeaders(c, p, r)
-	if !r.Allowed {
-		a.metricRateLimited(p.name)
-	}
-	return r.Allowed
-}
-
-// guessing reports whether this client IP has sent too many unknown or
-// malformed secrets; it is checked before any lookup so guessing stays slow.
-func (a *App) guessing(c echo.Context) bool {
-	if !a.limits.on {
-		return false
-	}
-	p := a.limits.badSecret
-	r := a.limits.ips.Peek("bad:"+clientKey(c), p.quota, p.window)
-	if !r.Allowed {
-		setRateHeaders(c, p, r)
-		a.metricRateLimited(p.name)
-	}
-	return !r.Allowed
-}
-
-// badSecret counts an unknown or malformed secret against the client IP.
-func (a *App) badSecret(c echo.Context) {
-	if !a.limits.on {
-		return
-	}
-	p := a.limits.badSecret
-	setRateHeaders(c, p, a.limits.ips.Allow("bad:"+clientKey(c), p.quota, p.window))
+// rateLimited is the 429 every limit answers with.
+func rateLimited() error {
+	return echo.NewHTTPError(http.StatusTooManyRequests, "api.ratelimit")
 }
 
 // loginAttempt counts a login attempt for email from this IP against
@@ -138,23 +98,24 @@ func (a *App) badSecret(c echo.Context) {
 // either is exhausted. The caller then gives the attempt back with
 // loginSucceeded or loginNotCounted, or keeps it as a failure.
 func (a *App) loginAttempt(c echo.Context, email string) bool {
-	if !a.limits.on {
+	l := a.limits
+	if !l.on {
 		return true
 	}
-	l := a.limits
-	acct := l.accounts.Allow("acct:"+email, l.loginAccount.quota, l.loginAccount.window)
-	ip := l.ips.Allow("login:"+clientKey(c), l.loginIP.quota, l.loginIP.window)
+	acctKey, ipKey := "acct:"+email, "login:"+clientKey(c)
+	acct := l.accounts.Allow(acctKey, l.loginAccount.Quota, l.loginAccount.Window)
+	ip := l.ips.Allow(ipKey, l.loginIP.Quota, l.loginIP.Window)
 	if acct.Allowed && ip.Allowed {
 		return true
 	}
 	// Refused: what was counted is given back, so waiting clears it.
 	if acct.Allowed {
-		l.accounts.Release("acct:" + email)
+		l.accounts.Release(acctKey)
 	}
 	if ip.Allowed {
-		l.ips.Release("login:" + clientKey(c))
+		l.ips.Release(ipKey)
 	}
-	a.metricRateLimited("login")
+	a.metrics.rateLimited("login")
 	retryAfter(c, acct, ip)
 	return false
 }
@@ -179,12 +140,13 @@ func (a *App) loginNotCounted(c echo.Context, email string) {
 // joinAllowed counts a sign-up from this IP (each costs a password hash);
 // false (with Retry-After set) when the IP has had its share.
 func (a *App) joinAllowed(c echo.Context) bool {
-	if !a.limits.on {
+	l := a.limits
+	if !l.on {
 		return true
 	}
-	r := a.limits.ips.Allow("join:"+clientKey(c), a.limits.joinIP.quota, a.limits.joinIP.window)
+	r := l.ips.Allow("join:"+clientKey(c), l.joinIP.Quota, l.joinIP.Window)
 	if !r.Allowed {
-		a.metricRateLimited("join")
+		a.metrics.rateLimited("join")
 		retryAfter(c, r)
 	}
 	return r.Allowed
@@ -201,17 +163,4 @@ func clientKey(c echo.Context) string {
 		return ip.String()
 	}
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// metricRateLimited counts a refusal by policy name for /metrics.
-func (a *App) metricRateLimited(name string) { a.metrics.rateLimited(name) }
-
-func limitSettingsOf(cfg *config.Config) limitSettings {
-	return limitSettings{
-		on: cfg.RateLimits, maxKeys: cfg.RateLimitKeys,
-		freeRPM: cfg.FreeTokenRPM, premiumRPM: cfg.PremiumTokenRPM, verifyRPM: cfg.VerifyRPM,
-		badSecretRPM: cfg.BadSecretRPM,
-		loginAccount: cfg.LoginFailsAccount, loginIP: cfg.LoginFailsIP, loginWindow: cfg.LoginWindow,
-		joinIP: cfg.JoinPerHourIP,
-	}
 }

@@ -25,9 +25,7 @@ func limited(c *config.Config) { c.RateLimits = true }
 
 // withClock replaces the server's limiters by ones reading clk.
 func withClock(s *testServer, clk *fakeClock) {
-	set := limitSettingsOf(s.app.Config)
-	set.now = clk.now
-	s.app.limits = newLimiters(set)
+	s.app.setClocks(nil, clk.now)
 }
 
 func TestLoginThrottlingPerAccount(t *testing.T) {
@@ -186,7 +184,7 @@ func TestSignupsAreLimitedPerIP(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("4th sign-up from one IP in an hour: %d", r.Status)
 	}
-	if _, err := s.app.Users.GetByEmail(context.Background(), "j9@example.com"); err == nil {
+	if _, err := s.app.users.GetByEmail(context.Background(), "j9@example.com"); err == nil {
 		t.Fatal("a refused sign-up created the account")
 	}
 }
@@ -200,7 +198,7 @@ func TestListedAdminEmailCannotSignUp(t *testing.T) {
 		t.Fatalf("sign-up with a listed admin email: %d", r.Status)
 	}
 	mustContain(t, "refused sign-up", r.Body, "reserved for an administrator")
-	if _, err := s.app.Users.GetByEmail(context.Background(), "boss@example.com"); err == nil {
+	if _, err := s.app.users.GetByEmail(context.Background(), "boss@example.com"); err == nil {
 		t.Fatal("the account was created")
 	}
 }

@@ -27,7 +27,7 @@ func (a *App) readyz(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
 	defer cancel()
-	if err := models.Ping(ctx, a.DB); err != nil {
+	if err := models.Ping(ctx, a.db); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, status{"database unavailable"})
 	}
 	return c.JSON(http.StatusOK, status{"ok"})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 )
 
 // requestLines returns the JSON request lines logged so far.
@@ -36,18 +37,19 @@ func (l *logBuffer) requestLines(t *testing.T) []map[string]any {
 // waitRequestID waits for the request line with request id rid.
 func (l *logBuffer) waitRequestID(t *testing.T, rid string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var found map[string]any
+	if !testutil.Eventually(5*time.Second, func() bool {
 		for _, line := range l.requestLines(t) {
 			if line["request_id"] == rid {
-				return line
+				found = line
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no request line with request_id %q:\n%s", rid, l.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("no request line with request_id %q:\n%s", rid, l.String())
 	}
+	return found
 }
 
 // newOpsServer starts the whole application on db (a fresh one of driver

@@ -48,7 +48,7 @@ func TestHealthAndReadiness(t *testing.T) {
 				{"/healthz", 200, `{"status":"ok"}`},
 				{"/readyz", 200, `{"status":"ok"}`},
 			}},
-			{"shutting down", s.app.StartShutdown, []check{
+			{"shutting down", func() { s.app.shuttingDown.Store(true) }, []check{
 				{"/healthz", 200, `{"status":"ok"}`},
 				{"/readyz", 503, `{"status":"shutting down"}`},
 			}},
@@ -73,7 +73,7 @@ func TestReadinessWithoutDatabase(t *testing.T) {
 	if r := c.get("/readyz"); r.Status != http.StatusOK {
 		t.Fatalf("readyz before: %d", r.Status)
 	}
-	sqlDB, _ := s.app.DB.DB()
+	sqlDB, _ := s.app.db.DB()
 	sqlDB.Close()
 	if r := c.get("/readyz"); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, `"database unavailable"`) {
 		t.Errorf("readyz with the database closed: %d %s", r.Status, r.Body)
@@ -101,11 +101,11 @@ func TestMetrics(t *testing.T) {
 		if r, _ := opsToken(t, s, secret.New()); r.Status != http.StatusUnauthorized {
 			t.Fatalf("unknown secret: %d", r.Status)
 		}
-		claims, err := s.app.Tokens.Verify(tok)
+		claims, err := s.app.tokenManager(nil).Verify(tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		past := token.New(s.app.Config.JWTSecret, s.app.Config.JWTIssuer, time.Minute,
+		past := token.New(s.app.config.JWTSecret, s.app.config.JWTIssuer, time.Minute,
 			func() time.Time { return time.Now().Add(-time.Hour) })
 		expired, _, _ := past.Issue(token.Subject{UserID: claims.UserID, Nick: claims.Nick,
 			DomainID: claims.DomainID, SecretVersion: claims.SecretVersion, Host: "metrics.example.com"})
@@ -206,7 +206,7 @@ func TestMetricsSettings(t *testing.T) {
 				return
 			}
 			rec := httptest.NewRecorder()
-			s.app.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			s.app.metrics.http.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "nodebird_token_verifications_total") {
 				t.Errorf("MetricsHandler: %d", rec.Code)
 			}
@@ -306,7 +306,7 @@ func TestRequestLogs(t *testing.T) {
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, want{"POST", "/domain/:id/rotate"})
 	do("POST", "/auth/login", strings.NewReader(url.Values{"_csrf": {csrf}, "email": {"logs@example.com"}, "password": {password}}.Encode()),
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, want{"POST", "/auth/login"})
-	do("GET", "/static/css/app.css", nil, nil, want{"GET", "/static*"})
+	do("GET", "/static/css/app.css", nil, nil, want{"GET", "/static/*"})
 	do("DELETE", "/nothing/here/"+sec, nil, nil, want{"DELETE", "unmatched"})
 
 	for rid := range sent {

@@ -34,11 +34,11 @@ func TestSignupLoginLogout(t *testing.T) {
 		r = c.get("/")
 		mustContain(t, "dashboard after signup", r.Body, "alice", `action="/domain"`, "Welcome")
 
-		u, err := s.app.Users.GetByEmail(context.Background(), "alice@example.com")
+		u, err := s.app.users.GetByEmail(context.Background(), "alice@example.com")
 		if err != nil {
 			t.Fatalf("email not normalised on storage: %v", err)
 		}
-		if cost, _ := bcrypt.Cost(u.PasswordHash); cost != s.app.Config.BcryptCost || strings.Contains(string(u.PasswordHash), "correct horse") {
+		if cost, _ := bcrypt.Cost(u.PasswordHash); cost != s.app.config.BcryptCost || strings.Contains(string(u.PasswordHash), "correct horse") {
 			t.Fatalf("password not bcrypt-hashed with the configured cost (%d)", cost)
 		}
 
@@ -143,7 +143,7 @@ func TestCSRFRefusal(t *testing.T) {
 	if r := c.get("/"); !strings.Contains(r.Body, "Log out") {
 		t.Fatal("a refused logout logged out")
 	}
-	if _, err := s.app.Users.GetByEmail(context.Background(), "x@example.com"); err == nil {
+	if _, err := s.app.users.GetByEmail(context.Background(), "x@example.com"); err == nil {
 		t.Fatal("a refused signup created a user")
 	}
 }
@@ -199,7 +199,7 @@ func TestDomainRegistration(t *testing.T) {
 		if !secret.WellFormed(sec) {
 			t.Fatalf("shown secret %q is not well formed", sec)
 		}
-		ds, err := s.app.Domains.ListForUser(context.Background(), 1)
+		ds, err := s.app.domains.ListForUser(context.Background(), 1)
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("stored domains: %v %v", ds, err)
 		}
@@ -260,7 +260,7 @@ func TestDomainValidation(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("extra fields: %d", r.Status)
 	}
-	ds, _ := s.app.Domains.ListForUser(context.Background(), 1)
+	ds, _ := s.app.domains.ListForUser(context.Background(), 1)
 	if len(ds) != 1 || ds[0].Status != models.StatusActive || ds[0].SecretHash == "x" {
 		t.Fatalf("extra fields reached the model: %+v", ds)
 	}
@@ -268,7 +268,7 @@ func TestDomainValidation(t *testing.T) {
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("signup with extra fields: %d", r.Status)
 	}
-	if u, _ := s.app.Users.GetByEmail(context.Background(), "h@example.com"); u == nil || u.IsAdmin {
+	if u, _ := s.app.users.GetByEmail(context.Background(), "h@example.com"); u == nil || u.IsAdmin {
 		t.Fatal("is_admin was mass-assigned")
 	}
 
@@ -385,7 +385,7 @@ func tokenStatus(t *testing.T, s *testServer, sec string) int {
 // no stack, no internal message, the request still logged.
 func TestServerErrorPage(t *testing.T) {
 	s := newTestServer(t, "sqlite")
-	e := s.app.Handler()
+	e := s.app.web
 	e.GET("/boom", func(echo.Context) error { panic("secret internal detail") })
 	e.GET("/fail", func(echo.Context) error { return errors.New("driver: secret internal detail") })
 	srv := httptest.NewServer(e)

@@ -233,7 +233,7 @@ func TestDashboardShowsRecentUse(t *testing.T) {
 	for i := 0; i < 12; i++ { // 10 issued, 2 refused by the free plan's limit
 		askToken(t, s, sec, nil)
 	}
-	if err := s.app.Counter.Flush(context.Background()); err != nil {
+	if err := s.app.tokenCounts.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	body := owner.get("/").Body

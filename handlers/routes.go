@@ -7,46 +7,71 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// routes is the one route table: every URL the application serves.
-func (a *App) routes(e *echo.Echo) {
-	e.Use(a.logRequests, a.recoverPanics, a.securityHeaders,
-		middleware.BodyLimit(a.Config.BodyLimit))
+// getHead: every GET route answers HEAD too (RFC 9110, 9.3.2), as load
+// balancers and uptime checkers expect; net/http sends no body for HEAD.
+var getHead = []string{http.MethodGet, http.MethodHead}
 
-	// Middleware chains, named by what they guard.
-	web := []echo.MiddlewareFunc{a.withSession}
+// routes is the one route table: every URL the application serves.
+//
+// The portal and the API are two Echo instances, each with its own
+// middleware chain and error handler (HTML pages for the portal, JSON
+// {code, message} for the API), mounted by path prefix on one handler:
+// neither looks at the URL to learn which it is. They stay in one package
+// because they share the App's dependencies and this table.
+func (a *App) routes() {
+	web := a.newEcho(a.webErrorHandler)
+	web.Use(a.logRequests, a.recoverPanics, a.webHeaders, middleware.BodyLimit(a.config.BodyLimit))
+
+	// Portal middleware chains, named by what they guard.
+	page := []echo.MiddlewareFunc{a.withSession}
 	signedIn := []echo.MiddlewareFunc{a.withSession, a.signedIn}
 	admin := []echo.MiddlewareFunc{a.withSession, a.adminOnly}
 
 	// Operations.
-	e.GET("/healthz", a.healthz)
-	e.GET("/readyz", a.readyz)
-	if a.Config.Metrics && a.Config.MetricsAddr == "" {
-		e.GET("/metrics", a.serveMetrics)
+	web.Match(getHead, "/healthz", a.healthz)
+	web.Match(getHead, "/readyz", a.readyz)
+	if a.config.Metrics && a.config.MetricsAddr == "" {
+		web.Match(getHead, "/metrics", echo.WrapHandler(a.metrics.http))
 	}
-	e.StaticFS("/static", a.static)
+	web.Match(getHead, "/static/*", echo.StaticDirectoryHandler(a.static, false))
 
 	// Portal.
-	e.GET("/", a.home, web...)
-	e.GET("/join", a.joinPage, web...)
-	e.POST("/auth/join", a.join, web...)
-	e.POST("/auth/login", a.login, web...)
-	e.POST("/auth/logout", a.logout, web...)
-	e.POST("/lang", a.setLang, web...)
-	e.GET("/docs", a.docs, web...)
-	e.POST("/domain", a.createDomain, signedIn...)
-	e.POST("/domain/:id/rotate", a.rotateDomain, signedIn...)
-	e.POST("/domain/:id/delete", a.deleteDomain, signedIn...)
+	web.Match(getHead, "/", a.home, page...)
+	web.Match(getHead, "/join", a.joinPage, page...)
+	web.POST("/auth/join", a.join, page...)
+	web.POST("/auth/login", a.login, page...)
+	web.POST("/auth/logout", a.logout, page...)
+	web.POST("/lang", a.setLang, page...)
+	web.Match(getHead, "/docs", a.docs, page...)
+	web.POST("/domain", a.createDomain, signedIn...)
+	web.POST("/domain/:id/rotate", a.rotateDomain, signedIn...)
+	web.POST("/domain/:id/delete", a.deleteDomain, signedIn...)
 
 	// Admin console.
-	g := e.Group("/admin", admin...)
-	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/domains") })
-	g.GET("/domains", a.adminDomains)
+	g := web.Group("/admin", admin...)
+	g.Match(getHead, "", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/domains") })
+	g.Match(getHead, "/domains", a.adminDomains)
 	g.POST("/domains/:id/revoke", a.adminRevoke)
 	g.POST("/domains/:id/restore", a.adminRestore)
 	g.POST("/domains/:id/plan", a.adminSetPlan)
-	g.GET("/users/:id", a.adminUser)
-	g.GET("/audit", a.adminAudit)
+	g.Match(getHead, "/users/:id", a.adminUser)
+	g.Match(getHead, "/audit", a.adminAudit)
 
-	// API: no sessions, no CSRF; JSON errors.
-	a.apiRoutes(e.Group("/v1"))
+	// API: no sessions, no CSRF; JSON errors; CORS for registered origins.
+	// No Group.Use and no catch-all route here: Echo v4's Group.Use
+	// registers a catch-all that turns 405 into 404. Unknown /v1 URLs (404)
+	// and wrong methods (405, with Allow) come from the router.
+	api := a.newEcho(a.apiErrorHandler)
+	api.Use(a.logRequests, a.recoverPanics, a.apiHeaders, middleware.BodyLimit(a.config.BodyLimit))
+	v1 := api.Group("/v1")
+	v1.POST("/token", a.issueToken, a.apiCORS)
+	v1.Match(getHead, "/test", a.testToken, a.apiCORS)
+	v1.OPTIONS("/token", a.preflight("POST"), a.apiCORS) // CORS preflights (cors.go)
+	v1.OPTIONS("/test", a.preflight("GET"), a.apiCORS)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+	mux.Handle("/v1", api)
+	mux.Handle("/", web)
+	a.web, a.api, a.handler = web, api, mux
 }

@@ -157,9 +157,9 @@ func (a *App) loadSession(c echo.Context) (*sessionState, error) {
 	}
 	c.Response().Before(func() {
 		if ws.dirty {
-			s.Options.Secure = a.Config.Production() || c.IsTLS()
+			s.Options.Secure = a.config.Production() || c.IsTLS()
 			if err := s.Save(req, c.Response().Writer); err != nil {
-				a.Log.Error("saving session", "err", err)
+				a.log.Error("saving session", "err", err)
 			}
 		}
 	})
@@ -169,11 +169,11 @@ func (a *App) loadSession(c echo.Context) (*sessionState, error) {
 		return ws, nil
 	}
 	started, _ := s.Values[keyStarted].(int64)
-	if time.Since(time.Unix(started, 0)) > a.Config.SessionTTL {
+	if time.Since(time.Unix(started, 0)) > a.config.SessionTTL {
 		ws.signOut()
 		return ws, nil
 	}
-	u, err := a.Users.Get(req.Context(), uid)
+	u, err := a.users.Get(req.Context(), uid)
 	switch {
 	case errors.Is(err, models.ErrNoRecord):
 		ws.signOut()
@@ -210,7 +210,7 @@ func (ws *sessionState) signOut() {
 
 // isAdmin: ADMIN_EMAILS (read at every request) or the stored role.
 func (a *App) isAdmin(u *models.User) bool {
-	return u.IsAdmin || slices.Contains(a.Config.AdminEmails, u.Email)
+	return u.IsAdmin || slices.Contains(a.config.AdminEmails, u.Email)
 }
 
 // signedIn sends signed-out visitors to the login page.

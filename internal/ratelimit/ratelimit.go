@@ -16,17 +16,26 @@ import (
 
 const shards = 32
 
-// Limiter is safe for concurrent use.
-type Limiter struct {
+// Policy is one limit: Quota requests per Window, named in the
+// RateLimit-Policy header field.
+type Policy struct {
+	Name   string
+	Quota  int
+	Window time.Duration
+}
+
+// Limiter counts per key of type K (a string, or a small struct that needs
+// no formatting). It is safe for concurrent use.
+type Limiter[K comparable] struct {
 	now     func() time.Time
 	perShrd int
 	seed    maphash.Seed
-	shards  [shards]shard
+	shards  [shards]shard[K]
 }
 
-type shard struct {
+type shard[K comparable] struct {
 	mu      sync.Mutex
-	windows map[string]*window
+	windows map[K]*window
 }
 
 type window struct {
@@ -49,34 +58,34 @@ func (r Result) ResetSeconds() int {
 }
 
 // New returns a Limiter keeping at most maxKeys keys. now may be nil.
-func New(maxKeys int, now func() time.Time) *Limiter {
+func New[K comparable](maxKeys int, now func() time.Time) *Limiter[K] {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Limiter{now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
+	l := &Limiter[K]{now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].windows = map[string]*window{}
+		l.shards[i].windows = map[K]*window{}
 	}
 	return l
 }
 
-func (l *Limiter) shard(key string) *shard {
-	return &l.shards[maphash.String(l.seed, key)%shards]
+func (l *Limiter[K]) shard(key K) *shard[K] {
+	return &l.shards[maphash.Comparable(l.seed, key)%shards]
 }
 
 // Allow counts one request for key against limit per window.
-func (l *Limiter) Allow(key string, limit int, per time.Duration) Result {
+func (l *Limiter[K]) Allow(key K, limit int, per time.Duration) Result {
 	return l.take(key, limit, per, 1)
 }
 
 // Peek reports whether one more request would be allowed, without counting it.
-func (l *Limiter) Peek(key string, limit int, per time.Duration) Result {
+func (l *Limiter[K]) Peek(key K, limit int, per time.Duration) Result {
 	return l.take(key, limit, per, 0)
 }
 
 // Release gives back one request counted by Allow in key's current window
 // (an attempt that turned out not to count, such as a login that succeeded).
-func (l *Limiter) Release(key string) {
+func (l *Limiter[K]) Release(key K) {
 	s := l.shard(key)
 	s.mu.Lock()
 	if w, ok := s.windows[key]; ok && w.count > 0 {
@@ -86,14 +95,14 @@ func (l *Limiter) Release(key string) {
 }
 
 // Reset forgets key (for example after a successful login).
-func (l *Limiter) Reset(key string) {
+func (l *Limiter[K]) Reset(key K) {
 	s := l.shard(key)
 	s.mu.Lock()
 	delete(s.windows, key)
 	s.mu.Unlock()
 }
 
-func (l *Limiter) take(key string, limit int, per time.Duration, n int) Result {
+func (l *Limiter[K]) take(key K, limit int, per time.Duration, n int) Result {
 	now := l.now()
 	s := l.shard(key)
 	s.mu.Lock()
@@ -126,7 +135,7 @@ func (l *Limiter) take(key string, limit int, per time.Duration, n int) Result {
 // evict drops the windows that have ended; if none has, an arbitrary
 // tenth of the shard (map iteration order is random), so that the shard
 // stays bounded and the scan is paid once per many insertions.
-func (s *shard) evict(now time.Time) {
+func (s *shard[K]) evict(now time.Time) {
 	dropped := 0
 	for k, w := range s.windows {
 		if !now.Before(w.end) {
@@ -144,7 +153,7 @@ func (s *shard) evict(now time.Time) {
 }
 
 // Len is the number of keys held.
-func (l *Limiter) Len() int {
+func (l *Limiter[K]) Len() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]

@@ -15,7 +15,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestFixedWindow(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := New(1000, c.now)
+	l := New[string](1000, c.now)
 	for i := 1; i <= 10; i++ {
 		r := l.Allow("d:1", 10, time.Minute)
 		if !r.Allowed || r.Remaining != 10-i || r.Limit != 10 || r.Reset != time.Minute {
@@ -47,7 +47,7 @@ func TestFixedWindow(t *testing.T) {
 }
 
 func TestPeekDoesNotCount(t *testing.T) {
-	l := New(100, nil)
+	l := New[string](100, nil)
 	for i := 0; i < 50; i++ {
 		l.Peek("k", 1, time.Minute)
 	}
@@ -61,7 +61,7 @@ func TestPeekDoesNotCount(t *testing.T) {
 
 func TestBoundedKeys(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := New(100_000, c.now)
+	l := New[string](100_000, c.now)
 	for i := 0; i < 300_000; i++ {
 		l.Allow(fmt.Sprintf("ip:%d", i), 5, time.Minute)
 	}
@@ -77,7 +77,7 @@ func TestBoundedKeys(t *testing.T) {
 }
 
 func TestConcurrentCountsExactly(t *testing.T) {
-	l := New(1000, nil)
+	l := New[string](1000, nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	allowed := 0
@@ -112,7 +112,7 @@ func BenchmarkMemory100kKeys(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		l := New(100_000, nil)
+		l := New[string](100_000, nil)
 		for _, k := range keys {
 			l.Allow(k, 10, time.Minute)
 		}
@@ -126,7 +126,7 @@ func BenchmarkMemory100kKeys(b *testing.B) {
 }
 
 func BenchmarkAllow(b *testing.B) {
-	l := New(100_000, nil)
+	l := New[string](100_000, nil)
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("d:%d", i)
@@ -142,7 +142,7 @@ func BenchmarkAllow(b *testing.B) {
 }
 
 func TestRelease(t *testing.T) {
-	l := New(100, nil)
+	l := New[string](100, nil)
 	l.Allow("k", 2, time.Minute)
 	l.Allow("k", 2, time.Minute)
 	if l.Allow("k", 2, time.Minute).Allowed {
