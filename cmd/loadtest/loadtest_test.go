@@ -79,13 +79,13 @@ func TestChecks(t *testing.T) {
 	passing := Measurements{
 		Ceiling: ceiling,
 		Issue:   Result{Requests: 50000, Duration: 10 * time.Second, P99: 6 * time.Millisecond},
-		Verify:  Result{Requests: 70000, Duration: 10 * time.Second, P99: 6 * time.Millisecond},
+		Verify:  Result{Requests: 50000, Duration: 10 * time.Second, P99: 6 * time.Millisecond},
 		PeakRSS: 99 << 20, Startup: 999 * time.Millisecond, Domains: 10000,
 	}
 	failing := Measurements{
 		Ceiling: ceiling,
 		Issue:   Result{Requests: 49000, Duration: 10 * time.Second, P99: 6100 * time.Microsecond, Errors: 1},
-		Verify:  Result{Requests: 69000, Duration: 10 * time.Second, P99: 6100 * time.Microsecond},
+		Verify:  Result{Requests: 49000, Duration: 10 * time.Second, P99: 6100 * time.Microsecond},
 		PeakRSS: 100 << 20, Startup: time.Second, Domains: 10000,
 		AppLog: logProblems{Lines: 1, Messages: []string{"WARN flushing usage counts: timeout"}},
 	}

@@ -83,6 +83,13 @@ func startChild(ctx context.Context, name, bin string, args []string, env map[st
 	cmd.Dir = dir // no stray .env is read
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	// The Go runtime's own settings reach the children, so that a run can
+	// compare, say, GOGC=400 with the default.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// The targets of issue 8.
+// The targets: throughput in the production configuration (rate limits
+// on, JSON request logs) as issue 13 sets it, the rest as issue 8 did.
 const (
-	minVerifyShare = 0.7              // GET /v1/test throughput, as a share of the ceiling's
+	minVerifyShare = 0.5              // GET /v1/test throughput, as a share of the ceiling's
 	minIssueShare  = 0.5              // POST /v1/token throughput, as a share of the ceiling's
 	maxP99Factor   = 1.5              // each endpoint's p99 over the ceiling's p99
 	maxPeakRSS     = 100 << 20        // bytes, with 10,000 domains
