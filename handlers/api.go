@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/nodebird/nodebird-api/internal/access"
@@ -49,17 +50,48 @@ type tokenResponse struct {
 }
 
 // claimsResponse is the body of a successful GET /v1/test: the token's
-// claims (as the seed answered) with code and message.
+// claims (as the seed answered) with code and message, in plain fields (the
+// API's contract, not the JWT library's types).
 type claimsResponse struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	*token.Claims
+	Code          int      `json:"code"`
+	Message       string   `json:"message"`
+	UserID        uint64   `json:"id"`
+	Nick          string   `json:"nick"`
+	DomainID      uint64   `json:"did"`
+	SecretVersion int      `json:"sv"`
+	Issuer        string   `json:"iss,omitempty"`
+	Subject       string   `json:"sub,omitempty"`
+	Audience      []string `json:"aud,omitempty"`
+	ExpiresAt     int64    `json:"exp,omitempty"`
+	NotBefore     int64    `json:"nbf,omitempty"`
+	IssuedAt      int64    `json:"iat,omitempty"`
+	ID            string   `json:"jti,omitempty"`
 }
 
-// callerOf is who sent the request, as the access rules see it.
-func callerOf(c echo.Context) access.Client {
+func newClaimsResponse(message string, c *token.Claims) claimsResponse {
+	unix := func(d *jwt.NumericDate) int64 {
+		if d == nil {
+			return 0
+		}
+		return d.Unix()
+	}
+	return claimsResponse{
+		Code: http.StatusOK, Message: message,
+		UserID: c.UserID, Nick: c.Nick, DomainID: c.DomainID, SecretVersion: c.SecretVersion,
+		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ID: c.ID,
+		ExpiresAt: unix(c.ExpiresAt), NotBefore: unix(c.NotBefore), IssuedAt: unix(c.IssuedAt),
+	}
+}
+
+// callerOf is who sent the request, as the access rules see it; the
+// client's network only when withNetwork (the rules for tokens need it).
+func callerOf(c echo.Context, withNetwork bool) access.Client {
 	origin := c.Request().Header.Get(echo.HeaderOrigin)
-	return access.Client{Browser: origin != "", OriginHost: originHost(origin), Network: clientKey(c)}
+	cl := access.Client{Browser: origin != "", OriginHost: originHost(origin)}
+	if withNetwork {
+		cl.Network = clientKey(c)
+	}
+	return cl
 }
 
 // issueToken (POST /v1/token) exchanges an active domain's client secret
@@ -70,7 +102,7 @@ func (a *App) issueToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.access.Issue(c.Request().Context(), s, callerOf(c))
+	t, err := a.access.Issue(c.Request().Context(), s, callerOf(c, true))
 	if err != nil {
 		var ae *access.Error
 		if errors.As(err, &ae) {
@@ -93,7 +125,7 @@ func (a *App) issueToken(c echo.Context) error {
 func (a *App) testToken(c echo.Context) error {
 	noStore(c)
 	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c))
+	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c, false))
 	if err != nil {
 		var ae *access.Error
 		if !errors.As(err, &ae) {
@@ -117,9 +149,7 @@ func (a *App) testToken(c echo.Context) error {
 	setRateHeaders(c, t.Limit)
 	allowOrigin(c)
 	a.metrics.tokenVerified(verifyOK)
-	return c.JSON(http.StatusOK, claimsResponse{
-		Code: http.StatusOK, Message: i18n.T(a.lang(c), "api.token.valid"), Claims: t.Claims,
-	})
+	return c.JSON(http.StatusOK, newClaimsResponse(i18n.T(a.lang(c), "api.token.valid"), t.Claims))
 }
 
 // countRefusal counts a refusal by a rate limit in the metrics.

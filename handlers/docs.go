@@ -67,7 +67,7 @@ func (a *App) docs(c echo.Context) error {
 			ExpiresAt: jwt.NewNumericDate(iat.Add(ttl)),
 		},
 	}
-	claimsJSON := indentJSON(claimsResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.valid"), Claims: &claims})
+	claimsJSON := indentJSON(newClaimsResponse(i18n.T(lang, "api.token.valid"), &claims))
 	compact, _ := json.Marshal(claims)
 	// A shortened token: its real header, the start of its payload.
 	sample := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(compact)[:24] + "…"

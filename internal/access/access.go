@@ -102,7 +102,7 @@ type Client struct {
 	// hosts are; "" when the Origin is not a plain http(s) origin.
 	OriginHost string
 	// Network is the client's address as a limit key (an IPv4 address, or
-	// an IPv6 /64).
+	// an IPv6 /64); Issue needs it, Check does not.
 	Network string
 }
 
