@@ -287,9 +287,8 @@ func entryOf(cr *models.Credential) *Entry {
 	}
 }
 
-// secretSum is a secret's SHA-256, the key of the secrets held in memory:
-// 32 bytes inside the map's slot, where the hex form stored in the
-// database would be 64 bytes elsewhere, one more cache miss per lookup.
+// secretSum is a secret's SHA-256, the key of the secrets held in memory
+// (the database stores it in hex).
 type secretSum = [sha256.Size]byte
 
 // sumOf decodes a stored hex hash; zero if it is malformed.

@@ -20,12 +20,10 @@ type Store interface {
 
 // Counter is safe for concurrent use. Counting a domain already counted
 // before the last flush takes no lock: its atomic counters are found in
-// read, a map nobody writes once it is published (a shared mutex here
-// queued concurrent token requests behind one another under load, and a
-// sync.Map cost twice the time, in cache misses, of a plain map). A domain
-// first counted since the last flush is found in added, under mu, until
-// the next flush publishes a new read map with it. Entries are kept for
-// the life of the process, one small entry per domain that was used.
+// read, a map nobody writes once it is published. A domain first counted
+// since the last flush is found in added, under mu, until the next flush
+// publishes a new read map with it. Entries are kept for the life of the
+// process, one small entry per domain that was used.
 type Counter struct {
 	store Store
 	log   *slog.Logger
