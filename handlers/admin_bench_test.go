@@ -57,7 +57,7 @@ func BenchmarkAdminDomains(b *testing.B) {
 	seedAdminBench(b, db)
 	b.Logf("seeded %d users and %d domains in %s", adminBenchUsers, adminBenchDomains, time.Since(start).Round(time.Millisecond))
 
-	h := app.Handler()
+	h := app.handler
 	cookie := adminBenchLogin(b, app, h)
 	var captured []string
 	var capVars [][]any

@@ -766,7 +766,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 	if err := app.cache.Refresh(ctx); err != nil {
 		f.Fatal(err)
 	}
-	h := app.Handler()
+	h := app.handler
 	serve := func(req *http.Request) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -51,7 +51,8 @@ type App struct {
 	templates map[string]*pageTemplate
 	static    fs.FS
 
-	// web serves the portal, api serves /v1 (routes.go); handler mounts both.
+	// web serves the portal, api serves /v1 (routes.go); handler mounts
+	// both: the whole application as one http.Handler.
 	web, api *echo.Echo
 	handler  http.Handler
 
@@ -114,10 +115,6 @@ func (a *App) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	e.IPExtractor = a.ipExtractor()
 	return e
 }
-
-// Handler is the whole application as one http.Handler: the API under
-// /v1, the portal everywhere else.
-func (a *App) Handler() http.Handler { return a.handler }
 
 // domainChanged makes a change to a domain take effect in the API at once
 // on this instance; other instances see it at their next cache refresh.

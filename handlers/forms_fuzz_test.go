@@ -77,7 +77,7 @@ func newFormFuzzer(f *testing.F) *formFuzzer {
 	if err := app.cache.Refresh(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	z := &formFuzzer{app: app, h: app.Handler()}
+	z := &formFuzzer{app: app, h: app.handler}
 	z.refresh(f)
 	return z
 }

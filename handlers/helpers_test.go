@@ -109,7 +109,7 @@ func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hook
 // serveApp starts app on a test server.
 func serveApp(t testing.TB, app *App, logs *logBuffer) *testServer {
 	t.Helper()
-	srv := httptest.NewServer(app.Handler())
+	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, app: app, log: logs}
 }

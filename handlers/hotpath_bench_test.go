@@ -57,7 +57,7 @@ func newHotApp(b *testing.B) *hotApp {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	h := &hotApp{app: app, handler: app.Handler()}
+	h := &hotApp{app: app, handler: app.handler}
 	for u := range benchDomains / 10 {
 		user, err := app.users.Insert(ctx, fmt.Sprintf("bench%d@example.com", u), fmt.Sprintf("bench%d", u), "password123")
 		if err != nil {

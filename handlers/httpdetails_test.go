@@ -155,7 +155,7 @@ func TestPortalBodyLimitChunked(t *testing.T) {
 	if err := app.cache.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(spy.wrap(app.Handler()))
+	srv := httptest.NewServer(spy.wrap(app.handler))
 	t.Cleanup(srv.Close)
 	s := &testServer{Server: srv, app: app, log: logs}
 	s.user(t, "limit@example.com")

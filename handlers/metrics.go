@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -162,14 +161,4 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "OTHER"
-}
-
-// MetricsHandler serves /metrics; main.go mounts it on METRICS_ADDR when
-// that is set (the route table serves it otherwise).
-func (a *App) MetricsHandler() http.Handler { return a.metrics.http }
-
-// serveMetrics is GET /metrics on the application's own address.
-func (a *App) serveMetrics(c echo.Context) error {
-	a.metrics.http.ServeHTTP(c.Response(), c.Request())
-	return nil
 }
