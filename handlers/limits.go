@@ -11,6 +11,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // portalLimits are the portal's limits: logins and sign-ups. The API's
@@ -92,48 +93,81 @@ func rateLimited() error {
 	return echo.NewHTTPError(http.StatusTooManyRequests, "api.ratelimit")
 }
 
-// loginAttempt counts a login attempt for email from this IP against
-// both limits BEFORE the password hash is computed (so that concurrent
-// guesses cannot slip past the count); false (with Retry-After set) when
-// either is exhausted. The caller then gives the attempt back with
-// loginSucceeded or loginNotCounted, or keeps it as a failure.
-func (a *App) loginAttempt(c echo.Context, email string) bool {
+// loginCount is what one login attempt counted, to be given back when it
+// turns out not to be a failure.
+type loginCount struct {
+	ip, account string // limiter keys counted; "" for none
+}
+
+// loginFromNetwork counts a login attempt from this client network BEFORE
+// the account is looked up; false (with Retry-After set) when the network
+// has had its share.
+func (a *App) loginFromNetwork(c echo.Context) (*loginCount, bool) {
+	l := a.limits
+	if !l.on {
+		return &loginCount{}, true
+	}
+	key := "login:" + clientKey(c)
+	r := l.ips.Allow(key, l.loginIP.Quota, l.loginIP.Window)
+	if !r.Allowed {
+		a.metrics.rateLimited("login")
+		retryAfter(c, r)
+		return nil, false
+	}
+	return &loginCount{ip: key}, true
+}
+
+// loginForAccount counts the attempt against the account BEFORE the
+// password hash is computed (so that concurrent guesses cannot slip past
+// the count); false (with Retry-After set, and the network's count given
+// back) when the account refuses it. account is the account's limiter key
+// (accountKey), never the address as typed.
+func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) bool {
 	l := a.limits
 	if !l.on {
 		return true
 	}
-	acctKey, ipKey := "acct:"+email, "login:"+clientKey(c)
-	acct := l.accounts.Allow(acctKey, l.loginAccount.Quota, l.loginAccount.Window)
-	ip := l.ips.Allow(ipKey, l.loginIP.Quota, l.loginIP.Window)
-	if acct.Allowed && ip.Allowed {
+	key := "acct:" + account
+	r := l.accounts.Allow(key, l.loginAccount.Quota, l.loginAccount.Window)
+	if r.Allowed {
+		n.account = key
 		return true
 	}
 	// Refused: what was counted is given back, so waiting clears it.
-	if acct.Allowed {
-		l.accounts.Release(acctKey)
-	}
-	if ip.Allowed {
-		l.ips.Release(ipKey)
-	}
+	a.loginNotCounted(n)
 	a.metrics.rateLimited("login")
-	retryAfter(c, acct, ip)
+	retryAfter(c, r)
 	return false
 }
 
-// loginSucceeded clears the account's failures and gives back the IP's count.
-func (a *App) loginSucceeded(c echo.Context, email string) {
-	if a.limits.on {
-		a.limits.accounts.Reset("acct:" + email)
-		a.limits.ips.Release("login:" + clientKey(c))
+// accountKey is the limiter key of the account u, or of the address email
+// when no account has it (so that an unknown address is limited like a
+// known one, and the limits do not tell which addresses have accounts).
+func accountKey(u *models.User, email string) string {
+	if u != nil {
+		return "id:" + strconv.FormatUint(u.ID, 10)
+	}
+	return "email:" + email
+}
+
+// loginSucceeded clears the account's failures and gives back the network's count.
+func (a *App) loginSucceeded(n *loginCount) {
+	if n.account != "" {
+		a.limits.accounts.Reset(n.account)
+	}
+	if n.ip != "" {
+		a.limits.ips.Release(n.ip)
 	}
 }
 
 // loginNotCounted gives back an attempt that was not a failure (the
 // database could not answer).
-func (a *App) loginNotCounted(c echo.Context, email string) {
-	if a.limits.on {
-		a.limits.accounts.Release("acct:" + email)
-		a.limits.ips.Release("login:" + clientKey(c))
+func (a *App) loginNotCounted(n *loginCount) {
+	if n.account != "" {
+		a.limits.accounts.Release(n.account)
+	}
+	if n.ip != "" {
+		a.limits.ips.Release(n.ip)
 	}
 }
 
