@@ -69,7 +69,7 @@ func (a *App) login(c echo.Context) error {
 		// a DoS lever: per client network first, then per account.
 		n, ok := a.loginFromNetwork(c)
 		if !ok {
-			return a.loginThrottled(c, f)
+			return a.loginRefused(c, f, loginThrottled)
 		}
 		ctx := c.Request().Context()
 		u, err := a.users.GetByEmail(ctx, f.Email)
@@ -77,8 +77,8 @@ func (a *App) login(c echo.Context) error {
 			a.loginNotCounted(n)
 			return err
 		}
-		if !a.loginForAccount(c, n, accountKey(u, f.Email)) {
-			return a.loginThrottled(c, f)
+		if why := a.loginForAccount(c, n, accountKey(u, f.Email)); why != loginAllowed {
+			return a.loginRefused(c, f, why)
 		}
 		if err := a.users.CheckPassword(u, f.Password); err != nil { // the attempt stays counted
 			errs["login"] = "form.login.failed"
@@ -95,11 +95,15 @@ func (a *App) login(c echo.Context) error {
 	return a.render(c, http.StatusUnprocessableEntity, "login", p)
 }
 
-// loginThrottled is the login form answering 429 (Retry-After is set).
-func (a *App) loginThrottled(c echo.Context, f *loginForm) error {
+// loginRefused is the login form answering 429 (Retry-After is set).
+func (a *App) loginRefused(c echo.Context, f *loginForm, why loginRefusal) error {
+	msg := "form.login.throttled"
+	if why == loginSlowed {
+		msg = "form.login.slowed"
+	}
 	p := a.page(c)
 	f.Password = ""
-	p.Form, p.Errors = f, map[string]string{"login": "form.login.throttled"}
+	p.Form, p.Errors = f, map[string]string{"login": msg}
 	return a.render(c, http.StatusTooManyRequests, "login", p)
 }
 

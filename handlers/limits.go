@@ -16,23 +16,41 @@ import (
 
 // portalLimits are the portal's limits: logins and sign-ups. The API's
 // quotas are the access service's (internal/access).
+//
+// A login attempt counts, before the password hash is computed, against:
+//   - its client network (clientKey), whatever the account: LoginFailsIP
+//     per LoginWindow;
+//   - the account from that network: LoginFailsAccount per LoginWindow,
+//     so that failures on one network never refuse the owner on another;
+//   - the account from every network: LoginAccountCeiling per LoginWindow;
+//     past it the account is slowed, not blocked: one attempt per
+//     LoginSlowInterval from any network, the others answered 429 with
+//     Retry-After (at most LoginSlowInterval) until the window ends.
+//
+// A success gives back its counts and clears the account's failures from
+// its network; it does not clear the account-wide count (an attack in
+// progress stays slowed).
 type portalLimits struct {
 	on bool
 	// Separate tables, so that flooding one kind of key (many IPs) cannot
-	// evict another (a locked account).
+	// evict another (an account's count).
 	ips      *ratelimit.Limiter[string] // logins and sign-ups per client network
-	accounts *ratelimit.Limiter[string] // logins per account
+	pairs    *ratelimit.Limiter[string] // logins per account and client network
+	accounts *ratelimit.Limiter[string] // logins per account, and its slow lane
 
-	loginAccount, loginIP, joinIP ratelimit.Policy
+	loginAccount, loginIP, loginCeiling, loginSlow, joinIP ratelimit.Policy
 }
 
 func newPortalLimits(cfg *config.Config, now func() time.Time) *portalLimits {
 	return &portalLimits{
 		on:           cfg.RateLimits,
 		ips:          ratelimit.New[string](cfg.RateLimitKeys, now),
+		pairs:        ratelimit.New[string](cfg.RateLimitKeys, now),
 		accounts:     ratelimit.New[string](cfg.RateLimitKeys, now),
 		loginAccount: ratelimit.Policy{Name: "login-account", Quota: cfg.LoginFailsAccount, Window: cfg.LoginWindow},
 		loginIP:      ratelimit.Policy{Name: "login-ip", Quota: cfg.LoginFailsIP, Window: cfg.LoginWindow},
+		loginCeiling: ratelimit.Policy{Name: "login-ceiling", Quota: cfg.LoginAccountCeiling, Window: cfg.LoginWindow},
+		loginSlow:    ratelimit.Policy{Name: "login-slow", Quota: 1, Window: cfg.LoginSlowInterval},
 		joinIP:       ratelimit.Policy{Name: "join-ip", Quota: cfg.JoinPerHourIP, Window: time.Hour},
 	}
 }
@@ -96,7 +114,9 @@ func rateLimited() error {
 // loginCount is what one login attempt counted, to be given back when it
 // turns out not to be a failure.
 type loginCount struct {
-	ip, account string // limiter keys counted; "" for none
+	// Limiter keys counted, "" for none: in ips, pairs, and accounts
+	// (the account-wide count, or its slow lane).
+	ip, pair, account, slow string
 }
 
 // loginFromNetwork counts a login attempt from this client network BEFORE
@@ -117,27 +137,51 @@ func (a *App) loginFromNetwork(c echo.Context) (*loginCount, bool) {
 	return &loginCount{ip: key}, true
 }
 
-// loginForAccount counts the attempt against the account BEFORE the
-// password hash is computed (so that concurrent guesses cannot slip past
-// the count); false (with Retry-After set, and the network's count given
-// back) when the account refuses it. account is the account's limiter key
-// (accountKey), never the address as typed.
-func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) bool {
+// loginRefusal says why loginForAccount refused an attempt.
+type loginRefusal int
+
+const (
+	loginAllowed loginRefusal = iota
+	// loginThrottled: this network's failures for the account.
+	loginThrottled
+	// loginSlowed: the account's ceiling, from all networks.
+	loginSlowed
+)
+
+// loginForAccount counts the attempt against the account, from this
+// network and from all, BEFORE the password hash is computed (so that
+// concurrent guesses cannot slip past the count). When it refuses, it sets
+// Retry-After and gives back what the attempt counted. account is the
+// account's limiter key (accountKey), never the address as typed.
+func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) loginRefusal {
 	l := a.limits
 	if !l.on {
-		return true
+		return loginAllowed
 	}
-	key := "acct:" + account
-	r := l.accounts.Allow(key, l.loginAccount.Quota, l.loginAccount.Window)
-	if r.Allowed {
-		n.account = key
-		return true
+	pair := "acct:" + account + "|" + clientKey(c)
+	r := l.pairs.Allow(pair, l.loginAccount.Quota, l.loginAccount.Window)
+	if !r.Allowed {
+		a.loginNotCounted(n)
+		a.metrics.rateLimited("login")
+		retryAfter(c, r)
+		return loginThrottled
 	}
-	// Refused: what was counted is given back, so waiting clears it.
-	a.loginNotCounted(n)
-	a.metrics.rateLimited("login")
-	retryAfter(c, r)
-	return false
+	n.pair = pair
+	all := "acct:" + account
+	if r := l.accounts.Allow(all, l.loginCeiling.Quota, l.loginCeiling.Window); r.Allowed {
+		n.account = all
+		return loginAllowed
+	}
+	slow := "slow:" + account
+	r = l.accounts.Allow(slow, l.loginSlow.Quota, l.loginSlow.Window)
+	if !r.Allowed {
+		a.loginNotCounted(n)
+		a.metrics.rateLimited("login_slow")
+		retryAfter(c, r)
+		return loginSlowed
+	}
+	n.slow = slow
+	return loginAllowed
 }
 
 // accountKey is the limiter key of the account u, or of the address email
@@ -150,25 +194,30 @@ func accountKey(u *models.User, email string) string {
 	return "email:" + email
 }
 
-// loginSucceeded clears the account's failures and gives back the network's count.
+// loginSucceeded clears the account's failures from this network and
+// gives back the attempt's other counts. The account-wide count keeps its
+// failures, so that the owner's login does not refill an attacker's.
 func (a *App) loginSucceeded(n *loginCount) {
-	if n.account != "" {
-		a.limits.accounts.Reset(n.account)
+	if n.pair != "" {
+		a.limits.pairs.Reset(n.pair)
 	}
-	if n.ip != "" {
-		a.limits.ips.Release(n.ip)
-	}
+	n.pair = ""
+	a.loginNotCounted(n)
 }
 
-// loginNotCounted gives back an attempt that was not a failure (the
-// database could not answer).
+// loginNotCounted gives back what the attempt counted (it was refused, or
+// the database could not answer).
 func (a *App) loginNotCounted(n *loginCount) {
-	if n.account != "" {
-		a.limits.accounts.Release(n.account)
+	l := a.limits
+	for _, k := range []struct {
+		key string
+		in  *ratelimit.Limiter[string]
+	}{{n.ip, l.ips}, {n.pair, l.pairs}, {n.account, l.accounts}, {n.slow, l.accounts}} {
+		if k.key != "" {
+			k.in.Release(k.key)
+		}
 	}
-	if n.ip != "" {
-		a.limits.ips.Release(n.ip)
-	}
+	*n = loginCount{}
 }
 
 // joinAllowed counts a sign-up from this IP (each costs a password hash);
