@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -190,6 +191,12 @@ func TestAccountCeilingSlowsButLetsTheOwnerIn(t *testing.T) {
 	bot.loginFrom(botNet(8), "target@example.com", "guessing")
 	if r := bot.loginFrom(botNet(9), "target@example.com", "guessing"); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("past the ceiling after the owner's login: %d", r.Status)
+	}
+	// The slowed attempts are counted apart from the throttled ones.
+	rec := httptest.NewRecorder()
+	s.app.metrics.http.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if got, _ := metricValue(rec.Body.String(), "nodebird_rate_limited_total", map[string]string{"scope": "login_slow"}); got != 3 {
+		t.Errorf("nodebird_rate_limited_total{scope=login_slow} = %v, want 3", got)
 	}
 	// When the window ends, the account is not slowed any more.
 	clk.advance(15*time.Minute + time.Second)
