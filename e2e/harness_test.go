@@ -84,6 +84,7 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
 		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
+		LoginAccountCeiling: 50, LoginSlowInterval: 30 * time.Second,
 	}
 	for _, f := range tweak {
 		f(cfg)

@@ -65,22 +65,25 @@ func (a *App) login(c echo.Context) error {
 	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password")}
 	errs := f.validate()
 	if len(errs) == 0 {
-		// Throttled before bcrypt runs, so that the hash is no DoS lever.
-		if !a.loginAttempt(c, f.Email) {
-			p := a.page(c)
-			f.Password = ""
-			p.Form, p.Errors = f, map[string]string{"login": "form.login.throttled"}
-			return a.render(c, http.StatusTooManyRequests, "login", p)
+		// Throttled before the database and bcrypt run, so that neither is
+		// a DoS lever: per client network first, then per account.
+		n, ok := a.loginFromNetwork(c)
+		if !ok {
+			return a.loginRefused(c, f, loginThrottled)
 		}
-		u, err := a.users.Authenticate(c.Request().Context(), f.Email, f.Password)
-		switch {
-		case errors.Is(err, models.ErrInvalidCredentials): // the attempt stays counted
-			errs["login"] = "form.login.failed"
-		case err != nil: // the database is down: not a failed login
-			a.loginNotCounted(c, f.Email)
+		ctx := c.Request().Context()
+		u, err := a.users.GetByEmail(ctx, f.Email)
+		if err != nil && !errors.Is(err, models.ErrNoRecord) { // the database is down: not a failed login
+			a.loginNotCounted(n)
 			return err
-		default:
-			a.loginSucceeded(c, f.Email)
+		}
+		if why := a.loginForAccount(c, n, accountKey(u, f.Email)); why != loginAllowed {
+			return a.loginRefused(c, f, why)
+		}
+		if err := a.users.CheckPassword(u, f.Password); err != nil { // the attempt stays counted
+			errs["login"] = "form.login.failed"
+		} else {
+			a.loginSucceeded(n)
 			ws := webSession(c)
 			ws.signIn(u, a.isAdmin(u))
 			return a.redirect(c, "/")
@@ -90,6 +93,18 @@ func (a *App) login(c echo.Context) error {
 	p := a.page(c)
 	p.Form, p.Errors = f, errs
 	return a.render(c, http.StatusUnprocessableEntity, "login", p)
+}
+
+// loginRefused is the login form answering 429 (Retry-After is set).
+func (a *App) loginRefused(c echo.Context, f *loginForm, why loginRefusal) error {
+	msg := "form.login.throttled"
+	if why == loginSlowed {
+		msg = "form.login.slowed"
+	}
+	p := a.page(c)
+	f.Password = ""
+	p.Form, p.Errors = f, map[string]string{"login": msg}
+	return a.render(c, http.StatusTooManyRequests, "login", p)
 }
 
 func (a *App) logout(c echo.Context) error {

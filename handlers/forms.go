@@ -55,11 +55,11 @@ type loginForm struct {
 
 func (f *loginForm) validate() map[string]string {
 	errs := map[string]string{}
+	// Sign-up's rules: an address sign-up refuses names no account, and
+	// taking it to the database would let its idea of equality decide.
 	f.Email = normalizeEmail(f.Email)
-	if f.Email == "" {
-		errs["email"] = "form.email.required"
-	} else if len(f.Email) > 254 || !isASCII(f.Email) {
-		errs["email"] = "form.email.invalid"
+	if k := validateEmail(f.Email); k != "" {
+		errs["email"] = k
 	}
 	if f.Password == "" {
 		errs["password"] = "form.password.required"

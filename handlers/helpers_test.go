@@ -32,6 +32,7 @@ func testConfig() *config.Config {
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
 		FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
 		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
+		LoginAccountCeiling: 50, LoginSlowInterval: 30 * time.Second,
 	}
 }
 

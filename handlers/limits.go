@@ -11,27 +11,46 @@ import (
 	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // portalLimits are the portal's limits: logins and sign-ups. The API's
 // quotas are the access service's (internal/access).
+//
+// A login attempt counts, before the password hash is computed, against:
+//   - its client network (clientKey), whatever the account: LoginFailsIP
+//     per LoginWindow;
+//   - the account from that network: LoginFailsAccount per LoginWindow,
+//     so that failures on one network never refuse the owner on another;
+//   - the account from every network: LoginAccountCeiling per LoginWindow;
+//     past it the account is slowed, not blocked: one attempt per
+//     LoginSlowInterval from any network, the others answered 429 with
+//     Retry-After (at most LoginSlowInterval) until the window ends.
+//
+// A success gives back its counts and clears the account's failures from
+// its network; it does not clear the account-wide count (an attack in
+// progress stays slowed).
 type portalLimits struct {
 	on bool
 	// Separate tables, so that flooding one kind of key (many IPs) cannot
-	// evict another (a locked account).
+	// evict another (an account's count).
 	ips      *ratelimit.Limiter[string] // logins and sign-ups per client network
-	accounts *ratelimit.Limiter[string] // logins per account
+	pairs    *ratelimit.Limiter[string] // logins per account and client network
+	accounts *ratelimit.Limiter[string] // logins per account, and its slow lane
 
-	loginAccount, loginIP, joinIP ratelimit.Policy
+	loginAccount, loginIP, loginCeiling, loginSlow, joinIP ratelimit.Policy
 }
 
 func newPortalLimits(cfg *config.Config, now func() time.Time) *portalLimits {
 	return &portalLimits{
 		on:           cfg.RateLimits,
 		ips:          ratelimit.New[string](cfg.RateLimitKeys, now),
+		pairs:        ratelimit.New[string](cfg.RateLimitKeys, now),
 		accounts:     ratelimit.New[string](cfg.RateLimitKeys, now),
 		loginAccount: ratelimit.Policy{Name: "login-account", Quota: cfg.LoginFailsAccount, Window: cfg.LoginWindow},
 		loginIP:      ratelimit.Policy{Name: "login-ip", Quota: cfg.LoginFailsIP, Window: cfg.LoginWindow},
+		loginCeiling: ratelimit.Policy{Name: "login-ceiling", Quota: cfg.LoginAccountCeiling, Window: cfg.LoginWindow},
+		loginSlow:    ratelimit.Policy{Name: "login-slow", Quota: 1, Window: cfg.LoginSlowInterval},
 		joinIP:       ratelimit.Policy{Name: "join-ip", Quota: cfg.JoinPerHourIP, Window: time.Hour},
 	}
 }
@@ -92,49 +111,113 @@ func rateLimited() error {
 	return echo.NewHTTPError(http.StatusTooManyRequests, "api.ratelimit")
 }
 
-// loginAttempt counts a login attempt for email from this IP against
-// both limits BEFORE the password hash is computed (so that concurrent
-// guesses cannot slip past the count); false (with Retry-After set) when
-// either is exhausted. The caller then gives the attempt back with
-// loginSucceeded or loginNotCounted, or keeps it as a failure.
-func (a *App) loginAttempt(c echo.Context, email string) bool {
+// loginCount is what one login attempt counted, to be given back when it
+// turns out not to be a failure.
+type loginCount struct {
+	// Limiter keys counted, "" for none: in ips, pairs, and accounts
+	// (the account-wide count, or its slow lane).
+	ip, pair, account, slow string
+}
+
+// loginFromNetwork counts a login attempt from this client network BEFORE
+// the account is looked up; false (with Retry-After set) when the network
+// has had its share.
+func (a *App) loginFromNetwork(c echo.Context) (*loginCount, bool) {
 	l := a.limits
 	if !l.on {
-		return true
+		return &loginCount{}, true
 	}
-	acctKey, ipKey := "acct:"+email, "login:"+clientKey(c)
-	acct := l.accounts.Allow(acctKey, l.loginAccount.Quota, l.loginAccount.Window)
-	ip := l.ips.Allow(ipKey, l.loginIP.Quota, l.loginIP.Window)
-	if acct.Allowed && ip.Allowed {
-		return true
+	key := "login:" + clientKey(c)
+	r := l.ips.Allow(key, l.loginIP.Quota, l.loginIP.Window)
+	if !r.Allowed {
+		a.metrics.rateLimited("login")
+		retryAfter(c, r)
+		return nil, false
 	}
-	// Refused: what was counted is given back, so waiting clears it.
-	if acct.Allowed {
-		l.accounts.Release(acctKey)
-	}
-	if ip.Allowed {
-		l.ips.Release(ipKey)
-	}
-	a.metrics.rateLimited("login")
-	retryAfter(c, acct, ip)
-	return false
+	return &loginCount{ip: key}, true
 }
 
-// loginSucceeded clears the account's failures and gives back the IP's count.
-func (a *App) loginSucceeded(c echo.Context, email string) {
-	if a.limits.on {
-		a.limits.accounts.Reset("acct:" + email)
-		a.limits.ips.Release("login:" + clientKey(c))
+// loginRefusal says why loginForAccount refused an attempt.
+type loginRefusal int
+
+const (
+	loginAllowed loginRefusal = iota
+	// loginThrottled: this network's failures for the account.
+	loginThrottled
+	// loginSlowed: the account's ceiling, from all networks.
+	loginSlowed
+)
+
+// loginForAccount counts the attempt against the account, from this
+// network and from all, BEFORE the password hash is computed (so that
+// concurrent guesses cannot slip past the count). When it refuses, it sets
+// Retry-After and gives back what the attempt counted. account is the
+// account's limiter key (accountKey), never the address as typed.
+func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) loginRefusal {
+	l := a.limits
+	if !l.on {
+		return loginAllowed
 	}
+	pair := "acct:" + account + "|" + clientKey(c)
+	r := l.pairs.Allow(pair, l.loginAccount.Quota, l.loginAccount.Window)
+	if !r.Allowed {
+		a.loginNotCounted(n)
+		a.metrics.rateLimited("login")
+		retryAfter(c, r)
+		return loginThrottled
+	}
+	n.pair = pair
+	all := "acct:" + account
+	if r := l.accounts.Allow(all, l.loginCeiling.Quota, l.loginCeiling.Window); r.Allowed {
+		n.account = all
+		return loginAllowed
+	}
+	slow := "slow:" + account
+	r = l.accounts.Allow(slow, l.loginSlow.Quota, l.loginSlow.Window)
+	if !r.Allowed {
+		a.loginNotCounted(n)
+		a.metrics.rateLimited("login_slow")
+		retryAfter(c, r)
+		return loginSlowed
+	}
+	n.slow = slow
+	return loginAllowed
 }
 
-// loginNotCounted gives back an attempt that was not a failure (the
-// database could not answer).
-func (a *App) loginNotCounted(c echo.Context, email string) {
-	if a.limits.on {
-		a.limits.accounts.Release("acct:" + email)
-		a.limits.ips.Release("login:" + clientKey(c))
+// accountKey is the limiter key of the account u, or of the address email
+// when no account has it (so that an unknown address is limited like a
+// known one, and the limits do not tell which addresses have accounts).
+func accountKey(u *models.User, email string) string {
+	if u != nil {
+		return "id:" + strconv.FormatUint(u.ID, 10)
 	}
+	return "email:" + email
+}
+
+// loginSucceeded clears the account's failures from this network and
+// gives back the attempt's other counts. The account-wide count keeps its
+// failures, so that the owner's login does not refill an attacker's.
+func (a *App) loginSucceeded(n *loginCount) {
+	if n.pair != "" {
+		a.limits.pairs.Reset(n.pair)
+	}
+	n.pair = ""
+	a.loginNotCounted(n)
+}
+
+// loginNotCounted gives back what the attempt counted (it was refused, or
+// the database could not answer).
+func (a *App) loginNotCounted(n *loginCount) {
+	l := a.limits
+	for _, k := range []struct {
+		key string
+		in  *ratelimit.Limiter[string]
+	}{{n.ip, l.ips}, {n.pair, l.pairs}, {n.account, l.accounts}, {n.slow, l.accounts}} {
+		if k.key != "" {
+			k.in.Release(k.key)
+		}
+	}
+	*n = loginCount{}
 }
 
 // joinAllowed counts a sign-up from this IP (each costs a password hash);

@@ -274,7 +274,10 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	return db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{})
+	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}); err != nil {
+		return err
+	}
+	return exactEmails(ctx, db)
 }
 
 // Ping reports whether the database answers within ctx.

@@ -57,26 +57,32 @@ func (m *UserModel) Insert(ctx context.Context, email, nick, password string) (*
 	return u, nil
 }
 
-// Authenticate returns the user whose email and password match. An unknown
-// email costs one bcrypt comparison too, so timing does not tell them apart.
+// Authenticate returns the user whose email and password match: GetByEmail,
+// then CheckPassword.
 func (m *UserModel) Authenticate(ctx context.Context, email, password string) (*User, error) {
-	var u User
-	db, cancel := m.with(ctx)
-	err := db.Where("email = ?", email).Take(&u).Error
-	cancel()
-	if err != nil {
-		err = translate(err)
-		if errors.Is(err, ErrNoRecord) {
-			m.dummyOnce.Do(func() { m.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), m.Cost) })
-			_ = bcrypt.CompareHashAndPassword(m.dummy, []byte(password))
-			return nil, ErrInvalidCredentials
-		}
+	u, err := m.GetByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNoRecord) {
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
-		return nil, ErrInvalidCredentials
+	if err := m.CheckPassword(u, password); err != nil {
+		return nil, err
 	}
-	return &u, nil
+	return u, nil
+}
+
+// CheckPassword returns ErrInvalidCredentials unless password is u's; u may
+// be nil (no such account), which costs one bcrypt comparison too, so that
+// timing does not tell an unknown email from a wrong password.
+func (m *UserModel) CheckPassword(u *User, password string) error {
+	if u == nil {
+		m.dummyOnce.Do(func() { m.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), m.Cost) })
+		_ = bcrypt.CompareHashAndPassword(m.dummy, []byte(password))
+		return ErrInvalidCredentials
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return ErrInvalidCredentials
+	}
+	return nil
 }
 
 // Get returns a user by id.
@@ -93,13 +99,19 @@ func (m *UserModel) Get(ctx context.Context, id uint64) (*User, error) {
 	return &u, nil
 }
 
-// GetByEmail returns a user by normalised email.
+// GetByEmail returns the user whose stored email is exactly email (which
+// must be normalised). The column compares exactly (EmailCollation); the
+// stored email is compared again here, so that no database setting can
+// make another spelling reach the account.
 func (m *UserModel) GetByEmail(ctx context.Context, email string) (*User, error) {
 	var u User
 	db, cancel := m.with(ctx)
 	defer cancel()
 	if err := db.Where("email = ?", email).Take(&u).Error; err != nil {
 		return nil, translate(err)
+	}
+	if u.Email != email {
+		return nil, ErrNoRecord
 	}
 	return &u, nil
 }

@@ -58,10 +58,15 @@ type Config struct {
 	VerifyRPM       int
 	// BadSecretRPM: unknown or malformed secrets one client IP may send a minute.
 	BadSecretRPM int
-	// LoginFailsAccount / LoginFailsIP: failed logins allowed per LoginWindow.
+	// LoginFailsAccount / LoginFailsIP: failed logins allowed per LoginWindow,
+	// per account from one client network / per client network.
 	LoginFailsAccount int
 	LoginFailsIP      int
 	LoginWindow       time.Duration
+	// LoginAccountCeiling: failed logins per LoginWindow to one account from
+	// all networks, past which it takes one attempt per LoginSlowInterval.
+	LoginAccountCeiling int
+	LoginSlowInterval   time.Duration
 	// JoinPerHourIP: sign-ups one client IP may make an hour.
 	JoinPerHourIP int
 	// RateLimitKeys bounds the keys each limiter keeps in memory.
@@ -171,6 +176,8 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		DomainCacheMax:    num("DOMAIN_CACHE_MAX", 100000),
 		BcryptCost:        num("BCRYPT_COST", 12),
 	}
+	c.LoginAccountCeiling = num("LOGIN_ACCOUNT_CEILING", 50)
+	c.LoginSlowInterval = dur("LOGIN_SLOW_INTERVAL", "30s")
 	for _, e := range strings.Split(get("ADMIN_EMAILS", ""), ",") {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
 			c.AdminEmails = append(c.AdminEmails, e)
@@ -201,6 +208,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"RATE_VERIFY_PER_MIN", c.VerifyRPM}, {"RATE_BAD_SECRET_PER_MIN", c.BadSecretRPM},
 		{"LOGIN_MAX_FAILS_ACCOUNT", c.LoginFailsAccount}, {"LOGIN_MAX_FAILS_IP", c.LoginFailsIP},
 		{"JOIN_MAX_PER_HOUR_IP", c.JoinPerHourIP}, {"RATE_LIMIT_KEYS", c.RateLimitKeys},
+		{"LOGIN_ACCOUNT_CEILING", c.LoginAccountCeiling},
 	} {
 		if q.v < 1 && !bad[q.name] { // 0 would refuse everyone; RATE_LIMITS=off turns limits off
 			errs = append(errs, fmt.Errorf("%s: must be at least 1 (RATE_LIMITS=off turns the limits off)", q.name))
@@ -229,6 +237,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"DB_IO_TIMEOUT", c.DBIOTimeout, time.Second},
 		{"HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout, 100 * time.Millisecond},
 		{"LOGIN_WINDOW", c.LoginWindow, time.Second},
+		{"LOGIN_SLOW_INTERVAL", c.LoginSlowInterval, time.Second},
 		{"HTTP_READ_TIMEOUT", c.ReadTimeout, 100 * time.Millisecond},
 		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout, 100 * time.Millisecond},
 		{"USAGE_FLUSH", c.UsageFlush, time.Second},

@@ -50,10 +50,22 @@ func MySQLServer(t testing.TB) string {
 	return dsn
 }
 
+// Collation is the default collation of the MySQL databases tests get:
+// docker-compose's, a UCA collation whose comparisons ignore some
+// characters (ASCII controls among them) and case.
+const Collation = "utf8mb4_unicode_ci"
+
 // Fresh opens an empty, migrated database of the given driver for this test.
 func Fresh(t testing.TB, driver string) *gorm.DB {
 	t.Helper()
-	o := Open(t, driver)
+	return FreshCollated(t, driver, Collation)
+}
+
+// FreshCollated is Fresh with collation as the MySQL database's default
+// (ignored on SQLite).
+func FreshCollated(t testing.TB, driver, collation string) *gorm.DB {
+	t.Helper()
+	o := OpenCollated(t, driver, collation)
 	db, err := models.Open(context.Background(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("opening %s: %v", driver, err)
@@ -72,12 +84,19 @@ func Fresh(t testing.TB, driver string) *gorm.DB {
 // Open creates an empty database and returns the options to open it.
 func Open(t testing.TB, driver string) models.Options {
 	t.Helper()
+	return OpenCollated(t, driver, Collation)
+}
+
+// OpenCollated is Open with collation as the MySQL database's default
+// (ignored on SQLite).
+func OpenCollated(t testing.TB, driver, collation string) models.Options {
+	t.Helper()
 	o := models.Options{Driver: driver, MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: time.Minute, StartupTimeout: 5 * time.Second}
 	switch driver {
 	case "sqlite":
 		o.DSN = filepath.Join(t.TempDir(), "test.db")
 	case "mysql":
-		o.DSN = CreateDatabase(t, MySQLServer(t))
+		o.DSN = CreateDatabaseCollated(t, MySQLServer(t), collation)
 	default:
 		t.Fatalf("unknown driver %q", driver)
 	}
@@ -87,6 +106,13 @@ func Open(t testing.TB, driver string) models.Options {
 // CreateDatabase makes a uniquely named database on the server and drops it
 // when the test ends; it returns the DSN that names it.
 func CreateDatabase(t testing.TB, server string) string {
+	t.Helper()
+	return CreateDatabaseCollated(t, server, Collation)
+}
+
+// CreateDatabaseCollated is CreateDatabase with collation as the
+// database's default (its character set is the collation's).
+func CreateDatabaseCollated(t testing.TB, server, collation string) string {
 	t.Helper()
 	cfg, err := mysql.ParseDSN(server)
 	if err != nil {
@@ -103,7 +129,7 @@ func CreateDatabase(t testing.TB, server string) string {
 	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" COLLATE "+collation); err != nil {
 		t.Fatalf("MySQL at %s is not usable (%v); start it or unset %s", cfg.Addr, err, EnvDSN)
 	}
 	t.Cleanup(func() {
