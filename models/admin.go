@@ -63,12 +63,13 @@ func (e *StateError) Error() string {
 // Unwrap makes errors.Is(err, ErrWrongState) true.
 func (e *StateError) Unwrap() error { return ErrWrongState }
 
-// Audited actions.
+// Audited actions. Looking at a page is not one: GET requests change
+// nothing. (The log may still hold "user.view" entries from before; the
+// audit page labels them.)
 const (
-	ActionRevoke   = "domain.revoke"
-	ActionRestore  = "domain.restore"
-	ActionPlan     = "domain.plan"
-	ActionViewUser = "user.view"
+	ActionRevoke  = "domain.revoke"
+	ActionRestore = "domain.restore"
+	ActionPlan    = "domain.plan"
 )
 
 // Sort orders of the admin domain list.
@@ -365,27 +366,4 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		return translate(err)
 	}
 	return nil
-}
-
-// ViewUser returns the user and writes to the audit log that actor looked
-// at their account and domains.
-func (m *AdminModel) ViewUser(ctx context.Context, actor Actor, userID uint64) (*User, error) {
-	if noSuchID(userID) {
-		return nil, ErrNoRecord
-	}
-	db, cancel := m.with(ctx)
-	defer cancel()
-	var u User
-	err := db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Take(&u, userID).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{
-			ActorID: actor.ID, ActorEmail: actor.Email, Action: ActionViewUser, UserID: u.ID,
-		}).Error
-	})
-	if err != nil {
-		return nil, translate(err)
-	}
-	return &u, nil
 }

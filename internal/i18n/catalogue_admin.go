@@ -95,7 +95,8 @@ func init() {
 			"admin.audit.action.domain.revoke":  "Revoked a domain",
 			"admin.audit.action.domain.restore": "Restored a domain",
 			"admin.audit.action.domain.plan":    "Changed a domain's plan",
-			"admin.audit.action.user.view":      "Viewed a user's domains",
+			// Entries written before views stopped being recorded (issue 15).
+			"admin.audit.action.user.view": "Viewed a user's domains",
 		},
 		"ko": {
 			"admin.title":       "관리자 콘솔",
@@ -189,7 +190,8 @@ func init() {
 			"admin.audit.action.domain.revoke":  "도메인 사용 중지",
 			"admin.audit.action.domain.restore": "도메인 복구",
 			"admin.audit.action.domain.plan":    "도메인 요금제 변경",
-			"admin.audit.action.user.view":      "사용자의 도메인 조회",
+			// Entries written before views stopped being recorded (issue 15).
+			"admin.audit.action.user.view": "사용자의 도메인 조회",
 		},
 	})
 }
