@@ -272,9 +272,10 @@ func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 	return nil
 }
 
-// Revoke stops the domain's secret from getting tokens. Only an active
-// domain can be revoked: the others are refused as AlreadyRevoked or
-// Deleted.
+// Revoke stops the domain's secret from getting tokens, and retires the
+// tokens issued so far: the domain's secret version goes up, so that a
+// restore does not bring them back. Only an active domain can be revoked:
+// the others are refused as AlreadyRevoked or Deleted.
 func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
 	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain) (string, string, map[string]any, StateReason) {
 		switch d.Status {
@@ -283,11 +284,14 @@ func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
 		case StatusDeleted:
 			return "", "", nil, Deleted
 		}
-		return d.Status, StatusRevoked, map[string]any{"status": StatusRevoked}, 0
+		return d.Status, StatusRevoked, map[string]any{
+			"status": StatusRevoked, "secret_version": gorm.Expr("secret_version + 1"),
+		}, 0
 	})
 }
 
-// Restore makes a revoked domain active again; the others are refused as
+// Restore makes a revoked domain active again, with its secret (tokens
+// issued before the revocation stay retired); the others are refused as
 // AlreadyActive or Deleted.
 func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) error {
 	return m.change(ctx, actor, id, ActionRestore, func(d *Domain) (string, string, map[string]any, StateReason) {
