@@ -167,14 +167,15 @@ func (a *App) adminDomains(c echo.Context) error {
 	return a.adminList(c, "/admin/domains", nil)
 }
 
-// adminUser lists one user's domains, under their account details. The
-// look is audited: admins see other people's data only on the record.
+// adminUser lists one user's domains, under their account details. Like
+// every GET, it writes nothing: a look is not an audit event, and a page
+// any site can make an admin's browser load must not write (issue 15).
 func (a *App) adminUser(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	u, err := a.admin.ViewUser(c.Request().Context(), actorOf(c), id)
+	u, err := a.users.Get(c.Request().Context(), id)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -251,14 +252,15 @@ var refusals = map[refusal]string{
 }
 
 // adminChange runs one audited change on the domain in the URL, makes the
-// API see it at once and returns to the page the form came from.
-func (a *App) adminChange(c echo.Context, flash string,
-	change func(ctx context.Context, actor models.Actor, id uint64) error) error {
+// API see it at once and returns, with the flash message change names, to
+// the page the form came from.
+func (a *App) adminChange(c echo.Context,
+	change func(ctx context.Context, actor models.Actor, id uint64) (flash string, err error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	err = change(c.Request().Context(), actorOf(c), id)
+	flash, err := change(c.Request().Context(), actorOf(c), id)
 	var se *models.StateError
 	switch {
 	case errors.Is(err, models.ErrNoRecord):
@@ -278,11 +280,21 @@ func (a *App) adminChange(c echo.Context, flash string,
 }
 
 func (a *App) adminRevoke(c echo.Context) error {
-	return a.adminChange(c, "admin.flash.revoked", a.admin.Revoke)
+	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
+		return "admin.flash.revoked", a.admin.Revoke(ctx, actor, id)
+	})
 }
 
+// adminRestore restores a revoked domain, or lifts the revocation that
+// holds on a deleted one (its owner may register the host again).
 func (a *App) adminRestore(c echo.Context) error {
-	return a.adminChange(c, "admin.flash.restored", a.admin.Restore)
+	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
+		lifted, err := a.admin.Restore(ctx, actor, id)
+		if lifted {
+			return "admin.flash.lifted", err
+		}
+		return "admin.flash.restored", err
+	})
 }
 
 func (a *App) adminSetPlan(c echo.Context) error {
@@ -290,10 +302,9 @@ func (a *App) adminSetPlan(c echo.Context) error {
 	if plan != models.PlanFree && plan != models.PlanPremium {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "admin.err.plan.invalid")
 	}
-	return a.adminChange(c, "admin.flash.plan",
-		func(ctx context.Context, actor models.Actor, id uint64) error {
-			return a.admin.SetPlan(ctx, actor, id, plan)
-		})
+	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
+		return "admin.flash.plan", a.admin.SetPlan(ctx, actor, id, plan)
+	})
 }
 
 type adminAuditData struct {

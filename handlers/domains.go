@@ -79,11 +79,16 @@ func (a *App) createDomain(c echo.Context) error {
 		switch {
 		case errors.Is(err, models.ErrDuplicateHost):
 			errs["host"] = "form.host.taken"
+		case errors.Is(err, models.ErrHostRevoked): // an admin's decision: 422 like any refused form
+			errs["host"] = "form.host.revoked"
 		case err != nil:
 			return err
 		default:
 			a.domainChanged(d.ID) // browsers on the new host may call the API at once
 			p.Flash = append(p.Flash, "flash.domain.created")
+			if d.Plan != f.Plan { // the plan an admin set for this host wins
+				p.Flash = append(p.Flash, "flash.domain.plan.admin."+d.Plan)
+			}
 			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret})
 		}
 	}

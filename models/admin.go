@@ -63,12 +63,13 @@ func (e *StateError) Error() string {
 // Unwrap makes errors.Is(err, ErrWrongState) true.
 func (e *StateError) Unwrap() error { return ErrWrongState }
 
-// Audited actions.
+// Audited actions. Looking at a page is not one: GET requests change
+// nothing. (The log may still hold "user.view" entries from before; the
+// audit page labels them.)
 const (
-	ActionRevoke   = "domain.revoke"
-	ActionRestore  = "domain.restore"
-	ActionPlan     = "domain.plan"
-	ActionViewUser = "user.view"
+	ActionRevoke  = "domain.revoke"
+	ActionRestore = "domain.restore"
+	ActionPlan    = "domain.plan"
 )
 
 // Sort orders of the admin domain list.
@@ -117,6 +118,10 @@ type AdminDomain struct {
 	LastTokenAt  *time.Time
 	LastFailedAt *time.Time
 	CreatedAt    time.Time
+	// RevocationHeld: the domain is deleted, but an admin's revocation of
+	// it holds, so its owner cannot register the host again until an
+	// admin restores it.
+	RevocationHeld bool `gorm:"-"`
 }
 
 // AdminModel holds the queries of the admin console. Every change it makes
@@ -132,9 +137,11 @@ func NewAdminModel(db *gorm.DB, timeout time.Duration) *AdminModel {
 // with % and _ taken literally (the escape character is !, which means the
 // same to MySQL and SQLite, unlike the backslash).
 func likePattern(s string) string {
-	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-	return "%" + r.Replace(s) + "%"
+	return "%" + likeEscaper.Replace(s) + "%"
 }
+
+// likeEscaper makes % and _ literal in a LIKE pattern with ESCAPE '!'.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // ListDomains returns up to limit domains after offset, with whether more
 // follow. It reads in steps that each use an index, whatever MariaDB's
@@ -239,6 +246,9 @@ func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, off
 	if err := fillOwners(db, rows); err != nil {
 		return nil, false, translate(err)
 	}
+	if err := fillHeld(db, rows); err != nil {
+		return nil, false, translate(err)
+	}
 	return rows, more, nil
 }
 
@@ -271,42 +281,74 @@ func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 	return nil
 }
 
-// Revoke stops the domain's secret from getting tokens. Only an active
-// domain can be revoked: the others are refused as AlreadyRevoked or
-// Deleted.
+// fillHeld marks the deleted rows a revocation still holds on, in one query.
+func fillHeld(db *gorm.DB, rows []AdminDomain) error {
+	var ids []uint64
+	for _, r := range rows {
+		if r.Status == StatusDeleted {
+			ids = append(ids, r.ID)
+		}
+	}
+	held, err := revocationsHeld(db, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].RevocationHeld = rows[i].Status == StatusDeleted && held[rows[i].ID]
+	}
+	return nil
+}
+
+// Revoke stops the domain's secret from getting tokens, and retires the
+// tokens issued so far: the domain's secret version goes up, so that a
+// restore does not bring them back. The revocation outlives the domain:
+// its owner cannot register the host again until an admin restores it
+// (see decisions.go). Only an active domain can be revoked: the others
+// are refused as AlreadyRevoked or Deleted.
 func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
-	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain) (string, string, map[string]any, StateReason) {
+	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
 		switch d.Status {
 		case StatusRevoked:
 			return "", "", nil, AlreadyRevoked
 		case StatusDeleted:
 			return "", "", nil, Deleted
 		}
-		return d.Status, StatusRevoked, map[string]any{"status": StatusRevoked}, 0
+		return d.Status, StatusRevoked, map[string]any{
+			"status": StatusRevoked, "secret_version": gorm.Expr("secret_version + 1"),
+		}, 0
 	})
 }
 
-// Restore makes a revoked domain active again; the others are refused as
-// AlreadyActive or Deleted.
-func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) error {
-	return m.change(ctx, actor, id, ActionRestore, func(d *Domain) (string, string, map[string]any, StateReason) {
-		switch d.Status {
-		case StatusActive:
+// Restore makes a revoked domain active again, with its secret (tokens
+// issued before the revocation stay retired). A deleted domain that was
+// revoked stays deleted (its owner chose that), but the revocation is
+// lifted: its owner may register the host again, with a new secret;
+// lifted says so. The others are refused as AlreadyActive, or Deleted for
+// a deleted domain no revocation holds on.
+func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) (lifted bool, err error) {
+	err = m.change(ctx, actor, id, ActionRestore, func(d *Domain, held bool) (string, string, map[string]any, StateReason) {
+		switch {
+		case d.Status == StatusActive:
 			return "", "", nil, AlreadyActive
-		case StatusDeleted:
+		case d.Status == StatusDeleted && !held:
 			return "", "", nil, Deleted
+		case d.Status == StatusDeleted:
+			lifted = true
+			return StatusRevoked, StatusDeleted, nil, 0
 		}
 		return d.Status, StatusActive, map[string]any{"status": StatusActive}, 0
 	})
+	return lifted && err == nil, err
 }
 
 // SetPlan moves a domain that is not deleted to another plan: refused as
-// Deleted or SamePlan.
+// Deleted or SamePlan. The plan outlives the domain: when its owner
+// registers the host again, it gets this plan (see decisions.go).
 func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan string) error {
 	if plan != PlanFree && plan != PlanPremium {
 		return fmt.Errorf("models: unknown plan %q", plan)
 	}
-	return m.change(ctx, actor, id, ActionPlan, func(d *Domain) (string, string, map[string]any, StateReason) {
+	return m.change(ctx, actor, id, ActionPlan, func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
 		switch {
 		case d.Status == StatusDeleted:
 			return "", "", nil, Deleted
@@ -318,11 +360,12 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 }
 
 // change locks the domain's row, asks decide whether the change applies
-// (what it sets, or the reason it is refused: decide sees only the three
-// known statuses), makes it and writes the audit entry, all in one
-// transaction: there is no change without its entry, nor the reverse.
+// (what it sets, nil for nothing, or the reason it is refused: decide sees
+// only the three known statuses, and for a deleted domain whether a
+// revocation holds on it), makes it and writes the audit entry, all in
+// one transaction: there is no change without its entry, nor the reverse.
 func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action string,
-	decide func(d *Domain) (before, after string, set map[string]any, refused StateReason)) error {
+	decide func(d *Domain, held bool) (before, after string, set map[string]any, refused StateReason)) error {
 	if noSuchID(id) {
 		return ErrNoRecord
 	}
@@ -338,19 +381,29 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		if d.Status != StatusActive && d.Status != StatusRevoked && d.Status != StatusDeleted {
 			return fmt.Errorf("models: %s: domain %d has an unknown status %q", action, d.ID, d.Status)
 		}
-		before, after, set, refused := decide(&d)
+		held := false
+		if d.Status == StatusDeleted {
+			h, err := revocationsHeld(tx, []uint64{d.ID})
+			if err != nil {
+				return err
+			}
+			held = h[d.ID]
+		}
+		before, after, set, refused := decide(&d, held)
 		if refused != 0 {
 			return &StateError{Action: action, Reason: refused, Status: d.Status, Plan: d.Plan}
 		}
-		// The row is locked (MySQL) or the database is (SQLite): the
-		// condition is a second guard, not the first, and it failing is a
-		// broken lock rather than a state to explain.
-		res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Plan).Updates(set)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("models: %s: domain %d changed under its lock (%d rows updated)", action, d.ID, res.RowsAffected)
+		if set != nil {
+			// The row is locked (MySQL) or the database is (SQLite): the
+			// condition is a second guard, not the first, and it failing
+			// is a broken lock rather than a state to explain.
+			res := tx.Model(&Domain{}).Where("id = ? AND status = ? AND type = ?", d.ID, d.Status, d.Plan).Updates(set)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("models: %s: domain %d changed under its lock (%d rows updated)", action, d.ID, res.RowsAffected)
+			}
 		}
 		return tx.Create(&AuditEntry{
 			ActorID: actor.ID, ActorEmail: actor.Email, Action: action,
@@ -365,27 +418,4 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		return translate(err)
 	}
 	return nil
-}
-
-// ViewUser returns the user and writes to the audit log that actor looked
-// at their account and domains.
-func (m *AdminModel) ViewUser(ctx context.Context, actor Actor, userID uint64) (*User, error) {
-	if noSuchID(userID) {
-		return nil, ErrNoRecord
-	}
-	db, cancel := m.with(ctx)
-	defer cancel()
-	var u User
-	err := db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Take(&u, userID).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{
-			ActorID: actor.ID, ActorEmail: actor.Email, Action: ActionViewUser, UserID: u.ID,
-		}).Error
-	})
-	if err != nil {
-		return nil, translate(err)
-	}
-	return &u, nil
 }

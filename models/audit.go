@@ -8,8 +8,10 @@ import (
 )
 
 // AuditEntry records one admin action: who (actor), what (action), on what
-// (domain and its owner, or the user looked at) and when, with the value
-// before and after for a change.
+// (domain and its owner, or the user it was about) and when, with the value
+// before and after for a change. Entries are also the record an admin's
+// decisions are read from when a host is registered again (decisions.go):
+// removing them would undo those decisions.
 type AuditEntry struct {
 	ID         uint64 `gorm:"primaryKey"`
 	ActorID    uint64 `gorm:"not null;index"`

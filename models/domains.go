@@ -52,7 +52,10 @@ func NewDomainModel(db *gorm.DB, timeout time.Duration) *DomainModel {
 }
 
 // Insert registers host for userID and returns the domain with its new
-// secret, which exists nowhere else in clear.
+// secret, which exists nowhere else in clear. An admin's decisions about
+// the owner's host stick (decisions.go): ErrHostRevoked while a revocation
+// holds, and the plan an admin set, whatever plan is asked (the domain
+// returned says which it got).
 func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan string) (*Domain, string, error) {
 	s := secret.New()
 	key := host
@@ -62,10 +65,24 @@ func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan stri
 	}
 	db, cancel := m.with(ctx)
 	defer cancel()
-	if err := db.Omit("User").Create(d).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return nil, "", ErrDuplicateHost
+	err := db.Transaction(func(tx *gorm.DB) error {
+		decided, err := decisionsOn(tx, userID, host)
+		switch {
+		case err != nil:
+			return err
+		case decided.revoked:
+			return ErrHostRevoked
+		case decided.plan != "":
+			d.Plan = decided.plan
 		}
+		return tx.Omit("User").Create(d).Error
+	})
+	switch {
+	case errors.Is(err, ErrHostRevoked):
+		return nil, "", ErrHostRevoked
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return nil, "", ErrDuplicateHost
+	case err != nil:
 		return nil, "", translate(err)
 	}
 	return d, s, nil

@@ -41,7 +41,7 @@ func init() {
 			"admin.confirm.revoke":         "Revoke %s? Its secret gets 401 at /v1/token until it is restored.",
 			"admin.action.restore":         "Restore",
 			"admin.action.restore.confirm": "Yes, restore",
-			"admin.confirm.restore":        "Restore %s? Its secret gets tokens again at once.",
+			"admin.confirm.restore":        "Restore %s? Its secret gets tokens again at once; tokens issued before the revocation stay refused.",
 			"admin.action.plan":            "Change plan",
 			"admin.action.plan.confirm":    "Change the plan",
 			"admin.confirm.plan":           "Move %s to another plan. Its rate limit changes at once.",
@@ -95,7 +95,8 @@ func init() {
 			"admin.audit.action.domain.revoke":  "Revoked a domain",
 			"admin.audit.action.domain.restore": "Restored a domain",
 			"admin.audit.action.domain.plan":    "Changed a domain's plan",
-			"admin.audit.action.user.view":      "Viewed a user's domains",
+			// Entries written before views stopped being recorded (issue 15).
+			"admin.audit.action.user.view": "Viewed a user's domains",
 		},
 		"ko": {
 			"admin.title":       "관리자 콘솔",
@@ -135,7 +136,7 @@ func init() {
 			"admin.confirm.revoke":         "%s의 사용을 중지할까요? 복구할 때까지 비밀 키는 /v1/token에서 401을 받습니다.",
 			"admin.action.restore":         "복구",
 			"admin.action.restore.confirm": "복구하기",
-			"admin.confirm.restore":        "%s을(를) 복구할까요? 비밀 키로 곧바로 다시 토큰을 받을 수 있습니다.",
+			"admin.confirm.restore":        "%s을(를) 복구할까요? 비밀 키로 곧바로 다시 토큰을 받을 수 있습니다. 사용 중지 전에 발급된 토큰은 계속 거부됩니다.",
 			"admin.action.plan":            "요금제 변경",
 			"admin.action.plan.confirm":    "요금제 바꾸기",
 			"admin.confirm.plan":           "%s의 요금제를 바꿉니다. 요청 한도가 곧바로 바뀝니다.",
@@ -189,7 +190,8 @@ func init() {
 			"admin.audit.action.domain.revoke":  "도메인 사용 중지",
 			"admin.audit.action.domain.restore": "도메인 복구",
 			"admin.audit.action.domain.plan":    "도메인 요금제 변경",
-			"admin.audit.action.user.view":      "사용자의 도메인 조회",
+			// Entries written before views stopped being recorded (issue 15).
+			"admin.audit.action.user.view": "사용자의 도메인 조회",
 		},
 	})
 }
