@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"html"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/internal/i18n"
 )
 
 // Clients' shares of a domain's quotas: a secret in a page and a token in a
@@ -205,4 +208,47 @@ func TestClientShareRefusalMetric(t *testing.T) {
 	if got, ok := metricValue(m, "nodebird_rate_limited_total", map[string]string{"scope": "token-free"}); ok {
 		t.Errorf(`nodebird_rate_limited_total{scope="token-free"} = %v, want none: the domain's quota refused nothing`, got)
 	}
+}
+
+// /docs states the shares and the fields, in both languages, and its 429
+// example carries the fields a client over its share really gets.
+func TestDocsStateTheShares(t *testing.T) {
+	s := newTestServer(t, "sqlite", limited)
+	clk := &fakeClock{t: time.Now()}
+	withClock(s, clk)
+	sec := s.user(t, "docshare@example.com").register("docshare.example.com", "free")
+	askToken(t, s, sec, nil)
+	askToken(t, s, sec, nil)
+	clk.advance(18 * time.Second)
+	real := askToken(t, s, sec, nil) // over its share, 42 s before its window ends
+	if real.Status != http.StatusTooManyRequests {
+		t.Fatalf("over the share: %d", real.Status)
+	}
+
+	for _, lang := range []string{"en", "ko"} {
+		r := s.client(t).do("GET", "/docs", nil, map[string]string{"Accept-Language": lang})
+		mustContain(t, "docs "+lang, r.Body, `data-testid="limits-share"`,
+			html.EscapeString(i18n.T(lang, "docs.share.lead", 5)), i18n.T(lang, "docs.col.share"),
+			html.EscapeString(i18n.T(lang, "docs.share.policy")), html.EscapeString(i18n.T(lang, "docs.share.rate")),
+			html.EscapeString(i18n.T(lang, "docs.share.retry")), html.EscapeString(i18n.T(lang, "docs.status.429.when")),
+			// free 10 → 2, premium 1,000 → 200, verify 6,000 → 1,200
+			"<td>"+i18n.T(lang, "docs.limits.perminute", "2")+"</td>", "<td>"+i18n.T(lang, "docs.limits.perminute", "200")+"</td>",
+			"<td>"+i18n.T(lang, "docs.limits.perminute", "1,200")+"</td>")
+		sample := codeSample(t, r.Body, "doc-429")
+		for _, field := range []string{"RateLimit-Policy", "RateLimit"} {
+			if want := field + ": " + real.Header.Get(field) + "\n"; !strings.Contains(sample, want) {
+				t.Errorf("%s: the 429 example lacks %q:\n%s", lang, want, sample)
+			}
+		}
+		if want := "Retry-After: " + real.Header.Get("Retry-After") + "\n"; !strings.Contains(sample, want) {
+			t.Errorf("%s: the 429 example lacks %q:\n%s", lang, want, sample)
+		}
+	}
+
+	// Without shares the page says nothing of them.
+	s2 := newTestServer(t, "sqlite", limited, oneClientMayTakeAll)
+	r := s2.client(t).get("/docs")
+	mustNotContain(t, "docs without shares", r.Body, `data-testid="limits-share"`, i18n.T("en", "docs.col.share"), "-client")
+	mustContain(t, "docs without shares", r.Body, html.EscapeString(i18n.T("en", "docs.limits.policy")),
+		"RateLimit-Policy: "+html.EscapeString(`"token-free";q=10;w=60`)+"\n", "RateLimit: "+html.EscapeString(`"token-free";r=0;t=42`)+"\n")
 }
