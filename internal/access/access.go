@@ -98,7 +98,9 @@ func ReasonOf(err error) Reason {
 	return 0
 }
 
-// Limit is one limit's policy and where the request left its count.
+// Limit is one limit's policy and where the request left its count. Its
+// Allowed says whether this limit had room: a request counted against a
+// domain's quota and the client's share passed only when both had.
 type Limit struct {
 	Policy ratelimit.Policy
 	ratelimit.Result
