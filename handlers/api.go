@@ -84,12 +84,13 @@ func newClaimsResponse(message string, c *token.Claims) claimsResponse {
 }
 
 // callerOf is who sent the request, as the access rules see it; the
-// client's network only when withNetwork (the rules for tokens need it).
+// client's network (the key of its shares and bad-secret count) only when
+// withNetwork: the rate limits are on.
 func callerOf(c echo.Context, withNetwork bool) access.Client {
 	origin := c.Request().Header.Get(echo.HeaderOrigin)
 	cl := access.Client{Browser: origin != "", OriginHost: originHost(origin)}
 	if withNetwork {
-		cl.Network = clientKey(c)
+		cl.Network = clientNetwork(c)
 	}
 	return cl
 }
@@ -102,16 +103,16 @@ func (a *App) issueToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.access.Issue(c.Request().Context(), s, callerOf(c, true))
+	t, err := a.access.Issue(c.Request().Context(), s, callerOf(c, a.config.RateLimits))
 	if err != nil {
 		var ae *access.Error
 		if errors.As(err, &ae) {
-			setRateHeaders(c, ae.Limit)
+			setRateHeaders(c, ae.Limits)
 			a.countRefusal(ae)
 		}
 		return err
 	}
-	setRateHeaders(c, t.Limit)
+	setRateHeaders(c, t.Limits)
 	allowOrigin(c)
 	a.metrics.tokenIssued(t.Plan)
 	return c.JSON(http.StatusOK, tokenResponse{
@@ -125,13 +126,13 @@ func (a *App) issueToken(c echo.Context) error {
 func (a *App) testToken(c echo.Context) error {
 	noStore(c)
 	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c, false))
+	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c, a.config.RateLimits))
 	if err != nil {
 		var ae *access.Error
 		if !errors.As(err, &ae) {
 			return err
 		}
-		setRateHeaders(c, ae.Limit)
+		setRateHeaders(c, ae.Limits)
 		a.countRefusal(ae)
 		switch ae.Reason {
 		case access.Expired:
@@ -146,16 +147,18 @@ func (a *App) testToken(c echo.Context) error {
 		}
 		return err
 	}
-	setRateHeaders(c, t.Limit)
+	setRateHeaders(c, t.Limits)
 	allowOrigin(c)
 	a.metrics.tokenVerified(verifyOK)
 	return c.JSON(http.StatusOK, newClaimsResponse(i18n.T(a.lang(c), "api.token.valid"), t.Claims))
 }
 
-// countRefusal counts a refusal by a rate limit in the metrics.
+// countRefusal counts a refusal by a rate limit in the metrics, under the
+// refusing policy's name (a domain's quota, a client's share of it, or
+// bad-secret).
 func (a *App) countRefusal(e *access.Error) {
-	if e.Reason == access.RateLimited && e.Limit != nil {
-		a.metrics.rateLimited(e.Limit.Policy.Name)
+	if l := access.Refusing(e.Limits); e.Reason == access.RateLimited && l != nil {
+		a.metrics.rateLimited(l.Policy.Name)
 	}
 }
 

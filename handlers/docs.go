@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,7 +10,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
+	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/internal/token"
 )
 
@@ -28,14 +29,19 @@ type docsData struct {
 	PremiumRPM string
 	VerifyRPM  string
 	BadRPM     string
+	// Shares: one client address may take 1/ShareN of each quota (at least
+	// 1), FreeShare, PremiumShare and VerifyShare a minute.
+	Shares                               bool
+	ShareN                               int
+	FreeShare, PremiumShare, VerifyShare string
 
 	SampleToken string
 	// JSON bodies, indented, in the page's language.
 	TokenOK, Claims, ErrUnknown, ErrMissing, ErrInvalid, ErrExpired, ErrRateLimited, ErrOrigin string
 	ErrExpiredKo                                                                               string
-	// Header values.
-	PolicyFree, RateFree string
-	Statuses             []docsStatus
+	// Header values of the 429 example: a free domain's client over its share.
+	PolicyFree, RateFree, RetryFree string
+	Statuses                        []docsStatus
 }
 
 // docsStatus is one line of the status code table.
@@ -74,6 +80,26 @@ func (a *App) docs(c echo.Context) error {
 
 	limits := a.access.Limits()
 	free, premium := limits.TokenFree, limits.TokenPremium
+	// shareOf is what one client address may take of p a minute (all of
+	// it when no share applies).
+	shareOf := func(p ratelimit.Policy) string {
+		if s, ok := a.access.Share(p); ok {
+			return thousands(s.Quota)
+		}
+		return thousands(p.Quota)
+	}
+	// The 429 example, written by the code that writes the API's fields: a
+	// free domain's client over its share (or over the domain's quota when
+	// there is no share), 42 seconds before its window ends.
+	refused := ratelimit.Result{Limit: free.Quota, Remaining: 0, Reset: 42 * time.Second}
+	example := []access.Limit{{Policy: free, Result: refused}}
+	if freeShare, ok := a.access.Share(free); ok {
+		refused.Limit = freeShare.Quota
+		example = []access.Limit{
+			{Policy: free, Result: ratelimit.Result{Allowed: true, Limit: free.Quota, Remaining: 3, Reset: 17 * time.Second}},
+			{Policy: freeShare, Result: refused},
+		}
+	}
 	msg := func(status int, key string) string {
 		return indentJSON(apiErrorBody{Code: status, Message: i18n.T(lang, key)})
 	}
@@ -88,6 +114,12 @@ func (a *App) docs(c echo.Context) error {
 		VerifyRPM:  thousands(limits.Verify.Quota),
 		BadRPM:     thousands(limits.BadSecret.Quota),
 
+		Shares:       limits.Shares > 1,
+		ShareN:       limits.Shares,
+		FreeShare:    shareOf(free),
+		PremiumShare: shareOf(premium),
+		VerifyShare:  shareOf(limits.Verify),
+
 		SampleToken: sample,
 		TokenOK: indentJSON(tokenResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.issued"),
 			Token: sample, ExpiresIn: ttlSecs}),
@@ -99,8 +131,9 @@ func (a *App) docs(c echo.Context) error {
 		ErrExpiredKo:   indentJSON(apiErrorBody{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
 		ErrRateLimited: msg(http.StatusTooManyRequests, "api.ratelimit"),
 		ErrOrigin:      msg(http.StatusForbidden, "api.origin"),
-		PolicyFree:     policyField(free),
-		RateFree:       fmt.Sprintf(`"%s";r=0;t=%d`, free.Name, 42),
+		PolicyFree:     policyList(example),
+		RateFree:       rateField(shownLimit(example)),
+		RetryFree:      strconv.Itoa(access.Refusing(example).ResetSeconds()),
 		Statuses: []docsStatus{
 			{200, "docs.status.200.when", "docs.status.200.do"},
 			{400, "docs.status.400.when", "docs.status.400.do"},

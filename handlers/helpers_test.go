@@ -30,7 +30,7 @@ func testConfig() *config.Config {
 		SessionSecret: []byte("test-session-secret-0123456789abcdef012345"),
 		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
 		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
-		FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
+		FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30, ClientShares: 5,
 		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
 		LoginAccountCeiling: 50, LoginSlowInterval: 30 * time.Second,
 	}

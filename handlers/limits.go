@@ -3,6 +3,7 @@ package handlers
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -62,6 +63,7 @@ func apiLimits(cfg *config.Config, now func() time.Time) access.Limits {
 		TokenFree:    ratelimit.Policy{Name: "token-free", Quota: cfg.FreeTokenRPM, Window: time.Minute},
 		TokenPremium: ratelimit.Policy{Name: "token-premium", Quota: cfg.PremiumTokenRPM, Window: time.Minute},
 		Verify:       ratelimit.Policy{Name: "verify", Quota: cfg.VerifyRPM, Window: time.Minute},
+		Shares:       cfg.ClientShares,
 		BadSecret:    ratelimit.Policy{Name: "bad-secret", Quota: cfg.BadSecretRPM, Window: time.Minute},
 		MaxKeys:      cfg.RateLimitKeys,
 		Now:          now,
@@ -69,29 +71,81 @@ func apiLimits(cfg *config.Config, now func() time.Time) access.Limits {
 }
 
 // setRateHeaders writes the IETF httpapi RateLimit-Policy and RateLimit
-// fields (draft-ietf-httpapi-ratelimit-headers) of l and, when it refused,
-// Retry-After. Nothing when l is nil (limits off).
-func setRateHeaders(c echo.Context, l *access.Limit) {
-	if l == nil {
+// fields (draft-ietf-httpapi-ratelimit-headers) of the limits ls a request
+// was counted against and, when one refused, Retry-After. Nothing when ls
+// is empty (limits off).
+//
+// RateLimit-Policy lists every policy (a domain's quota, then the client's
+// share of it); RateLimit reports the one that binds (shownLimit), so
+// that its r is what the client may really still send; Retry-After is the
+// longest wait among the refusing ones, and RateLimit's t then names the
+// same moment.
+func setRateHeaders(c echo.Context, ls []access.Limit) {
+	if len(ls) == 0 {
 		return
 	}
 	h := c.Response().Header()
-	h.Set("RateLimit-Policy", policyField(l.Policy))
+	h.Set("RateLimit-Policy", policyList(ls))
+	h.Set("RateLimit", rateField(shownLimit(ls)))
+	if r := access.Refusing(ls); r != nil {
+		retryAfter(c, r.Result)
+	}
+}
+
+// shownLimit is the limit the RateLimit field reports: the refusing one
+// (the longest wait) when the request was refused, else the one with the
+// fewest requests left (the later reset on a tie).
+func shownLimit(ls []access.Limit) *access.Limit {
+	if r := access.Refusing(ls); r != nil {
+		return r
+	}
+	l := &ls[0]
+	for i := 1; i < len(ls); i++ {
+		if o := &ls[i]; o.Remaining < l.Remaining || (o.Remaining == l.Remaining && o.Reset > l.Reset) {
+			l = o
+		}
+	}
+	return l
+}
+
+// policyList is the RateLimit-Policy field value of ls:
+// "token-free";q=10;w=60, "token-free-client";q=2;w=60.
+func policyList(ls []access.Limit) string {
+	if len(ls) == 1 {
+		return policyField(ls[0].Policy)
+	}
+	b := make([]byte, 0, 48*len(ls))
+	for i := range ls {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendPolicy(b, ls[i].Policy)
+	}
+	return string(b)
+}
+
+// policyField is p as a RateLimit-Policy field item: "name";q=10;w=60.
+func policyField(p ratelimit.Policy) string {
+	return string(appendPolicy(make([]byte, 0, 48), p))
+}
+
+func appendPolicy(b []byte, p ratelimit.Policy) []byte {
+	b = strconv.AppendQuote(b, p.Name)
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, int64(p.Quota), 10)
+	b = append(b, ";w="...)
+	return strconv.AppendInt(b, int64(p.Window.Seconds()), 10)
+}
+
+// rateField is l as a RateLimit field value: "name";r=7;t=42.
+func rateField(l *access.Limit) string {
 	b := make([]byte, 0, 48)
 	b = strconv.AppendQuote(b, l.Policy.Name)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, int64(l.Remaining), 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, int64(l.ResetSeconds()), 10)
-	h.Set("RateLimit", string(b))
-	if !l.Allowed {
-		retryAfter(c, l.Result)
-	}
-}
-
-// policyField is p as a RateLimit-Policy field value: "name";q=10;w=60.
-func policyField(p ratelimit.Policy) string {
-	return strconv.Quote(p.Name) + ";q=" + strconv.Itoa(p.Quota) + ";w=" + strconv.Itoa(int(p.Window.Seconds()))
+	return string(b)
 }
 
 // retryAfter tells a refused client how long to wait: the longest of the
@@ -233,6 +287,23 @@ func (a *App) joinAllowed(c echo.Context) bool {
 		retryAfter(c, r)
 	}
 	return r.Allowed
+}
+
+// clientNetwork is the client's network as the API's limit key, the same
+// networks as clientKey's without building a string: an IPv4 address
+// (/32), or an IPv6 /64; the zero Prefix when the address is not an IP.
+func clientNetwork(c echo.Context) netip.Prefix {
+	ip, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip = ip.Unmap().WithZone("")
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 // clientKey is the client IP as a limit key: IPv4 as is, IPv6 by its /64

@@ -161,9 +161,10 @@ func TestMetrics(t *testing.T) {
 }
 
 // TestRateLimitMetric: a refusal by a rate limit is counted under the
-// limit's name.
+// limit's name (here the domain's quota, from one client that may take it
+// all; a client's share: TestClientShareRefusalMetric).
 func TestRateLimitMetric(t *testing.T) {
-	s, _ := newOpsServer(t, "sqlite", nil, func(c *config.Config) { c.RateLimits, c.FreeTokenRPM = true, 2 })
+	s, _ := newOpsServer(t, "sqlite", nil, func(c *config.Config) { c.RateLimits, c.FreeTokenRPM = true, 2 }, oneClientMayTakeAll)
 	sec := s.user(t, "limited@example.com").register("limited.example.com", "free")
 	for i, want := range []int{200, 200, 429} {
 		if r, _ := opsToken(t, s, sec); r.Status != want {

@@ -43,8 +43,10 @@ func wantJSONError(t *testing.T, what string, r response, status int) {
 	}
 }
 
+// The plans' quotas, from one client that may take all of them (clients'
+// shares: quota_share_test.go).
 func TestTokenRateLimitsByPlan(t *testing.T) {
-	s := newTestServer(t, "sqlite", limited)
+	s := newTestServer(t, "sqlite", limited, oneClientMayTakeAll)
 	clk := &fakeClock{t: time.Now()}
 	withClock(s, clk)
 	owner := s.user(t, "plans@example.com")
@@ -90,7 +92,7 @@ func TestTokenRateLimitsByPlan(t *testing.T) {
 }
 
 func TestVerifyRateLimit(t *testing.T) {
-	s := newTestServer(t, "sqlite", limited, func(c *config.Config) { c.VerifyRPM = 3 })
+	s := newTestServer(t, "sqlite", limited, oneClientMayTakeAll, func(c *config.Config) { c.VerifyRPM = 3 })
 	sec := s.user(t, "verify@example.com").register("verify.example.com", "premium")
 	tok := tokenOf(t, askToken(t, s, sec, nil))
 	c := s.client(t)
@@ -226,7 +228,7 @@ func TestCORSBoundToRegisteredHost(t *testing.T) {
 }
 
 func TestDashboardShowsRecentUse(t *testing.T) {
-	s := newTestServer(t, "sqlite", limited)
+	s := newTestServer(t, "sqlite", limited, oneClientMayTakeAll)
 	owner := s.user(t, "usage@example.com")
 	sec := owner.register("usage.example.com", "free")
 	mustContain(t, "unused domain", owner.get("/").Body, "Not used yet")

@@ -2,10 +2,16 @@
 //
 // Issuing: a client secret of an active domain, presented from the
 // domain's own origin (or by a server, with no origin), within the quota of
-// the domain's plan, gets a signed token, and the domain's usage counts it.
-// Checking: a genuine token whose domain was not rotated, revoked or
-// deleted since, presented from the domain's own origin, within the
-// verification quota, opens the API.
+// the domain's plan and the client's share of it, gets a signed token, and
+// the domain's usage counts it. Checking: a genuine token whose domain was
+// not rotated, revoked or deleted since, presented from the domain's own
+// origin, within the verification quota and the client's share of it,
+// opens the API.
+//
+// Shares: a secret embedded in a page and a token handed to a browser are
+// public, so each client network (an IPv4 address, or an IPv6 /64) may take
+// at most max(1, quota/Limits.Shares) of a domain's quota a window; one
+// holder cannot spend it all and shut the domain's other clients out.
 //
 // Every refusal is an *Error with a Reason; the HTTP layer maps reasons to
 // statuses and messages in one table.
@@ -14,6 +20,7 @@ package access
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -34,7 +41,8 @@ const (
 	UnknownSecret Reason = iota + 1
 	// WrongOrigin: a browser on another origin than the domain's host.
 	WrongOrigin
-	// RateLimited: a quota is spent; Error.Limit says which and until when.
+	// RateLimited: a quota or the client's share of it is spent;
+	// Error.Limits say which and until when.
 	RateLimited
 	// MissingToken: no token was presented.
 	MissingToken
@@ -63,9 +71,11 @@ func (r Reason) String() string {
 // Error is a refusal.
 type Error struct {
 	Reason Reason
-	// Limit is the limit the request was counted against, if any: the
-	// refusing one for RateLimited, the bad-secret count for UnknownSecret.
-	Limit *Limit
+	// Limits are the limits the request was counted against, if any: for
+	// RateLimited the domain's quota and the client's share of it (Refusing
+	// says which refused) or the bad-secret count, for UnknownSecret the
+	// bad-secret count.
+	Limits []Limit
 	// Err is the cause, for Unavailable.
 	Err error
 }
@@ -88,10 +98,25 @@ func ReasonOf(err error) Reason {
 	return 0
 }
 
-// Limit is one limit's policy and where the request left its count.
+// Limit is one limit's policy and where the request left its count. Its
+// Allowed says whether this limit had room: a request counted against a
+// domain's quota and the client's share passed only when both had.
 type Limit struct {
 	Policy ratelimit.Policy
 	ratelimit.Result
+}
+
+// Refusing is the limit among ls that refused the request (the one with
+// the longest wait when both a domain's quota and the client's share did),
+// or nil when none did.
+func Refusing(ls []Limit) *Limit {
+	var r *Limit
+	for i := range ls {
+		if !ls[i].Allowed && (r == nil || ls[i].Reset > r.Reset) {
+			r = &ls[i]
+		}
+	}
+	return r
 }
 
 // Client is who presents a secret or token.
@@ -101,9 +126,11 @@ type Client struct {
 	// OriginHost is the Origin's host[:port], normalised as registered
 	// hosts are; "" when the Origin is not a plain http(s) origin.
 	OriginHost string
-	// Network is the client's address as a limit key (an IPv4 address, or
-	// an IPv6 /64); Issue needs it, Check does not.
-	Network string
+	// Network is the client's network, the key of its shares and of its
+	// bad-secret count: an IPv4 address (/32), or an IPv6 /64 (one
+	// subscriber's allocation). Clients whose address is unknown (the zero
+	// Prefix) share one count. Unused when limits are off.
+	Network netip.Prefix
 }
 
 // Limits are the API's quotas. With On false nothing is counted.
@@ -113,6 +140,10 @@ type Limits struct {
 	TokenFree, TokenPremium ratelimit.Policy
 	// Verify: verifications a domain's tokens may get.
 	Verify ratelimit.Policy
+	// Shares: one client network may take at most max(1, q/Shares) of each
+	// of the quotas above (q), in a policy named after the quota with
+	// "-client" appended. 1 or less: no share, a client may take it all.
+	Shares int
 	// BadSecret: unknown or malformed secrets a client network may send
 	// before it is refused without a lookup.
 	BadSecret ratelimit.Policy
@@ -129,24 +160,63 @@ type quotaKey struct {
 	domain uint64
 }
 
+// shareKey names one client network's count under a domain's quota.
+type shareKey struct {
+	quotaKey
+	network netip.Prefix
+}
+
+// quota is a domain's quota and the share of it one client network may
+// take (share.Quota is 0 when no share applies).
+type quota struct{ domain, share ratelimit.Policy }
+
 // Service applies the token rules. It is safe for concurrent use.
 type Service struct {
 	domains *domaincache.Cache
 	tokens  *token.Manager
 	usage   *usage.Counter
 	limits  Limits
+	// tokenFree, tokenPremium and verify are the quotas with their shares.
+	tokenFree, tokenPremium, verify quota
+	// Each kind of key has its own table, so that flooding one (many
+	// client networks) cannot evict another (a domain's count).
 	quotas  *ratelimit.Limiter[quotaKey]
-	guesses *ratelimit.Limiter[string]
+	shares  *ratelimit.Limiter[shareKey]
+	guesses *ratelimit.Limiter[netip.Prefix]
 }
 
 // New returns a Service over the domain view, the token signer and the
 // usage counter.
 func New(domains *domaincache.Cache, tokens *token.Manager, counter *usage.Counter, limits Limits) *Service {
-	return &Service{
+	s := &Service{
 		domains: domains, tokens: tokens, usage: counter, limits: limits,
 		quotas:  ratelimit.New[quotaKey](limits.MaxKeys, limits.Now),
-		guesses: ratelimit.New[string](limits.MaxKeys, limits.Now),
+		shares:  ratelimit.New[shareKey](limits.MaxKeys, limits.Now),
+		guesses: ratelimit.New[netip.Prefix](limits.MaxKeys, limits.Now),
 	}
+	for _, q := range []struct {
+		into *quota
+		p    ratelimit.Policy
+	}{{&s.tokenFree, limits.TokenFree}, {&s.tokenPremium, limits.TokenPremium}, {&s.verify, limits.Verify}} {
+		q.into.domain = q.p
+		q.into.share, _ = s.Share(q.p)
+	}
+	return s
+}
+
+// Share is the share of the domain quota p that one client network may
+// take: max(1, p.Quota/Shares) in p's window, named after p with "-client"
+// appended; false when no share applies (Shares is 1 or less, or the share
+// would be the whole quota).
+func (s *Service) Share(p ratelimit.Policy) (ratelimit.Policy, bool) {
+	if s.limits.Shares <= 1 {
+		return ratelimit.Policy{}, false
+	}
+	n := max(1, p.Quota/s.limits.Shares)
+	if n >= p.Quota {
+		return ratelimit.Policy{}, false
+	}
+	return ratelimit.Policy{Name: p.Name + "-client", Quota: n, Window: p.Window}, true
 }
 
 // TokenTTL is the lifetime of the tokens Issue makes.
@@ -157,19 +227,20 @@ type Issued struct {
 	Token  string
 	Claims *token.Claims
 	Plan   string
-	// Limit is the plan's quota after this token (nil with limits off).
-	Limit *Limit
+	// Limits are the plan's quota and the client's share of it after this
+	// token (none with limits off).
+	Limits []Limit
 }
 
 // Issue exchanges a client secret for a token.
 func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*Issued, error) {
 	if lim := s.guessing(cl); lim != nil { // too many bad secrets: no lookup at all
-		return nil, &Error{Reason: RateLimited, Limit: lim}
+		return nil, &Error{Reason: RateLimited, Limits: lim}
 	}
 	d, err := s.activeDomain(ctx, clientSecret)
 	if err != nil {
 		if ReasonOf(err) == UnknownSecret {
-			err.(*Error).Limit = s.countGuess(cl)
+			err.(*Error).Limits = s.countGuess(cl)
 		}
 		return nil, err
 	}
@@ -177,10 +248,10 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 		s.usage.Refused(d.ID)
 		return nil, &Error{Reason: WrongOrigin}
 	}
-	lim, ok := s.take(quotaKey{domain: d.ID}, s.tokenPolicy(d.Plan))
+	lim, ok := s.take(quotaKey{domain: d.ID}, s.tokenQuota(d.Plan), cl.Network)
 	if !ok {
 		s.usage.Refused(d.ID)
-		return nil, &Error{Reason: RateLimited, Limit: lim}
+		return nil, &Error{Reason: RateLimited, Limits: lim}
 	}
 	tok, claims, err := s.tokens.Issue(token.Subject{
 		UserID: d.UserID, Nick: d.Nick, DomainID: d.ID, SecretVersion: d.SecretVersion, Host: d.Host,
@@ -189,7 +260,7 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 		return nil, err
 	}
 	s.usage.Issued(d.ID)
-	return &Issued{Token: tok, Claims: claims, Plan: d.Plan, Limit: lim}, nil
+	return &Issued{Token: tok, Claims: claims, Plan: d.Plan, Limits: lim}, nil
 }
 
 // activeDomain finds the active domain whose client secret is cs, from
@@ -212,18 +283,19 @@ func (s *Service) activeDomain(ctx context.Context, cs string) (*domaincache.Ent
 	return d, nil
 }
 
-func (s *Service) tokenPolicy(plan string) ratelimit.Policy {
+func (s *Service) tokenQuota(plan string) quota {
 	if plan == models.PlanPremium {
-		return s.limits.TokenPremium
+		return s.tokenPremium
 	}
-	return s.limits.TokenFree
+	return s.tokenFree
 }
 
 // Checked is a token Check accepted.
 type Checked struct {
 	Claims *token.Claims
-	// Limit is the verification quota after this check (nil with limits off).
-	Limit *Limit
+	// Limits are the verification quota and the client's share of it after
+	// this check (none with limits off).
+	Limits []Limit
 }
 
 // Check tells whether a token still opens the API. Expired only when the
@@ -248,11 +320,11 @@ func (s *Service) Check(ctx context.Context, raw string, cl Client) (*Checked, e
 	if err != nil {
 		return nil, &Error{Reason: Expired}
 	}
-	lim, ok := s.take(quotaKey{verify: true, domain: claims.DomainID}, s.limits.Verify)
+	lim, ok := s.take(quotaKey{verify: true, domain: claims.DomainID}, s.verify, cl.Network)
 	if !ok {
-		return nil, &Error{Reason: RateLimited, Limit: lim}
+		return nil, &Error{Reason: RateLimited, Limits: lim}
 	}
-	return &Checked{Claims: claims, Limit: lim}, nil
+	return &Checked{Claims: claims, Limits: lim}, nil
 }
 
 // Host is the registered host a token was issued for (its audience).
@@ -263,35 +335,44 @@ func Host(c *token.Claims) string {
 	return c.Audience[0]
 }
 
-// take counts one request against p for key.
-func (s *Service) take(key quotaKey, p ratelimit.Policy) (*Limit, bool) {
+// take counts one request against the domain's quota q for key and the
+// network's share of it, at once: counted in both when both have room, in
+// neither when either is spent (a client refused at its share spends
+// nothing of the domain's quota, and a request the domain refuses nothing
+// of the client's share). The limits come back domain first.
+func (s *Service) take(key quotaKey, q quota, network netip.Prefix) ([]Limit, bool) {
 	if !s.limits.On {
 		return nil, true
 	}
-	r := s.quotas.Allow(key, p.Quota, p.Window)
-	return &Limit{Policy: p, Result: r}, r.Allowed
+	if q.share.Quota == 0 {
+		r := s.quotas.Allow(key, q.domain.Quota, q.domain.Window)
+		return []Limit{{Policy: q.domain, Result: r}}, r.Allowed
+	}
+	rd, rs := ratelimit.AllowBoth(s.quotas, key, q.domain.Quota,
+		s.shares, shareKey{quotaKey: key, network: network}, q.share.Quota, q.domain.Window)
+	return []Limit{{Policy: q.domain, Result: rd}, {Policy: q.share, Result: rs}}, rd.Allowed && rs.Allowed
 }
 
 // guessing is the bad-secret limit when this client network has spent it
 // (it is checked before any lookup, so that guessing stays slow), else nil.
-func (s *Service) guessing(cl Client) *Limit {
+func (s *Service) guessing(cl Client) []Limit {
 	if !s.limits.On {
 		return nil
 	}
 	p := s.limits.BadSecret
 	if r := s.guesses.Peek(cl.Network, p.Quota, p.Window); !r.Allowed {
-		return &Limit{Policy: p, Result: r}
+		return []Limit{{Policy: p, Result: r}}
 	}
 	return nil
 }
 
 // countGuess counts an unknown or malformed secret against the client network.
-func (s *Service) countGuess(cl Client) *Limit {
+func (s *Service) countGuess(cl Client) []Limit {
 	if !s.limits.On {
 		return nil
 	}
 	p := s.limits.BadSecret
-	return &Limit{Policy: p, Result: s.guesses.Allow(cl.Network, p.Quota, p.Window)}
+	return []Limit{{Policy: p, Result: s.guesses.Allow(cl.Network, p.Quota, p.Window)}}
 }
 
 // Limits are the quotas the service applies.

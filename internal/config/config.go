@@ -56,6 +56,9 @@ type Config struct {
 	FreeTokenRPM    int
 	PremiumTokenRPM int
 	VerifyRPM       int
+	// ClientShares: one client network may take at most 1/ClientShares of
+	// each of the three quotas above (at least 1); 1 turns the shares off.
+	ClientShares int
 	// BadSecretRPM: unknown or malformed secrets one client IP may send a minute.
 	BadSecretRPM int
 	// LoginFailsAccount / LoginFailsIP: failed logins allowed per LoginWindow,
@@ -157,6 +160,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		FreeTokenRPM:      num("RATE_FREE_TOKEN_PER_MIN", 10),
 		PremiumTokenRPM:   num("RATE_PREMIUM_TOKEN_PER_MIN", 1000),
 		VerifyRPM:         num("RATE_VERIFY_PER_MIN", 6000),
+		ClientShares:      num("RATE_CLIENT_SHARES", 5),
 		BadSecretRPM:      num("RATE_BAD_SECRET_PER_MIN", 30),
 		LoginFailsAccount: num("LOGIN_MAX_FAILS_ACCOUNT", 5),
 		LoginFailsIP:      num("LOGIN_MAX_FAILS_IP", 20),
@@ -206,6 +210,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	}{
 		{"RATE_FREE_TOKEN_PER_MIN", c.FreeTokenRPM}, {"RATE_PREMIUM_TOKEN_PER_MIN", c.PremiumTokenRPM},
 		{"RATE_VERIFY_PER_MIN", c.VerifyRPM}, {"RATE_BAD_SECRET_PER_MIN", c.BadSecretRPM},
+		{"RATE_CLIENT_SHARES", c.ClientShares},
 		{"LOGIN_MAX_FAILS_ACCOUNT", c.LoginFailsAccount}, {"LOGIN_MAX_FAILS_IP", c.LoginFailsIP},
 		{"JOIN_MAX_PER_HOUR_IP", c.JoinPerHourIP}, {"RATE_LIMIT_KEYS", c.RateLimitKeys},
 		{"LOGIN_ACCOUNT_CEILING", c.LoginAccountCeiling},

@@ -11,6 +11,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type Policy struct {
 // Limiter counts per key of type K (a string, or a small struct that needs
 // no formatting). It is safe for concurrent use.
 type Limiter[K comparable] struct {
+	// id orders the locks AllowBoth takes across two limiters.
+	id      uint64
 	now     func() time.Time
 	perShrd int
 	seed    maphash.Seed
@@ -62,12 +65,15 @@ func New[K comparable](maxKeys int, now func() time.Time) *Limiter[K] {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Limiter[K]{now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
+	l := &Limiter[K]{id: lastID.Add(1), now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].windows = map[K]*window{}
 	}
 	return l
 }
+
+// lastID numbers the limiters.
+var lastID atomic.Uint64
 
 func (l *Limiter[K]) shard(key K) *shard[K] {
 	return &l.shards[maphash.Comparable(l.seed, key)%shards]
@@ -107,20 +113,12 @@ func (l *Limiter[K]) take(key K, limit int, per time.Duration, n int) Result {
 	s := l.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w, ok := s.windows[key]
-	if !ok || !now.Before(w.end) {
-		if n == 0 {
+	if n == 0 {
+		if w, ok := s.windows[key]; !ok || !now.Before(w.end) {
 			return Result{Allowed: limit > 0, Limit: limit, Remaining: limit, Reset: per}
 		}
-		if !ok && len(s.windows) >= l.perShrd {
-			s.evict(now)
-		}
-		if w == nil {
-			w = &window{}
-			s.windows[key] = w
-		}
-		w.end, w.count = now.Add(per), 0
 	}
+	w := s.current(key, now, per, l.perShrd)
 	res := Result{Limit: limit, Reset: w.end.Sub(now)}
 	if w.count+max(n, 1) > limit { // Peek asks whether one more would pass
 		res.Remaining = max(0, limit-w.count)
@@ -130,6 +128,25 @@ func (l *Limiter[K]) take(key K, limit int, per time.Duration, n int) Result {
 	res.Allowed = true
 	res.Remaining = limit - w.count
 	return res
+}
+
+// current is key's window at now, started afresh when it has ended or
+// the key is new (evicting first when the shard holds perShrd keys). The
+// shard's lock is held.
+func (s *shard[K]) current(key K, now time.Time, per time.Duration, perShrd int) *window {
+	w, ok := s.windows[key]
+	if ok && now.Before(w.end) {
+		return w
+	}
+	if !ok {
+		if len(s.windows) >= perShrd {
+			s.evict(now)
+		}
+		w = &window{}
+		s.windows[key] = w
+	}
+	w.end, w.count = now.Add(per), 0
+	return w
 }
 
 // evict drops the windows that have ended; if none has, an arbitrary
