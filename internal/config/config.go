@@ -274,6 +274,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 			errs = append(errs, errors.New("JWT_SECRET and SESSION_SECRET must differ"))
 		}
 	}
+	errs = append(errs, c.checkSecretStrength(log)...) // strength.go
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
