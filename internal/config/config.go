@@ -70,6 +70,9 @@ type Config struct {
 
 	Metrics     bool
 	MetricsAddr string // empty: served by the app itself at /metrics
+	// MetricsToken, when set, is the bearer token /metrics asks for; in
+	// production the app's port serves /metrics only with one.
+	MetricsToken []byte
 
 	// ShutdownDrain is how long readiness fails, while everything is
 	// still served, before the listener closes (time for a load balancer
@@ -259,6 +262,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		errs = append(errs, errors.New("CACHE_REFRESH: must be at least 100ms"))
 	}
 
+	c.MetricsToken = []byte(get("METRICS_TOKEN", ""))
 	c.JWTSecret = []byte(get("JWT_SECRET", ""))
 	c.SessionSecret = []byte(get("SESSION_SECRET", ""))
 	if c.Production() {

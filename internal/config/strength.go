@@ -244,14 +244,22 @@ func weakSecret(name string, v []byte) string {
 }
 
 // checkSecretStrength refuses, in production, the secret settings that are
-// too easy to guess (those missing or too short are refused in Load), and
-// in development logs a warning for each that production would refuse.
+// too easy to guess (JWT_SECRET and SESSION_SECRET missing or too short
+// are refused in Load; METRICS_TOKEN is optional, but when set it is held
+// to the same length), and in development logs a warning for each that
+// production would refuse.
 func (c *Config) checkSecretStrength(log *slog.Logger) []error {
-	secrets := map[string][]byte{"JWT_SECRET": c.JWTSecret, "SESSION_SECRET": c.SessionSecret}
+	secrets := map[string][]byte{"JWT_SECRET": c.JWTSecret, "SESSION_SECRET": c.SessionSecret, "METRICS_TOKEN": c.MetricsToken}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		v := secrets[name]
-		if len(v) == 0 || c.Production() && len(v) < MinSecretLen {
+		if len(v) == 0 {
+			continue
+		}
+		if c.Production() && len(v) < MinSecretLen {
+			if name == "METRICS_TOKEN" {
+				errs = append(errs, fmt.Errorf("METRICS_TOKEN: at least %d bytes in production (openssl rand -hex 32)", MinSecretLen))
+			}
 			continue
 		}
 		if msg := weakSecret(name, v); msg != "" {

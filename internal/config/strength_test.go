@@ -131,3 +131,30 @@ func TestDevelopmentWarnsOfWeakSecrets(t *testing.T) {
 		t.Errorf("log warns of a strong secret or shows one:\n%s", out)
 	}
 }
+
+func TestMetricsToken(t *testing.T) {
+	for _, tc := range []struct {
+		name, token string
+		wantErr     string // "" loads
+	}{
+		{"unset", "", ""},
+		{"generated", "2c7d0e5b8f1a4c9e3b6d0f2a5c8e1b4d7f0a3c6e9b2d5f8a1c4e7b0d3f6a9c2e", ""},
+		{"too short", "2c7d0e5b8f1a4c9e", "METRICS_TOKEN: at least 32 bytes in production"},
+		{"easy to guess", strings.Repeat("metrics!", 5), "METRICS_TOKEN: too easy to guess"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, map[string]string{"APP_ENV": "production", "JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession, "METRICS_TOKEN": tc.token})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tc.wantErr == "" && string(c.MetricsToken) != tc.token:
+				t.Errorf("MetricsToken %q, want %q", c.MetricsToken, tc.token)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+	if _, err := load(t, map[string]string{"METRICS_TOKEN": "short"}); err != nil {
+		t.Errorf("development refused a short METRICS_TOKEN: %v", err)
+	}
+}
