@@ -274,7 +274,7 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	return db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{})
+	return utf8mb4Tables(db).WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{})
 }
 
 // Ping reports whether the database answers within ctx.
