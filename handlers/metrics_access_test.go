@@ -59,16 +59,16 @@ func TestMetricsAccess(t *testing.T) {
 			}
 			// What serve.go mounts on METRICS_ADDR asks for the token when set.
 			rec := httptest.NewRecorder()
-			s.app.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			s.app.metricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 			if want := map[bool]int{true: 401, false: 200}[len(s.app.config.MetricsToken) > 0]; rec.Code != want {
-				t.Errorf("MetricsHandler without a token: %d, want %d", rec.Code, want)
+				t.Errorf("metricsHandler without a token: %d, want %d", rec.Code, want)
 			}
 			req := httptest.NewRequest("GET", "/metrics", nil)
 			req.Header.Set("Authorization", "Bearer "+metricsToken)
 			rec = httptest.NewRecorder()
-			s.app.MetricsHandler().ServeHTTP(rec, req)
+			s.app.metricsHandler().ServeHTTP(rec, req)
 			if rec.Code != 200 {
-				t.Errorf("MetricsHandler with the token: %d", rec.Code)
+				t.Errorf("metricsHandler with the token: %d", rec.Code)
 			}
 		})
 	}

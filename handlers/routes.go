@@ -31,7 +31,7 @@ func (a *App) routes() {
 	web.Match(getHead, "/healthz", a.healthz)
 	web.Match(getHead, "/readyz", a.readyz)
 	if a.metricsOnAppPort() { // in production only with METRICS_TOKEN (metrics.go)
-		web.Match(getHead, "/metrics", echo.WrapHandler(a.MetricsHandler()))
+		web.Match(getHead, "/metrics", echo.WrapHandler(a.metricsHandler()))
 	}
 	web.Match(getHead, "/static/*", echo.StaticDirectoryHandler(a.static, false))
 

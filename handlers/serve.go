@@ -41,7 +41,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.MetricsHandler())
+		mux.Handle("GET /metrics", a.metricsHandler())
 		servers = append(servers, a.server(mux, 30*time.Second, 30*time.Second))
 		listeners = append(listeners, mln)
 		a.log.Info("serving metrics", "addr", mln.Addr().String())

@@ -131,7 +131,9 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*gorm.DB, error) {
 		sqlDB.SetMaxIdleConns(o.MaxIdleConns)
 		sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)
 		sqlDB.SetConnMaxIdleTime(min(time.Minute, max(o.ConnMaxLifetime, time.Second)))
-		dial = func(c *sql.DB) gorm.Dialector { return mysql.New(mysql.Config{Conn: c, DSNConfig: cfg}) }
+		dial = func(c *sql.DB) gorm.Dialector {
+			return utf8mb4Dialector(mysql.New(mysql.Config{Conn: c, DSNConfig: cfg}))
+		}
 		where = "MySQL at " + cfg.Addr // never the DSN: it may hold a password
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", o.Driver)
@@ -274,7 +276,7 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	return utf8mb4Tables(db).WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{})
+	return db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{})
 }
 
 // Ping reports whether the database answers within ctx.
