@@ -390,8 +390,8 @@ func TestLogFormat(t *testing.T) {
 			env := baseEnv(t.TempDir())
 			env["APP_ENV"] = tc.env
 			env["BCRYPT_COST"] = "12"
-			env["JWT_SECRET"] = strings.Repeat("j", 40)
-			env["SESSION_SECRET"] = strings.Repeat("s", 40)
+			env["JWT_SECRET"] = "49089fc4dfd3ae3b3ce23cf739a89f3aa8c8beb02bac30fda9b4422f2cf1d865"
+			env["SESSION_SECRET"] = "715cc239fd422d36749b8eff4ac55f65a4633ec9bb10b43d2b81c05f8e2a5df8"
 			in := start(t, env)
 			req, _ := http.NewRequest("GET", "http://"+in.addr+"/healthz", nil)
 			req.Header.Set("X-Request-ID", "format-check-1")

@@ -25,17 +25,13 @@ type joinForm struct {
 func (f *joinForm) validate() map[string]string {
 	errs := map[string]string{}
 	f.Email = normalizeEmail(f.Email)
-	f.Nick = strings.TrimSpace(f.Nick)
 	if k := validateEmail(f.Email); k != "" {
 		errs["email"] = k
 	}
-	switch n := utf8.RuneCountInString(f.Nick); {
-	case n == 0:
-		errs["nick"] = "form.nick.required"
-	case n > 15 || !utf8.ValidString(f.Nick):
-		errs["nick"] = "form.nick.length"
-	case strings.IndexFunc(f.Nick, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
-		errs["nick"] = "form.nick.invalid"
+	if nick, k := nickField.clean(f.Nick); k != "" {
+		errs["nick"] = k
+	} else {
+		f.Nick = nick
 	}
 	switch n := len(f.Password); {
 	case n == 0:
@@ -103,6 +99,9 @@ func validateEmail(s string) string {
 	// account while the login limiter counts them apart.
 	if !isASCII(s) {
 		return "form.email.ascii"
+	}
+	if _, p := cleanText(s, len(s)); p != "" { // others see it too (text.go)
+		return "form.email.invalid"
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {

@@ -125,7 +125,8 @@ func (z *formFuzzer) count(t *testing.T, model any) int64 {
 }
 
 // FuzzSignupForm: whatever the form holds, the answer is no 5xx; a 4xx
-// stores nothing, and only a success (303) stores exactly one user.
+// stores nothing, and only a success (303) stores exactly one user, whose
+// nick and email hold nothing that free text may not (text.go).
 func FuzzSignupForm(f *testing.F) {
 	for _, s := range [][3]string{
 		{"ann@example.com", "ann", "correct horse battery"},
@@ -137,6 +138,13 @@ func FuzzSignupForm(f *testing.F) {
 		{"a@example.com\r\nBcc: b@example.com", strings.Repeat("n", 16), "correct horse battery"},
 		{strings.Repeat("a", 250) + "@example.com", "n", "correct horse battery"},
 		{"\"quoted\"@example.com", "n\tn", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"},
+		{"rlo@example.com", "admin\u202Enimda", "correct horse battery"},
+		{"zw@example.com", "ad\u200Bmin", "correct horse battery"},
+		{"filler@example.com", "\u3164", "correct horse battery"},
+		{"braille@example.com", " \u2800 ", "correct horse battery"},
+		{"emoji@example.com", "ann❤️‍🔥", "correct horse battery"},
+		{"space@example.com", "ann\u3000\u00a0lee", "correct horse battery"},
+		{"\"tab\tin\"@example.com", "tab", "correct horse battery"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -154,6 +162,18 @@ func FuzzSignupForm(f *testing.F) {
 			t.Fatalf("sign-up (%q, %q, %q) succeeded but stored %d users", email, nick, password, after-before)
 		case rec.Code != http.StatusSeeOther && rec.Code < 400:
 			t.Fatalf("sign-up (%q, %q, %q): unexpected %d", email, nick, password, rec.Code)
+		case rec.Code == http.StatusSeeOther:
+			// What others will see is what cleanText lets through, unchanged.
+			var u models.User
+			if err := z.app.db.Order("id DESC").Take(&u).Error; err != nil {
+				t.Fatal(err)
+			}
+			if want, p := cleanText(nick, nickField.max); p != "" || u.Nick != want {
+				t.Fatalf("sign-up (%q, %q, %q) stored the nick %+q; cleanText says %+q, %q", email, nick, password, u.Nick, want, p)
+			}
+			if _, p := cleanText(u.Email, len(u.Email)); p != "" {
+				t.Fatalf("sign-up (%q, %q, %q) stored the email %+q (%s)", email, nick, password, u.Email, p)
+			}
 		}
 	})
 }

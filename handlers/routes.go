@@ -30,8 +30,8 @@ func (a *App) routes() {
 	// Operations.
 	web.Match(getHead, "/healthz", a.healthz)
 	web.Match(getHead, "/readyz", a.readyz)
-	if a.config.Metrics && a.config.MetricsAddr == "" {
-		web.Match(getHead, "/metrics", echo.WrapHandler(a.metrics.http))
+	if a.metricsOnAppPort() { // in production only with METRICS_TOKEN (metrics.go)
+		web.Match(getHead, "/metrics", echo.WrapHandler(a.metricsHandler()))
 	}
 	web.Match(getHead, "/static/*", echo.StaticDirectoryHandler(a.static, false))
 

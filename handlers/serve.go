@@ -41,10 +41,12 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.metrics.http)
+		mux.Handle("GET /metrics", a.metricsHandler())
 		servers = append(servers, a.server(mux, 30*time.Second, 30*time.Second))
 		listeners = append(listeners, mln)
 		a.log.Info("serving metrics", "addr", mln.Addr().String())
+	} else if cfg.Metrics && !a.metricsOnAppPort() {
+		a.log.Info("metrics not served: in production /metrics needs METRICS_ADDR, or METRICS_TOKEN to serve it on the app's port")
 	}
 
 	// background ends after the servers have stopped, so that the last

@@ -155,7 +155,10 @@ var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 //     skips index entries rather than rows;
 //   - then the page's rows, and their owners, by primary key.
 func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, offset int) ([]AdminDomain, bool, error) {
-	if noSuchID(f.OwnerID) {
+	if noSuchID(f.OwnerID) || strings.ContainsRune(f.Owner+f.Host, 0) {
+		// No stored email, nick or host holds a NUL, so the answer is no
+		// row; SQLite's LIKE would stop reading the pattern at the NUL and
+		// match every row (MariaDB matches none).
 		return nil, false, nil
 	}
 	db, cancel := m.with(ctx)

@@ -131,7 +131,9 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*gorm.DB, error) {
 		sqlDB.SetMaxIdleConns(o.MaxIdleConns)
 		sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)
 		sqlDB.SetConnMaxIdleTime(min(time.Minute, max(o.ConnMaxLifetime, time.Second)))
-		dial = func(c *sql.DB) gorm.Dialector { return mysql.New(mysql.Config{Conn: c, DSNConfig: cfg}) }
+		dial = func(c *sql.DB) gorm.Dialector {
+			return utf8mb4Dialector(mysql.New(mysql.Config{Conn: c, DSNConfig: cfg}))
+		}
 		where = "MySQL at " + cfg.Addr // never the DSN: it may hold a password
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", o.Driver)

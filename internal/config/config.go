@@ -78,6 +78,9 @@ type Config struct {
 
 	Metrics     bool
 	MetricsAddr string // empty: served by the app itself at /metrics
+	// MetricsToken, when set, is the bearer token /metrics asks for; in
+	// production the app's port serves /metrics only with one.
+	MetricsToken []byte
 
 	// ShutdownDrain is how long readiness fails, while everything is
 	// still served, before the listener closes (time for a load balancer
@@ -273,6 +276,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		errs = append(errs, errors.New("CACHE_REFRESH: must be at least 100ms"))
 	}
 
+	c.MetricsToken = []byte(get("METRICS_TOKEN", ""))
 	c.JWTSecret = []byte(get("JWT_SECRET", ""))
 	c.SessionSecret = []byte(get("SESSION_SECRET", ""))
 	if c.Production() {
@@ -288,6 +292,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 			errs = append(errs, errors.New("JWT_SECRET and SESSION_SECRET must differ"))
 		}
 	}
+	errs = append(errs, c.checkSecretStrength(log)...) // strength.go
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

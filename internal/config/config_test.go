@@ -24,8 +24,9 @@ func load(t *testing.T, env map[string]string) (*Config, error) {
 }
 
 var (
-	goodJWT     = strings.Repeat("j", MinSecretLen)
-	goodSession = strings.Repeat("s", MinSecretLen)
+	// Made by openssl rand -hex 32: strong enough for production.
+	goodJWT     = "49089fc4dfd3ae3b3ce23cf739a89f3aa8c8beb02bac30fda9b4422f2cf1d865"
+	goodSession = "715cc239fd422d36749b8eff4ac55f65a4633ec9bb10b43d2b81c05f8e2a5df8"
 )
 
 func TestDefaults(t *testing.T) {
@@ -98,7 +99,7 @@ func TestProductionSecrets(t *testing.T) {
 	}{
 		{"missing", map[string]string{},
 			[]string{"JWT_SECRET: required in production", "SESSION_SECRET: required in production", "openssl rand -hex 32"}},
-		{"too short", map[string]string{"JWT_SECRET": goodJWT[1:], "SESSION_SECRET": goodSession},
+		{"too short", map[string]string{"JWT_SECRET": goodJWT[:MinSecretLen-1], "SESSION_SECRET": goodSession},
 			[]string{"JWT_SECRET: required in production, at least 32 bytes"}},
 		{"the same twice", map[string]string{"JWT_SECRET": goodJWT, "SESSION_SECRET": goodJWT},
 			[]string{"JWT_SECRET and SESSION_SECRET must differ"}},
