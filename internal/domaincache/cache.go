@@ -9,9 +9,9 @@
 // another instance therefore reaches this one within one refresh interval
 // (plus the time the refresh query takes).
 //
-// The view holds every domain that is not deleted (about 200 bytes each,
-// in one slice of fixed-size records: no pointer per domain but its host
-// name, nicks interned), the ids of deleted ones (so that their tokens stay
+// The view holds every domain that is not deleted (220-270 bytes each,
+// as fixed-size records in blocks: no pointer per domain but its host name
+// and its interned nick), the ids of deleted ones (so that their tokens stay
 // refused), and an index of at most max secret hashes: a secret evicted
 // from a full index is looked up in the database again when it is next
 // presented.
