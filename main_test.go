@@ -65,6 +65,11 @@ func start(t testing.TB, env map[string]string) *instance {
 		cancel()
 		t.Fatalf("not serving after 60s\n%s", in.log(t))
 	}
+	// It listens at once, and is ready once the domain view is loaded.
+	if !testutil.Eventually(30*time.Second, func() bool { return readyz(in.addr) == http.StatusOK }) {
+		cancel()
+		t.Fatalf("not ready after 30s\n%s", in.log(t))
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -73,6 +78,16 @@ func start(t testing.TB, env map[string]string) *instance {
 		}
 	})
 	return in
+}
+
+// readyz is the status of GET /readyz at addr (0 if it did not answer).
+func readyz(addr string) int {
+	res, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func (in *instance) log(t testing.TB) string {
@@ -360,11 +375,9 @@ func TestStartupWaitsForDatabase(t *testing.T) {
 	}
 	select {
 	case addr := <-ready:
-		res, err := http.Get("http://" + addr + "/readyz")
-		if err != nil || res.StatusCode != http.StatusOK {
-			t.Fatalf("readyz: %v %v", res, err)
+		if !testutil.Eventually(30*time.Second, func() bool { return readyz(addr) == http.StatusOK }) {
+			t.Fatalf("readyz: %d", readyz(addr))
 		}
-		res.Body.Close()
 	case err := <-errc:
 		t.Fatalf("run gave up although the database came back: %v", err)
 	case <-time.After(60 * time.Second):

@@ -120,6 +120,9 @@ func (a *App) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 // on this instance; other instances see it at their next cache refresh.
 func (a *App) domainChanged(id uint64) {
 	a.cache.Forget(id)
+	if !a.cache.Loaded() { // the load under way reads the change at its end
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.config.DBQueryTimeout)
 	defer cancel()
 	if err := a.cache.Refresh(ctx); err != nil {

@@ -19,11 +19,14 @@ func (a *App) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, status{"ok"})
 }
 
-// readyz: the instance can serve (the database answers a ping in time)
-// and is not shutting down.
+// readyz: the instance can serve (the domain view is loaded and the
+// database answers a ping in time) and is not shutting down.
 func (a *App) readyz(c echo.Context) error {
 	if a.shuttingDown.Load() {
 		return c.JSON(http.StatusServiceUnavailable, status{"shutting down"})
+	}
+	if !a.cache.Loaded() {
+		return c.JSON(http.StatusServiceUnavailable, status{"loading"})
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
 	defer cancel()

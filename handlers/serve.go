@@ -15,9 +15,11 @@ import (
 
 // Run serves the application until ctx ends, then shuts down in order.
 //
-// It loads the domain view, listens on PORT (and METRICS_ADDR), calls
-// ready with the address it listens on, and runs the background loops:
-// the domain view's refresh and the usage counts' flush. When ctx ends,
+// It listens on PORT (and METRICS_ADDR), calls ready with the address it
+// listens on, and runs the background loops: the domain view's load (in
+// pages; /readyz answers 503 until it is done, while the API answers from
+// the database what the view does not hold yet) and refresh, and the
+// usage counts' flush. When ctx ends,
 // readiness fails at once; after SHUTDOWN_DRAIN the listeners close (new
 // connections are refused) and requests in flight get up to SHUTDOWN_GRACE
 // to finish; then the background loops stop (the usage counts are flushed
@@ -25,9 +27,6 @@ import (
 // and Run returns the error.
 func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	cfg := a.config
-	if err := a.cache.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the domains: %w", err)
-	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err

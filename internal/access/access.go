@@ -266,19 +266,19 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 // activeDomain finds the active domain whose client secret is cs, from
 // memory or else the database; Unavailable when the database cannot tell
 // (never a misleading UnknownSecret).
-func (s *Service) activeDomain(ctx context.Context, cs string) (*domaincache.Entry, error) {
+func (s *Service) activeDomain(ctx context.Context, cs string) (domaincache.Entry, error) {
 	if !secret.WellFormed(cs) { // a typo or a guess: no lookup
-		return nil, &Error{Reason: UnknownSecret}
+		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
 	}
 	d, err := s.domains.Lookup(ctx, secret.Sum(cs))
 	switch {
 	case errors.Is(err, models.ErrNoRecord):
-		return nil, &Error{Reason: UnknownSecret}
+		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
 	case err != nil:
-		return nil, &Error{Reason: Unavailable, Err: err}
+		return domaincache.Entry{}, &Error{Reason: Unavailable, Err: err}
 	case !d.Active:
 		s.usage.Refused(d.ID)
-		return nil, &Error{Reason: UnknownSecret}
+		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
 	}
 	return d, nil
 }
@@ -310,8 +310,12 @@ func (s *Service) Check(ctx context.Context, raw string, cl Client) (*Checked, e
 		return nil, &Error{Reason: InvalidToken}
 	}
 	// A domain this instance has not seen yet (created on another one since
-	// the last refresh) is accepted: the signature proves it existed.
-	if s.domains.Check(claims.DomainID, claims.SecretVersion) == domaincache.Retired {
+	// the last refresh) is accepted: the signature proves it existed. While
+	// the view is loading, the database is asked instead.
+	switch v, err := s.domains.Verify(ctx, claims.DomainID, claims.SecretVersion); {
+	case err != nil:
+		return nil, &Error{Reason: Unavailable, Err: err}
+	case v == domaincache.Retired:
 		return nil, &Error{Reason: InvalidToken}
 	}
 	if cl.Browser && cl.OriginHost != Host(claims) {

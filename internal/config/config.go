@@ -180,7 +180,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		WriteTimeout:      dur("HTTP_WRITE_TIMEOUT", "30s"),
 		CacheRefresh:      dur("CACHE_REFRESH", "2s"),
 		UsageFlush:        dur("USAGE_FLUSH", "15s"),
-		DomainCacheMax:    num("DOMAIN_CACHE_MAX", 100000),
+		DomainCacheMax:    num("DOMAIN_CACHE_MAX", 1000000),
 		BcryptCost:        num("BCRYPT_COST", 12),
 	}
 	c.LoginAccountCeiling = num("LOGIN_ACCOUNT_CEILING", 50)

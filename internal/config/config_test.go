@@ -56,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		{"SHUTDOWN_DRAIN", c.ShutdownDrain, time.Duration(0)},
 		{"SHUTDOWN_GRACE", c.ShutdownGrace, 15 * time.Second},
 		{"USAGE_FLUSH", c.UsageFlush, 15 * time.Second},
+		{"DOMAIN_CACHE_MAX", c.DomainCacheMax, 1000000},
 		{"RATE_LIMITS", c.RateLimits, true},
 		{"RATE_CLIENT_SHARES", c.ClientShares, 5},
 		{"BCRYPT_COST", c.BcryptCost, 12},

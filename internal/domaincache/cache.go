@@ -2,27 +2,34 @@
 // that /v1/token finds a secret's domain and /v1/test checks a token's
 // secret version without a database query per request.
 //
-// Every instance refreshes its view from the database every few seconds
-// (only the rows changed since the last refresh), and at once after a change
-// it made itself. A rotation, deletion or revocation made on another
-// instance therefore reaches this one within one refresh interval (plus the
-// time the refresh query takes).
+// The view is loaded once, in pages of domains by id (Load, or the first
+// Refresh), then every instance refreshes it from the database every few
+// seconds (only the rows changed since the last refresh), and at once after
+// a change it made itself. A rotation, deletion or revocation made on
+// another instance therefore reaches this one within one refresh interval
+// (plus the time the refresh query takes).
 //
-// The view holds every domain that is not deleted (a few dozen bytes each),
-// the ids of deleted ones (so that their tokens stay refused), and at most
-// max secret hashes: a secret evicted from a full cache is looked up in the
-// database again when it is next presented.
+// The view holds every domain that is not deleted (220-270 bytes each,
+// as fixed-size records in blocks: no pointer per domain but its host name
+// and its interned nick), the ids of deleted ones (so that their tokens stay
+// refused), and an index of at most max secret hashes: a secret evicted
+// from a full index is looked up in the database again when it is next
+// presented.
 package domaincache
 
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/nodebird/nodebird-api/models"
 )
@@ -31,13 +38,29 @@ import (
 // timestamp was taken before a commit that landed later is not missed.
 const overlap = 10 * time.Second
 
+const (
+	// defaultPageSize is how many domains one query of the load reads.
+	defaultPageSize = 10000
+	// pageTimeout bounds each page of the load (instead of the per-request
+	// query timeout); the whole load is bounded by its context.
+	pageTimeout = 30 * time.Second
+)
+
 // Source is where the domains come from (models.DomainModel).
 type Source interface {
 	CredentialByHash(ctx context.Context, hash string) (*models.Credential, error)
+	// CredentialByID returns the domain in any status, deleted included.
+	CredentialByID(ctx context.Context, id uint64) (*models.Credential, error)
 	CredentialsChangedSince(ctx context.Context, t time.Time) ([]models.Credential, error)
+	// CredentialsAfter is one page of the load: at most limit domains (every
+	// status) with an id above afterID, by id.
+	CredentialsAfter(ctx context.Context, afterID uint64, limit int) ([]models.Credential, error)
+	// LastChange is the newest updated_at of any domain.
+	LastChange(ctx context.Context) (time.Time, error)
 }
 
-// Entry is what the API needs of a domain. It is immutable once published.
+// Entry is what the API needs of a domain: a copy of the view's record,
+// made for the caller.
 type Entry struct {
 	ID            uint64
 	UserID        uint64
@@ -46,10 +69,6 @@ type Entry struct {
 	Plan          string
 	SecretVersion int
 	Active        bool
-	hash          secretSum // zero if the stored hash is not hex SHA-256
-	// updated is the row's updated_at: a lookup that read the database
-	// before a change never overwrites what a refresh learned after it.
-	updated time.Time
 }
 
 // Validity is the cache's word on a token's domain and secret version.
@@ -63,7 +82,8 @@ const (
 	// Unknown: the domain is not in the view yet. A token carries a valid
 	// signature, so the domain existed when the token was issued: it was
 	// created on another instance since this one's last refresh. The API
-	// accepts such tokens; the next refresh settles them.
+	// accepts such tokens; the next refresh settles them. (While the view
+	// is still loading, Verify asks the database instead.)
 	Unknown
 )
 
@@ -79,21 +99,77 @@ func (v Validity) String() string {
 	return "Validity(" + strconv.Itoa(int(v)) + ")"
 }
 
+// record is one domain in the view: fixed size, no pointer but the host's
+// and the interned nick's.
+type record struct {
+	id, userID uint64
+	// updated is the row's updated_at (Unix microseconds): a lookup that
+	// read the database before a change never overwrites what a refresh
+	// learned after it.
+	updated int64
+	hash    secretSum // zero if the stored hash is not hex SHA-256
+	host    string
+	nick    unique.Handle[string]
+	version int32
+	plan    plan
+	active  bool
+}
+
+// plan is a domain's plan as an index in plans.
+type plan uint8
+
+var plans = [...]string{models.PlanFree, models.PlanPremium}
+
+// planOf is p's index; a plan the application does not know counts as free.
+func planOf(p string) plan {
+	if p == models.PlanPremium {
+		return 1
+	}
+	return 0
+}
+
+func (r *record) entry() Entry {
+	return Entry{
+		ID: r.id, UserID: r.userID, Nick: r.nick.Value(), Host: r.host, Plan: plans[r.plan],
+		SecretVersion: int(r.version), Active: r.active,
+	}
+}
+
+func recordOf(cr *models.Credential) record {
+	return record{
+		id: cr.ID, userID: cr.UserID, updated: cr.UpdatedAt.UnixMicro(), hash: sumOf(cr.SecretHash),
+		host: cr.Host, nick: unique.Make(cr.Nick), version: int32(cr.SecretVersion), plan: planOf(cr.Plan),
+		active: cr.Status == models.StatusActive,
+	}
+}
+
 // Cache is safe for concurrent use.
 type Cache struct {
-	src Source
-	max int
-	log *slog.Logger
+	src      Source
+	max      int
+	log      *slog.Logger
+	pageSize int
 
-	mu     sync.RWMutex
-	byID   map[uint64]*Entry    // every domain not deleted
-	byHash map[secretSum]*Entry // at most max entries, each also in byID
-	gone   map[uint64]time.Time // deleted domains, with the time of deletion
-	hosts  map[string]int       // active domains per host (CORS preflights)
-	since  time.Time            // newest updated_at seen
-	loaded bool
-	// refreshMu serialises refreshes.
+	mu   sync.RWMutex
+	recs slots   // the domains not deleted; a free slot is zero
+	free []int32 // free slots
+	byID map[uint64]int32
+	// byHash finds a slot by the first 8 bytes of a secret's SHA-256 (at
+	// most max of them); the slot's full hash is compared on every lookup,
+	// so a shared prefix only costs a database lookup.
+	byHash map[uint64]int32
+	gone   map[uint64]int64 // deleted domains, with the time of deletion
+	hosts  map[string]int32 // active domains per host (CORS preflights)
+	since  time.Time        // newest updated_at seen
+	loaded atomic.Bool      // set under mu
+
+	// refreshMu serialises loads and refreshes, and guards the load's
+	// progress below (a failed load resumes where it stopped).
 	refreshMu sync.Mutex
+	mark      time.Time // LastChange before the load began
+	marked    bool      // mark is read
+	cursor    uint64    // the last id loaded
+	paged     bool      // every page is loaded
 }
 
 // New returns an empty cache holding at most max secrets.
@@ -102,8 +178,8 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 		max = 1
 	}
 	return &Cache{
-		src: src, max: max, log: log,
-		byID: map[uint64]*Entry{}, byHash: map[secretSum]*Entry{}, gone: map[uint64]time.Time{}, hosts: map[string]int{},
+		src: src, max: max, log: log, pageSize: defaultPageSize,
+		byID: map[uint64]int32{}, byHash: map[uint64]int32{}, gone: map[uint64]int64{}, hosts: map[string]int32{},
 	}
 }
 
@@ -121,85 +197,227 @@ func (c *Cache) Secrets() int {
 	return len(c.byHash)
 }
 
+// Loaded reports whether the whole view is loaded (the first Refresh, or
+// Load, succeeded).
+func (c *Cache) Loaded() bool { return c.loaded.Load() }
+
+// slots holds records in blocks of 1<<slotBits, so that growing never
+// copies the whole view (nor needs twice its memory for a moment).
+type slots struct {
+	blocks []*[1 << slotBits]record
+	n      int32 // slots in use or free
+}
+
+const slotBits = 12
+
+func (s *slots) at(i int32) *record { return &s.blocks[i>>slotBits][i&(1<<slotBits-1)] }
+
+// add puts r in a new slot and returns it.
+func (s *slots) add(r record) int32 {
+	if int(s.n>>slotBits) == len(s.blocks) {
+		s.blocks = append(s.blocks, new([1 << slotBits]record))
+	}
+	i := s.n
+	*s.at(i) = r
+	s.n++
+	return i
+}
+
+// hashKey is the byHash key of a secret's SHA-256.
+func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) }
+
 // Lookup returns the (active or revoked) domain whose secret's SHA-256
 // (secret.Sum) is sum: from memory, else from the database.
 // models.ErrNoRecord if none.
-func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (*Entry, error) {
+func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error) {
 	c.mu.RLock()
-	e, ok := c.byHash[sum]
-	c.mu.RUnlock()
-	if ok {
+	if i, ok := c.byHash[hashKey(sum)]; ok && c.recs.at(i).hash == sum {
+		e := c.recs.at(i).entry()
+		c.mu.RUnlock()
 		return e, nil
 	}
+	c.mu.RUnlock()
 	// A miss: a secret created since the last refresh (perhaps on another
-	// instance), one evicted from a full cache, or no such secret. The
-	// database decides; the per-IP limit on bad secrets keeps this rare.
+	// instance), one evicted from a full index, a domain the load has not
+	// reached yet, or no such secret. The database decides; the per-IP
+	// limit on bad secrets keeps this rare.
 	cr, err := c.src.CredentialByHash(ctx, hex.EncodeToString(sum[:]))
 	if err != nil {
-		return nil, err
+		return Entry{}, err
 	}
-	e = entryOf(cr)
+	r := recordOf(cr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.newerLocked(e) {
-		c.putLocked(e)
-		return e, nil
+	i, newer := c.newerLocked(&r)
+	if newer {
+		return c.recs.at(c.putLocked(r, i)).entry(), nil
 	}
 	// A change raced with this read and the view already knows better.
-	if cur := c.byID[e.ID]; cur != nil && cur.hash == e.hash {
-		return cur, nil
+	if i >= 0 && c.recs.at(i).hash == r.hash {
+		return c.recs.at(i).entry(), nil
 	}
-	return nil, models.ErrNoRecord
+	return Entry{}, models.ErrNoRecord
 }
 
-// newerLocked reports whether e (read from the database) is at least as
+// newerLocked reports whether r (read from the database) is at least as
 // recent as what the view holds: a read racing with a rotation, revocation
-// or deletion must not bring the old state back.
-func (c *Cache) newerLocked(e *Entry) bool {
-	if deletedAt, deleted := c.gone[e.ID]; deleted {
-		return e.updated.After(deletedAt) // restored since
+// or deletion must not bring the old state back. slot is the domain's
+// slot, -1 if the view holds none.
+func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
+	if deletedAt, deleted := c.gone[r.id]; deleted {
+		return -1, r.updated > deletedAt // restored since
 	}
-	cur, ok := c.byID[e.ID]
+	i, ok := c.byID[r.id]
 	if !ok {
-		return true
+		return -1, true
 	}
+	cur := c.recs.at(i)
 	switch {
-	case e.SecretVersion != cur.SecretVersion:
-		return e.SecretVersion > cur.SecretVersion
-	case e.updated.Equal(cur.updated):
+	case r.version != cur.version:
+		return i, r.version > cur.version
+	case r.updated == cur.updated:
 		// The same row: never undo a Forget (which retires it in place).
-		return cur.Active || !e.Active
+		return i, cur.active || !r.active
 	}
-	return e.updated.After(cur.updated)
+	return i, r.updated > cur.updated
 }
 
-// Check tells whether a token for domain id with secret version sv still stands.
+// Check tells from memory whether a token for domain id with secret
+// version sv still stands.
 func (c *Cache) Check(id uint64, sv int) Validity {
 	c.mu.RLock()
-	e, ok := c.byID[id]
-	_, deleted := c.gone[id]
-	c.mu.RUnlock()
-	switch {
-	case deleted:
+	defer c.mu.RUnlock()
+	if _, deleted := c.gone[id]; deleted {
 		return Retired
+	}
+	i, ok := c.byID[id]
+	switch {
 	case !ok:
 		return Unknown
-	case e.Active && e.SecretVersion == sv:
+	case c.recs.at(i).active && int(c.recs.at(i).version) == sv:
 		return Valid
 	}
 	return Retired
 }
 
-// Refresh folds in the domains changed since the last refresh (all of
-// them the first time).
+// Verify is Check, except that while the view is still loading a domain it
+// has not seen yet is looked up in the database (and a domain the database
+// does not have is Retired): before the load ends, Unknown would accept the
+// tokens of any domain revoked, rotated or deleted within a token's life.
+// Once loaded it never queries the database.
+func (c *Cache) Verify(ctx context.Context, id uint64, sv int) (Validity, error) {
+	v := c.Check(id, sv)
+	if v != Unknown || c.Loaded() {
+		return v, nil
+	}
+	cr, err := c.src.CredentialByID(ctx, id)
+	if errors.Is(err, models.ErrNoRecord) {
+		return Retired, nil
+	}
+	if err != nil {
+		return Unknown, err
+	}
+	c.mu.Lock()
+	c.applyLocked(cr)
+	c.mu.Unlock()
+	return c.Check(id, sv), nil
+}
+
+// Refresh folds in the domains changed since the last refresh; the first
+// time (until it succeeds), it loads the whole view as Load does.
 func (c *Cache) Refresh(ctx context.Context) error {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
+	if !c.Loaded() {
+		return c.loadLocked(ctx)
+	}
+	return c.refreshLocked(ctx)
+}
+
+// Load reads every domain into the view, a page of domains by id at a time
+// (each page within its own time limit rather than the per-request one),
+// then catches up with the changes made meanwhile: the refresh that ends
+// it asks for every change since the newest one before the load began
+// (minus the usual overlap). A load that fails resumes after the last page
+// it read. It does nothing once the view is loaded.
+func (c *Cache) Load(ctx context.Context) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if c.Loaded() {
+		return nil
+	}
+	return c.loadLocked(ctx)
+}
+
+func (c *Cache) loadLocked(ctx context.Context) error {
+	start := time.Now()
+	if !c.marked {
+		mark, err := c.src.LastChange(ctx)
+		if err != nil {
+			return fmt.Errorf("loading the domains: %w", err)
+		}
+		c.mark, c.marked = mark, true
+	}
+	// The next page is read while this one is folded in.
+	type result struct {
+		page []models.Credential
+		err  error
+	}
+	next := make(chan result, 1)
+	fetch := func(after uint64) {
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+			defer cancel()
+			page, err := c.src.CredentialsAfter(pctx, after, c.pageSize)
+			next <- result{page, err}
+		}()
+	}
+	pages := 0
+	if !c.paged {
+		fetch(c.cursor)
+	}
+	for !c.paged {
+		res := <-next
+		if res.err != nil {
+			return fmt.Errorf("loading the domains after id %d: %w", c.cursor, res.err)
+		}
+		page := res.page
+		full := len(page) == c.pageSize
+		if full {
+			fetch(page[len(page)-1].ID)
+		}
+		c.mu.Lock()
+		for i := range page {
+			c.applyLocked(&page[i])
+		}
+		c.mu.Unlock()
+		pages++
+		if len(page) > 0 {
+			c.cursor = page[len(page)-1].ID
+		}
+		c.paged = !full
+	}
+	c.mu.Lock()
+	if c.since.IsZero() || c.mark.Before(c.since) {
+		c.since = c.mark
+	}
+	c.mu.Unlock()
+	if err := c.refreshLocked(ctx); err != nil {
+		return fmt.Errorf("loading the domains: the changes made during the load: %w", err)
+	}
+	c.loaded.Store(true)
+	c.log.Info("domain view loaded", "domains", c.Len(), "secrets", c.Secrets(), "pages", pages,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// refreshLocked folds in the rows changed since the newest change seen,
+// minus the overlap (every row when none was seen).
+func (c *Cache) refreshLocked(ctx context.Context) error {
 	c.mu.RLock()
 	since := c.since
-	loaded := c.loaded
 	c.mu.RUnlock()
-	if loaded && !since.IsZero() { // zero: nothing seen yet, read everything
+	if !since.IsZero() { // zero: nothing seen yet, read everything
 		since = since.Add(-overlap)
 	}
 	cs, err := c.src.CredentialsChangedSince(ctx, since)
@@ -209,28 +427,31 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range cs {
-		cr := &cs[i]
-		if cr.UpdatedAt.After(c.since) {
-			c.since = cr.UpdatedAt
+		if cs[i].UpdatedAt.After(c.since) {
+			c.since = cs[i].UpdatedAt
 		}
-		old := c.byID[cr.ID]
-		if cr.Status == models.StatusDeleted {
-			if old != nil {
-				delete(c.byHash, old.hash)
-			}
-			c.setIDLocked(cr.ID, nil)
-			c.gone[cr.ID] = cr.UpdatedAt
-			continue
-		}
-		if e := entryOf(cr); c.newerLocked(e) {
-			if old != nil && old.hash != e.hash {
-				delete(c.byHash, old.hash)
-			}
-			c.putLocked(e)
-		}
+		c.applyLocked(&cs[i])
 	}
-	c.loaded = true
 	return nil
+}
+
+// applyLocked folds one row read from the database into the view: a
+// deletion always, anything else when it is newer than what the view holds.
+func (c *Cache) applyLocked(cr *models.Credential) {
+	if cr.Status == models.StatusDeleted {
+		if i, ok := c.byID[cr.ID]; ok {
+			c.unindexLocked(i)
+			*c.recs.at(i) = record{}
+			c.free = append(c.free, i)
+			delete(c.byID, cr.ID)
+		}
+		c.gone[cr.ID] = cr.UpdatedAt.UnixMicro()
+		return
+	}
+	r := recordOf(cr)
+	if i, newer := c.newerLocked(&r); newer {
+		c.putLocked(r, i)
+	}
 }
 
 // Forget drops a domain at once (after this instance changed it), so that
@@ -238,52 +459,63 @@ func (c *Cache) Refresh(ctx context.Context) error {
 func (c *Cache) Forget(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.byID[id]; ok {
-		delete(c.byHash, old.hash)
-		retired := *old
-		retired.Active = false
-		c.setIDLocked(id, &retired)
+	if i, ok := c.byID[id]; ok {
+		c.unindexLocked(i)
+		c.recs.at(i).active = false
 	}
 }
 
-// setIDLocked puts e (nil: nothing) in byID under id, keeping the count
-// of active domains per host in step.
-func (c *Cache) setIDLocked(id uint64, e *Entry) {
-	if old, ok := c.byID[id]; ok && old.Active {
-		if c.hosts[old.Host]--; c.hosts[old.Host] <= 0 {
-			delete(c.hosts, old.Host)
+// putLocked makes r the domain's record, in slot i (the domain's, from
+// newerLocked) or in a new one when i is -1, and indexes it; it returns
+// the slot.
+func (c *Cache) putLocked(r record, i int32) int32 {
+	switch {
+	case i >= 0:
+		c.unindexLocked(i)
+		*c.recs.at(i) = r
+	case len(c.free) > 0:
+		i = c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		*c.recs.at(i) = r
+		c.byID[r.id] = i
+		delete(c.gone, r.id)
+	default:
+		i = c.recs.add(r)
+		c.byID[r.id] = i
+		delete(c.gone, r.id)
+	}
+	if r.active {
+		c.hosts[r.host]++
+	}
+	if r.hash == (secretSum{}) { // no secret hashes to it: nothing to find it by
+		return i
+	}
+	k := hashKey(r.hash)
+	if len(c.byHash) >= c.max {
+		if _, ok := c.byHash[k]; !ok {
+			for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
+				delete(c.byHash, k)
+				break
+			}
 		}
 	}
-	if e == nil {
-		delete(c.byID, id)
-		return
-	}
-	c.byID[id] = e
-	if e.Active {
-		c.hosts[e.Host]++
-	}
+	c.byHash[k] = i
+	return i
 }
 
-func (c *Cache) putLocked(e *Entry) {
-	delete(c.gone, e.ID)
-	c.setIDLocked(e.ID, e)
-	if e.hash == (secretSum{}) { // no secret hashes to it: nothing to find it by
-		return
+// unindexLocked takes slot i out of the host counts and the secret index
+// (its record stays, for Check).
+func (c *Cache) unindexLocked(i int32) {
+	r := c.recs.at(i)
+	if r.active {
+		if c.hosts[r.host]--; c.hosts[r.host] <= 0 {
+			delete(c.hosts, r.host)
+		}
 	}
-	if _, ok := c.byHash[e.hash]; !ok && len(c.byHash) >= c.max {
-		for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
+	if k := hashKey(r.hash); r.hash != (secretSum{}) {
+		if j, ok := c.byHash[k]; ok && j == i {
 			delete(c.byHash, k)
-			break
 		}
-	}
-	c.byHash[e.hash] = e
-}
-
-func entryOf(cr *models.Credential) *Entry {
-	return &Entry{
-		ID: cr.ID, UserID: cr.UserID, Nick: cr.Nick, Host: cr.Host, Plan: cr.Plan,
-		SecretVersion: cr.SecretVersion, Active: cr.Status == models.StatusActive, hash: sumOf(cr.SecretHash),
-		updated: cr.UpdatedAt,
 	}
 }
 
@@ -303,9 +535,26 @@ func sumOf(hash string) secretSum {
 	return sum
 }
 
-// Run refreshes every interval until ctx ends. Failures are logged and
-// retried at the next tick; the last good view keeps serving meanwhile.
+// Run loads the view (retrying with backoff while the database fails),
+// then refreshes it every interval until ctx ends. Refresh failures are
+// logged and retried at the next tick; the last good view keeps serving
+// meanwhile.
 func (c *Cache) Run(ctx context.Context, every time.Duration) {
+	for wait := time.Second; !c.Loaded(); wait = min(2*wait, 30*time.Second) {
+		err := c.Load(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("loading the domain view; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -1,6 +1,7 @@
 package domaincache_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type fakeSource struct {
 	sinces   []time.Time // the argument of every CredentialsChangedSince call
 	fail     error       // every call fails with it when set
 	staleFor map[string]models.Credential
+	pages    []uint64 // the afterID of every CredentialsAfter call
+	// beforePage, when set, runs before each page of the load is read (with
+	// the page's afterID), as changes made by other instances would.
+	beforePage func(afterID uint64)
+	failPage   int // the page (1-based) that fails with fail; 0: fail applies to all
 }
 
 func newSource() *fakeSource {
@@ -137,6 +143,54 @@ func (s *fakeSource) CredentialsChangedSince(_ context.Context, t time.Time) ([]
 	return out, nil
 }
 
+func (s *fakeSource) CredentialByID(_ context.Context, id uint64) (*models.Credential, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookups++
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	if cr, ok := s.rows[id]; ok {
+		return &cr, nil
+	}
+	return nil, models.ErrNoRecord
+}
+
+func (s *fakeSource) CredentialsAfter(_ context.Context, afterID uint64, limit int) ([]models.Credential, error) {
+	if s.beforePage != nil {
+		s.beforePage(afterID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pages = append(s.pages, afterID)
+	if s.fail != nil && (s.failPage == 0 || s.failPage == len(s.pages)) {
+		return nil, s.fail
+	}
+	var out []models.Credential
+	for _, cr := range s.rows {
+		if cr.ID > afterID {
+			out = append(out, cr)
+		}
+	}
+	slices.SortFunc(out, func(a, b models.Credential) int { return cmp.Compare(a.ID, b.ID) })
+	return out[:min(limit, len(out))], nil
+}
+
+func (s *fakeSource) LastChange(context.Context) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil && s.failPage == 0 {
+		return time.Time{}, s.fail
+	}
+	var last time.Time
+	for _, cr := range s.rows {
+		if cr.UpdatedAt.After(last) {
+			last = cr.UpdatedAt
+		}
+	}
+	return last, nil
+}
+
 func (s *fakeSource) lookupCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,7 +205,7 @@ func refresh(t *testing.T, c *domaincache.Cache) {
 }
 
 // lookup is Cache.Lookup by secret, reporting whether the source was asked.
-func lookup(t *testing.T, c *domaincache.Cache, src *fakeSource, sec string) (e *domaincache.Entry, err error, askedDB bool) {
+func lookup(t *testing.T, c *domaincache.Cache, src *fakeSource, sec string) (e domaincache.Entry, err error, askedDB bool) {
 	t.Helper()
 	before := src.lookupCalls()
 	e, err = c.Lookup(ctx, secret.Sum(sec))
@@ -198,14 +252,14 @@ func TestLookup(t *testing.T) {
 				t.Errorf("asked the database: %v, want %v", askedDB, tc.wantDB)
 			}
 			if tc.wantErr != nil {
-				if e != nil {
+				if e != (domaincache.Entry{}) {
 					t.Errorf("entry %+v with an error", e)
 				}
 				return
 			}
 			if e.ID != tc.wantID || e.Active != tc.wantActive || e.UserID != 100+tc.wantID ||
 				e.Nick != fmt.Sprint("nick", tc.wantID) || e.SecretVersion != 1 || e.Host != fmt.Sprintf("d%d.example.com", tc.wantID) {
-				t.Errorf("entry = %+v, want domain %d active=%v", *e, tc.wantID, tc.wantActive)
+				t.Errorf("entry = %+v, want domain %d active=%v", e, tc.wantID, tc.wantActive)
 			}
 		})
 	}
@@ -305,13 +359,19 @@ func TestRefreshIsIncrementalWithOverlap(t *testing.T) {
 	c := domaincache.New(src, 100, quiet)
 
 	refresh(t, c)
-	if len(src.sinces) != 1 || !src.sinces[0].IsZero() {
-		t.Fatalf("first refresh asked since %v, want everything (the zero time)", src.sinces)
+	newest := src.rows[2].UpdatedAt
+	// The first refresh loads everything in pages by id (one here), then
+	// asks for the changes since the newest one before the load began.
+	if !slices.Equal(src.pages, []uint64{0}) {
+		t.Fatalf("first refresh read the pages after ids %v, want one page from the start", src.pages)
+	}
+	if len(src.sinces) != 1 || !src.sinces[0].Equal(newest.Add(-10*time.Second)) {
+		t.Fatalf("first refresh asked since %v, want the newest change before the load minus the overlap (%v)",
+			src.sinces, newest.Add(-10*time.Second))
 	}
 	if c.Len() != 2 {
 		t.Fatalf("Len = %d after loading 2 domains", c.Len())
 	}
-	newest := src.rows[2].UpdatedAt
 
 	refresh(t, c)
 	if got, want := src.sinces[1], newest.Add(-10*time.Second); !got.Equal(want) {
