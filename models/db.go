@@ -333,5 +333,21 @@ func unavailable(err error) bool {
 		// MySQL gave up on a lock: a deadlock or a lock wait timeout.
 		errors.As(err, &myErr) && (myErr.Number == 1213 || myErr.Number == 1205) ||
 		// SQLite: another process held the lock for longer than busy_timeout.
-		strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY")
+		strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY") ||
+		// SQLite: a statement interrupted because its context ended.
+		sqliteCode(err) == sqliteInterrupt
+}
+
+// sqliteInterrupt is SQLITE_INTERRUPT, the primary result code of a
+// statement stopped by sqlite3_interrupt (the driver's answer to a context
+// that ended while the statement ran).
+const sqliteInterrupt = 9
+
+// sqliteCode is the primary result code of a SQLite driver error, or -1.
+func sqliteCode(err error) int {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		return coded.Code() & 0xff
+	}
+	return -1
 }
