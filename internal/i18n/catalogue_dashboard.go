@@ -1,7 +1,7 @@
 package i18n
 
 // The owner's dashboard in pages, its search, and the limit on domains
-// per account (issue 14).
+// per account with the admin's limit for one account (issue 14).
 func init() {
 	register(map[string]map[string]string{
 		"en": {
@@ -20,6 +20,20 @@ func init() {
 			"dash.err.query":          "This dashboard address is not valid: go back to the dashboard and try again.",
 			"dash.limit":              "You have %s of the %s domains your account may have.",
 			"form.host.limit":         "Your account has as many domains as it may have. Delete one you no longer use, or ask an administrator to raise your limit.",
+
+			"admin.user.domains":                  "Domains",
+			"admin.user.limit":                    "Domain limit",
+			"admin.user.limit.default":            "%s (the default)",
+			"admin.user.limit.own":                "%s (set for this account)",
+			"admin.user.limit.none":               "None (the default)",
+			"admin.limit.hint.none":               "A whole number from 1 to 1,000,000; leave it empty for the default (no limit).",
+			"admin.limit.field":                   "New limit",
+			"admin.limit.hint":                    "A whole number from 1 to 1,000,000; leave it empty for the default (%s).",
+			"admin.limit.submit":                  "Set the limit",
+			"admin.flash.limit":                   "Domain limit changed.",
+			"admin.flash.limit.same":              "The limit was already that: nothing changed.",
+			"admin.err.limit.invalid":             "The limit must be a whole number from 1 to 1,000,000, or empty for the default.",
+			"admin.audit.action.user.max_domains": "Changed a user's domain limit",
 		},
 		"ko": {
 			"dash.count.one":          "개",
@@ -37,6 +51,20 @@ func init() {
 			"dash.err.query":          "올바른 대시보드 주소가 아닙니다. 대시보드로 돌아가 다시 시도하세요.",
 			"dash.limit":              "계정에 등록할 수 있는 도메인 %[2]s개 중 %[1]s개를 등록했습니다.",
 			"form.host.limit":         "계정에 등록할 수 있는 도메인 수에 도달했습니다. 더 이상 쓰지 않는 도메인을 삭제하거나 관리자에게 한도를 늘려 달라고 요청하세요.",
+
+			"admin.user.domains":                  "도메인",
+			"admin.user.limit":                    "도메인 한도",
+			"admin.user.limit.default":            "%s(기본값)",
+			"admin.user.limit.own":                "%s(이 계정에 지정)",
+			"admin.user.limit.none":               "없음(기본값)",
+			"admin.limit.hint.none":               "1에서 1,000,000 사이의 정수입니다. 비워 두면 기본값(한도 없음)을 씁니다.",
+			"admin.limit.field":                   "새 한도",
+			"admin.limit.hint":                    "1에서 1,000,000 사이의 정수입니다. 비워 두면 기본값(%s)을 씁니다.",
+			"admin.limit.submit":                  "한도 지정",
+			"admin.flash.limit":                   "도메인 한도를 바꿨습니다.",
+			"admin.flash.limit.same":              "이미 그 한도입니다. 바뀐 것이 없습니다.",
+			"admin.err.limit.invalid":             "한도는 1에서 1,000,000 사이의 정수이거나, 기본값을 쓰려면 비워 두어야 합니다.",
+			"admin.audit.action.user.max_domains": "사용자의 도메인 한도 변경",
 		},
 	})
 }
