@@ -143,6 +143,8 @@ type adminUserInfo struct {
 	CreatedAt time.Time
 	// Role is the catalogue key of the user's role.
 	Role string
+	// Limit is the account's domains and its limit (admin_users.go).
+	Limit *userLimit
 }
 
 type adminDomainsData struct {
@@ -190,6 +192,9 @@ func (a *App) adminUser(c echo.Context) error {
 		role = "admin.user.role.stored"
 	}
 	info := &adminUserInfo{ID: u.ID, Nick: u.Nick, Email: u.Email, CreatedAt: u.CreatedAt, Role: role}
+	if info.Limit, err = a.userLimit(c.Request().Context(), u); err != nil {
+		return err
+	}
 	return a.adminList(c, "/admin/users/"+strconv.FormatUint(u.ID, 10), info)
 }
 

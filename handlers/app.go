@@ -74,6 +74,7 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		audit:      models.NewAuditModel(db, cfg.DBQueryTimeout),
 		admin:      models.NewAdminModel(db, cfg.DBQueryTimeout),
 	}
+	a.domains.MaxPerUser = cfg.MaxDomainsPerUser // 0 (tests only: Load asks at least 1): no limit
 	a.cache = domaincache.New(a.domains, cfg.DomainCacheMax, log)
 	a.tokenCounts = usage.New(a.usageStats, log)
 	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),

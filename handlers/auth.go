@@ -13,7 +13,7 @@ import (
 // home is the login form for visitors and the dashboard once signed in.
 func (a *App) home(c echo.Context) error {
 	if webSession(c).user != nil {
-		return a.dashboard(c, http.StatusOK, a.page(c), nil)
+		return a.showDashboard(c)
 	}
 	p := a.page(c)
 	p.Form = &loginForm{}

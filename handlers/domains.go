@@ -4,71 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nodebird/nodebird-api/models"
 )
-
-// domainRow is one line of the dashboard: never the secret or its hash.
-type domainRow struct {
-	ID          uint64
-	Host        string
-	Plan        string
-	Status      string
-	SecretLast4 string
-	CreatedAt   time.Time
-	Issued24h   int64
-	Refused24h  int64
-	LastUsed    *time.Time
-}
-
-// shownSecret is a secret shown once, right after creation or rotation.
-type shownSecret struct {
-	Host    string
-	Secret  string
-	Rotated bool
-}
-
-type dashboardData struct {
-	Domains   []domainRow
-	NewSecret *shownSecret
-	APIBase   string
-}
-
-func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret) error {
-	ctx := c.Request().Context()
-	u := p.User
-	ds, err := a.domains.ListForUser(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	ids := make([]uint64, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	recent, err := a.usageStats.Recent(ctx, ids, time.Now().Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	rows := make([]domainRow, len(ds))
-	for i, d := range ds {
-		last := d.LastTokenAt
-		if d.LastFailedAt != nil && (last == nil || d.LastFailedAt.After(*last)) {
-			last = d.LastFailedAt
-		}
-		rows[i] = domainRow{
-			ID: d.ID, Host: d.Host, Plan: d.Plan, Status: d.Status, SecretLast4: d.SecretLast4,
-			CreatedAt: d.CreatedAt, Issued24h: recent[d.ID].Issued, Refused24h: recent[d.ID].Refused, LastUsed: last,
-		}
-	}
-	if p.Form == nil {
-		p.Form = &domainForm{Plan: models.PlanFree}
-	}
-	p.Data = &dashboardData{Domains: rows, NewSecret: shown, APIBase: c.Scheme() + "://" + c.Request().Host}
-	return a.render(c, status, "dashboard", p)
-}
 
 func (a *App) createDomain(c echo.Context) error {
 	f := &domainForm{Host: c.FormValue("host"), Plan: c.FormValue("type")}
@@ -81,6 +21,8 @@ func (a *App) createDomain(c echo.Context) error {
 			errs["host"] = "form.host.taken"
 		case errors.Is(err, models.ErrHostRevoked): // an admin's decision: 422 like any refused form
 			errs["host"] = "form.host.revoked"
+		case errors.Is(err, models.ErrDomainLimit):
+			errs["host"] = "form.host.limit"
 		case err != nil:
 			return err
 		default:
@@ -89,11 +31,12 @@ func (a *App) createDomain(c echo.Context) error {
 			if d.Plan != f.Plan { // the plan an admin set for this host wins
 				p.Flash = append(p.Flash, "flash.domain.plan.admin."+d.Plan)
 			}
-			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret})
+			// The first page: the new domain heads it.
+			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret}, dashView{})
 		}
 	}
 	p.Form, p.Errors = f, errs
-	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil)
+	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil, dashView{})
 }
 
 // pathID is the :id of the URL; 404, before any query, when it is not an
@@ -129,7 +72,8 @@ func (a *App) rotateDomain(c echo.Context) error {
 	}
 	a.domainChanged(d.ID)
 	p.Flash = append(p.Flash, "flash.domain.rotated")
-	return a.dashboard(c, http.StatusOK, p, &shownSecret{Host: d.Host, Secret: secret, Rotated: true})
+	// The page the form was on, with the new secret above it.
+	return a.dashboard(c, http.StatusOK, p, &shownSecret{Host: d.Host, Secret: secret, Rotated: true}, dashViewFrom(c.FormValue("next")))
 }
 
 func (a *App) deleteDomain(c echo.Context) error {
@@ -147,5 +91,5 @@ func (a *App) deleteDomain(c echo.Context) error {
 	}
 	a.domainChanged(id)
 	ws.flash("flash.domain.deleted")
-	return a.redirect(c, "/")
+	return a.redirect(c, dashViewFrom(c.FormValue("next")).url()) // back to the page the form was on
 }

@@ -55,6 +55,7 @@ func (a *App) routes() {
 	g.POST("/domains/:id/restore", a.adminRestore)
 	g.POST("/domains/:id/plan", a.adminSetPlan)
 	g.Match(getHead, "/users/:id", a.adminUser)
+	g.POST("/users/:id", a.adminSetDomainLimit) // the user page's form: max_domains
 	g.Match(getHead, "/audit", a.adminAudit)
 
 	// API: no sessions, no CSRF; JSON errors; CORS for registered origins.

@@ -44,18 +44,24 @@ type Domain struct {
 
 // DomainModel queries domains. Every method that takes a userID only ever
 // touches that user's domains.
-type DomainModel struct{ conn }
+type DomainModel struct {
+	conn
+	// MaxPerUser is how many domains an account may have unless an admin
+	// set its own limit (User.MaxDomains); 0 means no limit.
+	MaxPerUser int
+}
 
 // NewDomainModel returns a DomainModel with the given per-query timeout.
 func NewDomainModel(db *gorm.DB, timeout time.Duration) *DomainModel {
-	return &DomainModel{conn{db, timeout}}
+	return &DomainModel{conn: conn{db, timeout}}
 }
 
 // Insert registers host for userID and returns the domain with its new
 // secret, which exists nowhere else in clear. An admin's decisions about
 // the owner's host stick (decisions.go): ErrHostRevoked while a revocation
 // holds, and the plan an admin set, whatever plan is asked (the domain
-// returned says which it got).
+// returned says which it got). ErrDomainLimit when the account has as many
+// domains as it may have (owner_domains.go).
 func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan string) (*Domain, string, error) {
 	s := secret.New()
 	key := host
@@ -66,6 +72,9 @@ func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan stri
 	db, cancel := m.with(ctx)
 	defer cancel()
 	err := db.Transaction(func(tx *gorm.DB) error {
+		if err := checkDomainLimit(tx, userID, m.MaxPerUser); err != nil {
+			return err
+		}
 		decided, err := decisionsOn(tx, userID, host)
 		switch {
 		case err != nil:
@@ -78,8 +87,8 @@ func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan stri
 		return tx.Omit("User").Create(d).Error
 	})
 	switch {
-	case errors.Is(err, ErrHostRevoked):
-		return nil, "", ErrHostRevoked
+	case errors.Is(err, ErrHostRevoked), errors.Is(err, ErrDomainLimit):
+		return nil, "", err
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return nil, "", ErrDuplicateHost
 	case err != nil:

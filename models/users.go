@@ -21,8 +21,11 @@ type User struct {
 	// SessionVersion is part of every session cookie; logout increments it,
 	// so a replayed cookie no longer signs anyone in.
 	SessionVersion int `gorm:"not null;default:1"`
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// MaxDomains is an admin's limit on the domains of this account; NULL
+	// means the default (MAX_DOMAINS_PER_USER). See DomainLimit.
+	MaxDomains *int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // UserModel queries users.

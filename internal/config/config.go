@@ -49,6 +49,9 @@ type Config struct {
 	SessionTTL    time.Duration
 
 	AdminEmails []string
+	// MaxDomainsPerUser is how many domains an account may have, unless an
+	// admin set another limit for it.
+	MaxDomainsPerUser int
 
 	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies  []string
@@ -185,6 +188,10 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	}
 	c.LoginAccountCeiling = num("LOGIN_ACCOUNT_CEILING", 50)
 	c.LoginSlowInterval = dur("LOGIN_SLOW_INTERVAL", "30s")
+	c.MaxDomainsPerUser = num("MAX_DOMAINS_PER_USER", 100)
+	if n, err := strconv.Atoi(get("MAX_DOMAINS_PER_USER", "100")); err == nil && n == 0 {
+		errs = append(errs, errors.New("MAX_DOMAINS_PER_USER: must be at least 1"))
+	}
 	for _, e := range strings.Split(get("ADMIN_EMAILS", ""), ",") {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
 			c.AdminEmails = append(c.AdminEmails, e)
