@@ -173,12 +173,12 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 			}
 		}()
 	}
-	secrets, err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, o.domains)
-	if err != nil {
+	secretsFile := filepath.Join(dir, "secrets.txt")
+	if err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, o.domains, secretsFile); err != nil {
 		return err
 	}
-	secretsFile := filepath.Join(dir, "secrets.txt")
-	if err := writeLines(secretsFile, secrets); err != nil {
+	secrets, err := readSecrets(secretsFile)
+	if err != nil {
 		return err
 	}
 
@@ -296,7 +296,7 @@ func startCeiling(ctx context.Context, dir string) (*child, error) {
 // starts the app on it and returns the time from exec to /readyz answering 200.
 func sqliteStartup(ctx context.Context, o options, dir, bin string) (time.Duration, error) {
 	data := filepath.Join(dir, "sqlite")
-	if _, err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, o.domains); err != nil {
+	if err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, o.domains, ""); err != nil {
 		return 0, fmt.Errorf("seeding SQLite: %w", err)
 	}
 	app, err := startApp(ctx, "app-sqlite", o, dir, bin, map[string]string{"DB_DRIVER": "sqlite", "DATA_DIR": data})
