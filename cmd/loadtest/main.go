@@ -8,10 +8,10 @@
 // -domains active domains (rate limits off, production settings), and drives
 // with wrk, at the same concurrency and duration: a bare net/http server
 // answering a small JSON body (the ceiling of this machine), POST /v1/token
-// cycling over every domain's secret, and GET /v1/test cycling over tokens
-// issued before. The three take turns, -rounds times, so that a machine
-// shared with others, whose speed drifts over a run, weighs on all three
-// alike. It prints requests per second, p50, p99 (of all the rounds'
+// with secrets drawn uniformly from every domain's, and GET /v1/test cycling
+// over tokens issued before to domains drawn uniformly. The three take
+// turns, -rounds times, so that a machine shared with others, whose speed
+// drifts over a run, weighs on all three alike. It prints requests per second, p50, p99 (of all the rounds'
 // requests together) and errors of each, each endpoint's throughput as a
 // share of the ceiling's, the same per round, the app's peak RSS, and the
 // app's start-up time to ready on SQLite with the same domains; then PASS
@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -193,7 +194,7 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		return err
 	}
 	defer ceiling.Stop()
-	if err := smokeTest(ctx, app.URL, secrets[0]); err != nil {
+	if err := smokeTest(ctx, app.URL, secrets[rand.IntN(len(secrets))]); err != nil {
 		return fmt.Errorf("the app does not answer as expected before the load: %w", err)
 	}
 
@@ -207,7 +208,7 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		into   func(*Round) *Result
 	}{
 		{ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}, func(r *Round) *Result { return &r.Ceiling }},
-		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}, func(r *Round) *Result { return &r.Issue }},
+		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", Secrets: secrets}, func(r *Round) *Result { return &r.Issue }},
 		{app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Verify }},
 	}
 	for i := range o.rounds {
@@ -234,16 +235,20 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 
 // load runs wrk on t served by server: a warm-up, then the measured run,
 // during which it also accounts the CPU time of the server and the machine.
+// Secrets are sent from a fresh sample each run, twice as many as the
+// warm-up's pace would send in the measured run, so that none is sent
+// twice in it (each thread sends its own part of the sample).
 func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Target) (Result, error) {
 	t.URL = server.URL
-	if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
+	warm, err := wrk.Run(ctx, t, o.warmup, sampleSize(o.warmup, 0))
+	if err != nil {
 		return Result{}, err
 	}
 	before, err := sampleCPU(server.Pid())
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := wrk.Run(ctx, t, o.duration)
+	r, err := wrk.Run(ctx, t, o.duration, sampleSize(o.duration, warm.RPS()))
 	if err != nil {
 		return Result{}, err
 	}
@@ -255,6 +260,15 @@ func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Targe
 	r.MachineCPU = after.total - before.total
 	r.OtherCPU = max(0, after.busy-before.busy-r.ServerCPU-r.LoadCPU)
 	return r, nil
+}
+
+// minSample is the least number of secrets a run draws.
+const minSample = 10000
+
+// sampleSize is the secrets to draw for a run of d at rps requests a second:
+// twice what it should send.
+func sampleSize(d time.Duration, rps float64) int {
+	return max(minSample, int(2*rps*d.Seconds()))
 }
 
 // startApp starts the app binary (logging to dir/name.log) with production
