@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -214,7 +215,11 @@ func insertRows(ctx context.Context, db *sql.DB, isMySQL bool, workers int, t se
 			}
 			args := make([]any, 0, rowsPerInsert*len(t.columns))
 			for first := range starts {
-				if err := insertTx(ctx, conn, t, first, min(first+perTx, count), count, args); err != nil {
+				err := insertTx(ctx, conn, t, first, min(first+perTx, count), count, args)
+				for try := 1; retryable(err) && try < maxTries; try++ {
+					err = insertTx(ctx, conn, t, first, min(first+perTx, count), count, args)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -224,7 +229,21 @@ func insertRows(ctx context.Context, db *sql.DB, isMySQL bool, workers int, t se
 	return g.Wait()
 }
 
-// insertTx inserts rows [first, end) of count in one transaction.
+// maxTries bounds the attempts at one transaction.
+const maxTries = 5
+
+// retryable reports whether err is MySQL giving up a transaction on a
+// deadlock or a lock wait timeout, which it rolled back, to be run again.
+// The workers fill disjoint ranges of ids, but their rows interleave in
+// the unique indexes (emails, secret hashes), where the gap locks of
+// concurrent INSERTs can deadlock.
+func retryable(err error) bool {
+	var e *mysql.MySQLError
+	return errors.As(err, &e) && (e.Number == 1213 || e.Number == 1205)
+}
+
+// insertTx inserts rows [first, end) of count in one transaction. Run
+// again, it generates the rows afresh (new secrets, each put on its line).
 func insertTx(ctx context.Context, conn *sql.Conn, t seedTable, first, end, count int, args []any) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {

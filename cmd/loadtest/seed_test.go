@@ -12,10 +12,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/models"
 )
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}, true},
+		{fmt.Errorf("seeding users: %w", &mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}), true},
+		{&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
+		{context.DeadlineExceeded, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := retryable(tt.err); got != tt.want {
+			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
 
 func TestInsertSQL(t *testing.T) {
 	tests := []struct {
