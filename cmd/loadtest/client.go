@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,10 +79,12 @@ func smokeTest(ctx context.Context, base, secret string) error {
 	return nil
 }
 
-// issueTokens gets one token for each of the first n secrets (cycling if
-// there are fewer) and writes them to path, one a line.
+// issueTokens gets a token for each of n secrets drawn uniformly, without
+// replacement (all of them, in turn, if there are fewer), and writes them to
+// path, one a line.
 func issueTokens(ctx context.Context, base string, secrets []string, n int, path string) error {
 	step(fmt.Sprintf("issuing %d tokens for GET /v1/test", n))
+	order := rand.Perm(len(secrets))
 	tokens := make([]string, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -89,7 +92,7 @@ func issueTokens(ctx context.Context, base string, secrets []string, n int, path
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				tokens[i], errs[i] = issue(ctx, base, secrets[i%len(secrets)])
+				tokens[i], errs[i] = issue(ctx, base, secrets[order[i%len(order)]])
 			}
 		})
 	}

@@ -3,22 +3,29 @@
 //	go run ./cmd/loadtest [-domains 10000] [-concurrency 64] [-rounds 5]
 //	                      [-duration 5s] [-warmup 2s]
 //	                      [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep]
+//	go run ./cmd/loadtest -growth [-domains 10000,100000,1000000] [-sqlite-max 100000]
 //
 // It builds the app, starts it on a fresh MariaDB/MySQL database seeded with
-// -domains active domains (rate limits off, production settings), and drives
+// -domains active domains (rate limits on, production settings), and drives
 // with wrk, at the same concurrency and duration: a bare net/http server
 // answering a small JSON body (the ceiling of this machine), POST /v1/token
-// cycling over every domain's secret, and GET /v1/test cycling over tokens
-// issued before. The three take turns, -rounds times, so that a machine
-// shared with others, whose speed drifts over a run, weighs on all three
-// alike. It prints requests per second, p50, p99 (of all the rounds'
+// with secrets drawn uniformly from every domain's, and GET /v1/test cycling
+// over tokens issued before to domains drawn uniformly. The three take
+// turns, -rounds times, so that a machine shared with others, whose speed
+// drifts over a run, weighs on all three alike. It prints requests per second, p50, p99 (of all the rounds'
 // requests together) and errors of each, each endpoint's throughput as a
 // share of the ceiling's, the same per round, the app's peak RSS, and the
 // app's start-up time to ready on SQLite with the same domains; then PASS
 // or FAIL per target.
 //
-// It exits non-zero when the run itself failed (errors, a crash); missed
-// performance targets are printed, not fatal.
+// With -growth (or several sizes in -domains) it does the same at each size
+// in turn, each on a fresh database, and prints a growth table: start-up,
+// peak RSS, each endpoint's throughput as a share of the smallest size's,
+// and the time of the app's periodic database work, timed from here with
+// the app's own queries (growth.go); then PASS or FAIL per target.
+//
+// It exits non-zero when the run itself failed (errors, a crash, an app
+// that did not start); missed performance targets are printed, not fatal.
 package main
 
 import (
@@ -26,6 +33,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +47,10 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	domains     int
+	domains     int   // the size of a single run
+	sizes       []int // the sizes of a growth run, ascending
+	growth      bool
+	sqliteMax   int // the largest size whose start-up is timed on SQLite too (growth runs)
 	concurrency int
 	threads     int
 	rounds      int
@@ -53,8 +64,10 @@ type options struct {
 
 func main() {
 	var o options
-	var ceiling string
-	flag.IntVar(&o.domains, "domains", 10000, "active domains to seed")
+	var ceiling, sizes string
+	flag.StringVar(&sizes, "domains", "10000", "active domains to seed; several, comma-separated, for a growth run")
+	flag.BoolVar(&o.growth, "growth", false, "run at each size of -domains (default "+defaultGrowth+") and print a growth table")
+	flag.IntVar(&o.sqliteMax, "sqlite-max", 100000, "growth runs: time the start-up on SQLite up to this many domains")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "open connections, kept busy")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "wrk threads")
 	flag.IntVar(&o.rounds, "rounds", 5, "times each target is measured, in turns")
@@ -66,6 +79,18 @@ func main() {
 	flag.StringVar(&o.limits, "limits", "on", "rate limits: on (the production configuration, quotas above what the run sends) or off (for comparison)")
 	flag.StringVar(&ceiling, "serve-ceiling", "", "internal: serve the ceiling handler on this address")
 	flag.Parse()
+	domainsSet := false
+	flag.Visit(func(f *flag.Flag) { domainsSet = domainsSet || f.Name == "domains" })
+	if o.growth && !domainsSet {
+		sizes = defaultGrowth
+	}
+	var err error
+	if o.sizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: -domains:", err)
+		os.Exit(2)
+	}
+	o.growth = o.growth || len(o.sizes) > 1
+	o.domains = o.sizes[0]
 
 	if ceiling != "" {
 		if err := serveCeiling(ceiling); err != nil {
@@ -132,12 +157,15 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
+	if o.growth {
+		return runGrowth(ctx, o, dir, bin, wrk)
+	}
 	m := Measurements{Domains: o.domains}
-	if err := loadMySQL(ctx, o, dir, bin, wrk, &m); err != nil {
+	if err := loadMySQL(ctx, o, dir, bin, wrk, &m, nil); err != nil {
 		return err
 	}
 	step("timing start-up to ready on SQLite")
-	if m.Startup, err = sqliteStartup(ctx, o, dir, bin); err != nil {
+	if m.Startup, err = sqliteStartup(ctx, o, o.domains, dir, bin); err != nil {
 		return err
 	}
 
@@ -154,10 +182,12 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// loadMySQL seeds a fresh database, starts the app and the ceiling, and
-// loads the three targets, filling in m.
-func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, m *Measurements) error {
-	step(fmt.Sprintf("seeding %d domains on a fresh database", o.domains))
+// loadMySQL seeds a fresh database with m.Domains domains, starts the app
+// and the ceiling, and loads the three targets, filling in m. Then, once
+// the app has stopped (or failed to start), afterwards (if not nil) may use
+// the database. An app that does not start is a startError.
+func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, m *Measurements, afterwards func(dsn string) error) error {
+	step(fmt.Sprintf("seeding %d domains on a fresh database", m.Domains))
 	db, err := createDatabase(ctx, o.dsn)
 	if err != nil {
 		return err
@@ -173,27 +203,35 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 			}
 		}()
 	}
-	secrets, err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, o.domains)
-	if err != nil {
+	secretsFile := filepath.Join(dir, "secrets.txt")
+	start := time.Now()
+	if err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, m.Domains, secretsFile); err != nil {
 		return err
 	}
-	secretsFile := filepath.Join(dir, "secrets.txt")
-	if err := writeLines(secretsFile, secrets); err != nil {
+	m.Seeding = time.Since(start)
+	secrets, err := readSecrets(secretsFile)
+	if err != nil {
 		return err
 	}
 
 	step("starting the app and the ceiling server")
 	app, err := startApp(ctx, "app-mysql", o, dir, bin, map[string]string{"DB_DRIVER": "mysql", "DB_DSN": db.DSN()})
 	if err != nil {
-		return err
+		if afterwards != nil {
+			if err := afterwards(db.DSN()); err != nil {
+				return err
+			}
+		}
+		return startError{err}
 	}
 	defer app.Stop()
+	m.StartupMySQL = app.Ready.Sub(app.Started)
 	ceiling, err := startCeiling(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer ceiling.Stop()
-	if err := smokeTest(ctx, app.URL, secrets[0]); err != nil {
+	if err := smokeTest(ctx, app.URL, secrets[rand.IntN(len(secrets))]); err != nil {
 		return fmt.Errorf("the app does not answer as expected before the load: %w", err)
 	}
 
@@ -207,7 +245,7 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		into   func(*Round) *Result
 	}{
 		{ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}, func(r *Round) *Result { return &r.Ceiling }},
-		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", File: secretsFile}, func(r *Round) *Result { return &r.Issue }},
+		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", Secrets: secrets}, func(r *Round) *Result { return &r.Issue }},
 		{app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Verify }},
 	}
 	for i := range o.rounds {
@@ -228,22 +266,34 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		return fmt.Errorf("reading the app's peak RSS: %w", err)
 	}
 	app.Stop() // its shutdown is part of the run: a final flush may fail
-	m.AppLog, err = app.problems()
-	return err
+	if m.AppLog, err = app.problems(); err != nil || afterwards == nil {
+		return err
+	}
+	return afterwards(db.DSN())
 }
+
+// startError is an app that did not start (or become ready).
+type startError struct{ err error }
+
+func (e startError) Error() string { return e.err.Error() }
+func (e startError) Unwrap() error { return e.err }
 
 // load runs wrk on t served by server: a warm-up, then the measured run,
 // during which it also accounts the CPU time of the server and the machine.
+// Secrets are sent from a fresh sample each run, twice as many as the
+// warm-up's pace would send in the measured run, so that none is sent
+// twice in it (each thread sends its own part of the sample).
 func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Target) (Result, error) {
 	t.URL = server.URL
-	if _, err := wrk.Run(ctx, t, o.warmup); err != nil {
+	warm, err := wrk.Run(ctx, t, o.warmup, sampleSize(o.warmup, 0))
+	if err != nil {
 		return Result{}, err
 	}
 	before, err := sampleCPU(server.Pid())
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := wrk.Run(ctx, t, o.duration)
+	r, err := wrk.Run(ctx, t, o.duration, sampleSize(o.duration, warm.RPS()))
 	if err != nil {
 		return Result{}, err
 	}
@@ -256,6 +306,22 @@ func load(ctx context.Context, o options, wrk *wrkRunner, server *child, t Targe
 	r.OtherCPU = max(0, after.busy-before.busy-r.ServerCPU-r.LoadCPU)
 	return r, nil
 }
+
+// minSample is the least number of secrets a run draws.
+const minSample = 10000
+
+// sampleSize is the secrets to draw for a run of d at rps requests a second:
+// twice what it should send.
+func sampleSize(d time.Duration, rps float64) int {
+	return max(minSample, int(2*rps*d.Seconds()))
+}
+
+// The app's periodic work, set here so that the growth run times its
+// queries with the same intervals.
+const (
+	cacheRefresh = 2 * time.Second  // CACHE_REFRESH, the app's default
+	usageFlush   = 15 * time.Second // USAGE_FLUSH, the app's default
+)
 
 // startApp starts the app binary (logging to dir/name.log) with production
 // settings, fresh random secrets and the given database settings. With
@@ -272,12 +338,17 @@ func startApp(ctx context.Context, name string, o options, dir, bin string, db m
 		"RATE_FREE_TOKEN_PER_MIN": "1000000", "RATE_PREMIUM_TOKEN_PER_MIN": "1000000", "RATE_VERIFY_PER_MIN": "1000000",
 		"JWT_SECRET": randomHex(32), "SESSION_SECRET": randomHex(32),
 		"TOKEN_TTL": o.tokenTTL().String(), "DATA_DIR": filepath.Join(dir, "data"),
+		"CACHE_REFRESH": cacheRefresh.String(), "USAGE_FLUSH": usageFlush.String(),
 	}
 	for k, v := range db {
 		env[k] = v
 	}
-	return startChild(ctx, name, bin, nil, env, dir, port, "/readyz")
+	return startChild(ctx, name, bin, nil, env, dir, port, "/readyz", appReadyLimit)
 }
+
+// appReadyLimit is how long the app may take to start: long enough to
+// time a slow start-up at the largest sizes rather than give up on it.
+const appReadyLimit = 2 * time.Minute
 
 // startCeiling starts this program in -serve-ceiling mode.
 func startCeiling(ctx context.Context, dir string) (*child, error) {
@@ -289,19 +360,20 @@ func startCeiling(ctx context.Context, dir string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startChild(ctx, "ceiling", self, []string{"-serve-ceiling", "127.0.0.1:" + strconv.Itoa(port)}, nil, dir, port, "/")
+	return startChild(ctx, "ceiling", self, []string{"-serve-ceiling", "127.0.0.1:" + strconv.Itoa(port)}, nil, dir, port, "/", 30*time.Second)
 }
 
-// sqliteStartup seeds an SQLite database with the same number of domains,
-// starts the app on it and returns the time from exec to /readyz answering 200.
-func sqliteStartup(ctx context.Context, o options, dir, bin string) (time.Duration, error) {
+// sqliteStartup seeds an SQLite database with n domains, starts the app
+// on it and returns the time from exec to /readyz answering 200. An app
+// that does not start is a startError.
+func sqliteStartup(ctx context.Context, o options, n int, dir, bin string) (time.Duration, error) {
 	data := filepath.Join(dir, "sqlite")
-	if _, err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, o.domains); err != nil {
+	if err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, n, ""); err != nil {
 		return 0, fmt.Errorf("seeding SQLite: %w", err)
 	}
 	app, err := startApp(ctx, "app-sqlite", o, dir, bin, map[string]string{"DB_DRIVER": "sqlite", "DATA_DIR": data})
 	if err != nil {
-		return 0, err
+		return 0, startError{err}
 	}
 	app.Stop()
 	return app.Ready.Sub(app.Started), nil

@@ -28,6 +28,7 @@ func merge(rs []Result) Result {
 		m.Requests += r.Requests
 		m.Duration += r.Duration
 		m.Errors += r.Errors
+		m.Repeated += r.Repeated
 		m.Max = max(m.Max, r.Max)
 		m.ServerCPU += r.ServerCPU
 		m.LoadCPU += r.LoadCPU

@@ -70,9 +70,9 @@ type child struct {
 }
 
 // startChild runs bin with args and exactly the settings in env (plus PATH
-// and HOME), in dir, logging to dir/<name>.log, and waits until GET
-// readyPath answers 200.
-func startChild(ctx context.Context, name, bin string, args []string, env map[string]string, dir string, port int, readyPath string) (*child, error) {
+// and HOME), in dir, logging to dir/<name>.log, and waits up to limit until
+// GET readyPath answers 200.
+func startChild(ctx context.Context, name, bin string, args []string, env map[string]string, dir string, port int, readyPath string, limit time.Duration) (*child, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -99,7 +99,7 @@ func startChild(ctx context.Context, name, bin string, args []string, env map[st
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	go func() { _ = cmd.Wait(); close(c.exited) }()
-	if err := c.waitReady(ctx, readyPath, 30*time.Second); err != nil {
+	if err := c.waitReady(ctx, readyPath, limit); err != nil {
 		c.Stop()
 		return nil, err
 	}

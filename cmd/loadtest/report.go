@@ -34,6 +34,9 @@ type Measurements struct {
 	AppLog  logProblems
 	Startup time.Duration
 	Domains int
+	// Seeding is the time the MariaDB database took to seed; StartupMySQL
+	// the app's start-up to ready on it (both printed by growth runs).
+	Seeding, StartupMySQL time.Duration
 }
 
 // Check is one target and whether the run met it.

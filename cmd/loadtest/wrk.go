@@ -6,12 +6,16 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nodebird/nodebird-api/internal/secret"
 )
 
 //go:embed loadtest.lua
@@ -31,6 +35,9 @@ type Result struct {
 	Errors int64
 	// Quantiles is the latency distribution, ascending (loadtest.lua).
 	Quantiles []quantile
+	// Repeated counts the requests of a "secret" run sent beyond its
+	// sample, whose secrets had been sent earlier in the run.
+	Repeated int64
 
 	// CPU time during the measured run: the server's, the load
 	// generator's, every other process's, and the machine's capacity
@@ -63,19 +70,25 @@ func (r Result) RPS() float64 {
 	return float64(r.Requests) / r.Duration.Seconds()
 }
 
-// Target is one thing to load: a request shape and the values cycled over.
+// Target is one thing to load: a request shape and the values it takes.
 type Target struct {
 	Name   string
 	URL    string // base URL of the server, e.g. http://127.0.0.1:8002
 	Method string
 	Path   string
-	Kind   string // "secret", "token" or "none" (see loadtest.lua)
-	File   string // one value a line; unused for "none"
+	Kind   string // "secret", "token" or "none"
+	// Secrets ("secret") are drawn from uniformly, afresh for each run:
+	// each request carries one, sent as the JSON body {"clientSecret": ...}.
+	Secrets []string
+	// File ("token") holds the tokens, one a line, which every wrk
+	// thread cycles over; unused for the others.
+	File string
 }
 
 // wrkRunner drives wrk with a fixed number of threads and connections.
 type wrkRunner struct {
 	bin         string
+	dir         string
 	script      string
 	threads     int
 	connections int
@@ -91,19 +104,32 @@ func newWrkRunner(dir string, threads, connections int) (*wrkRunner, error) {
 	if err := os.WriteFile(script, wrkScript, 0o600); err != nil {
 		return nil, err
 	}
-	return &wrkRunner{bin: bin, script: script, threads: threads, connections: connections}, nil
+	return &wrkRunner{bin: bin, dir: dir, script: script, threads: threads, connections: connections}, nil
 }
 
-// Run loads t for d and returns what wrk measured.
-func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration) (Result, error) {
-	file := t.File
-	if file == "" {
+// Run loads t for d and returns what wrk measured. For a "secret" target
+// it sends sample secrets drawn uniformly (with replacement) from
+// t.Secrets, each once, spread over the threads; a run that sends more
+// requests starts over, which Result.Repeated tells.
+func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration, sample int) (Result, error) {
+	kind, file, size := t.Kind, t.File, 0
+	switch t.Kind {
+	case "none":
 		file = "-"
+	case "secret":
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return Result{}, err
+		}
+		kind, file = "requests", filepath.Join(w.dir, "requests.http")
+		if size, err = writeSecretRequests(file, u.Host, t.Path, drawSecrets(t.Secrets, sample)); err != nil {
+			return Result{}, err
+		}
 	}
 	args := []string{
 		"-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.connections),
 		"-d", strconv.Itoa(int(d.Seconds())) + "s", "--timeout", "5s",
-		"-s", w.script, t.URL + t.Path, "--", t.Method, t.Path, t.Kind, file,
+		"-s", w.script, t.URL + t.Path, "--", t.Method, t.Path, kind, file, strconv.Itoa(w.threads), strconv.Itoa(size),
 	}
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, w.bin, args...)
@@ -116,7 +142,47 @@ func (w *wrkRunner) Run(ctx context.Context, t Target, d time.Duration) (Result,
 		return Result{}, fmt.Errorf("wrk on %s: %w\n%s", t.Name, err, out.String())
 	}
 	r.LoadCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if t.Kind == "secret" && r.Requests > int64(sample) {
+		r.Repeated = r.Requests - int64(sample)
+	}
 	return r, nil
+}
+
+// drawSecrets returns n secrets drawn uniformly, with replacement, from
+// secrets: what n requests from clients of every domain alike would carry.
+func drawSecrets(secrets []string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = secrets[rand.IntN(len(secrets))]
+	}
+	return out
+}
+
+// secretRequest is the raw HTTP request of POST path on host carrying
+// secret s as JSON, as wrk sends it.
+func secretRequest(host, path, s string) string {
+	body := `{"clientSecret":"` + s + `"}`
+	return "POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// writeSecretRequests writes the request of each secret to path, back to
+// back, and returns their length: the same for all, as every secret has
+// the same length (loadtest.lua finds each request by its offset).
+func writeSecretRequests(path, host, urlPath string, secrets []string) (int, error) {
+	if len(secrets) == 0 {
+		return 0, errors.New("no secrets to send")
+	}
+	size := len(secretRequest(host, urlPath, secrets[0]))
+	b := make([]byte, 0, size*len(secrets))
+	for _, s := range secrets {
+		r := secretRequest(host, urlPath, s)
+		if len(r) != size {
+			return 0, fmt.Errorf("the secret %q is not %d characters long", s, secret.Len)
+		}
+		b = append(b, r...)
+	}
+	return size, os.WriteFile(path, b, 0o600)
 }
 
 // parseWrk reads the LOADTEST and LOADTEST_QUANTILES lines that
