@@ -52,7 +52,7 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		req, status, route := c.Request(), c.Response().Status, routeOf(c)
 		a.metrics.observe(req.Method, route, status, d)
 		level := slog.LevelInfo
-		if status >= 500 {
+		if status >= 500 && route != "/readyz" { // "not ready" is a state, not a failure
 			level = slog.LevelError
 		}
 		a.log.LogAttrs(req.Context(), level, "request",

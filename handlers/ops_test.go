@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/token"
@@ -337,4 +339,28 @@ func TestRequestLogs(t *testing.T) {
 		}
 	}
 	mustNotContain(t, "logs", logs.String(), append([]string{password, sec, tok, csrf, sec[len(sec)-8:]}, cookies...)...)
+}
+
+// TestRequestLineLevels: a failure of the server is logged as an error; a
+// readiness probe answering "not ready" (loading, shutting down) is not.
+func TestRequestLineLevels(t *testing.T) {
+	s, logs := newOpsServer(t, "sqlite", nil)
+	s.app.web.GET("/boom", func(echo.Context) error { return errors.New("boom") })
+	s.app.shuttingDown.Store(true)
+	for _, tc := range []struct{ path, level string }{
+		{"/readyz", "INFO"},
+		{"/boom", "ERROR"},
+		{"/healthz", "INFO"},
+	} {
+		req, _ := http.NewRequest("GET", s.URL+tc.path, nil)
+		req.Header.Set("X-Request-ID", "level-"+strings.Trim(tc.path, "/"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if line := logs.waitRequestID(t, "level-"+strings.Trim(tc.path, "/")); line["level"] != tc.level {
+			t.Errorf("GET %s (%d): logged at %v, want %s", tc.path, res.StatusCode, line["level"], tc.level)
+		}
+	}
 }
