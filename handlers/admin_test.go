@@ -192,9 +192,11 @@ func TestAdminFiltersSortAndPagination(t *testing.T) {
 			{"second page: the rest", "page=2", newest[50:], ""},
 			{"a page past the end is empty", "page=9", nil, ""},
 			{"owner by nick", "owner=dan", rev(dan), ""},
-			{"owner by email text, any case", "owner=+EXAMPLE.NET+", rev(dan), ""},
+			{"owner by the start of the email, any case", "owner=+DAN@EXAMPLE+", rev(dan), ""},
+			{"owner text from the middle of the email", "owner=example.net", nil, ""},
 			{"owner with no match", "owner=nobody", nil, ""},
 			{"host text", "host=dan-", rev(dan), ""},
+			{"host text from the middle of the host", "host=example.com", nil, ""},
 			{"host text within owner", "owner=carol&host=carol-5", rev(carol[50:]), ""},
 			{"host % is literal", "host=%25", nil, ""},
 			{"host _ is literal", "host=_", nil, ""},
@@ -204,9 +206,9 @@ func TestAdminFiltersSortAndPagination(t *testing.T) {
 			{"oldest first", "dir=asc", carol[:50], "/admin/domains?dir=asc&page=2"},
 			{"owner, page 2", "owner=carol&page=2", rev(carol)[50:], ""},
 			{"owner, page 1 links to page 2 with the filter", "owner=carol", rev(carol)[:50], "/admin/domains?owner=carol&page=2"},
-			{"last used first", "sort=last_used&plan=free&status=active&owner=a",
+			{"last used first", "sort=last_used&plan=free&status=active",
 				append([]string{"dan-2.example.com", "carol-10.example.com"}, slices.DeleteFunc(rev(carol), func(h string) bool { return h == "carol-10.example.com" })[:48]...),
-				"/admin/domains?owner=a&page=2&plan=free&sort=last_used&status=active"},
+				"/admin/domains?page=2&plan=free&sort=last_used&status=active"},
 		}
 		nextRe := regexp.MustCompile(`href="([^"]*)" rel="next"`)
 		for _, tc := range cases {

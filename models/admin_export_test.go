@@ -5,3 +5,11 @@ var (
 	MaxOwnerIDs = &maxOwnerIDs
 	MaxHostIDs  = &maxHostIDs
 )
+
+// UsageChunk and UsageChunkMySQL let tests lower the domains a statement
+// of a flush covers; ChunkSize is the one used on db.
+var (
+	UsageChunk      = &usageChunk
+	UsageChunkMySQL = &usageChunkMySQL
+	ChunkSize       = chunkSize
+)

@@ -49,26 +49,32 @@ func NewAuditModel(db *gorm.DB, timeout time.Duration) *AuditModel {
 }
 
 // List returns the newest entries first, up to limit after offset, and
-// whether more follow.
+// whether more follow. The page's ids are read first, alone (from the
+// primary key, or the domain or user index that holds them), and only
+// they are joined to their domain and owner: the entries an OFFSET skips
+// cost an index entry each, not two lookups.
 func (m *AuditModel) List(ctx context.Context, f AuditFilter, limit, offset int) ([]AuditRow, bool, error) {
 	if noSuchID(f.DomainID) || noSuchID(f.UserID) {
 		return nil, false, nil
 	}
 	db, cancel := m.with(ctx)
 	defer cancel()
-	q := db.Table("audit_entries").
-		Select("audit_entries.*, COALESCE(domains.host, '') AS host, " +
-			"COALESCE(users.email, '') AS user_email, COALESCE(users.nick, '') AS user_nick").
-		Joins("LEFT JOIN domains ON domains.id = audit_entries.domain_id").
-		Joins("LEFT JOIN users ON users.id = audit_entries.user_id")
+	page := db.Table("audit_entries").Select("id")
 	if f.DomainID != 0 {
-		q = q.Where("audit_entries.domain_id = ?", f.DomainID)
+		page = page.Where("domain_id = ?", f.DomainID)
 	}
 	if f.UserID != 0 {
-		q = q.Where("audit_entries.user_id = ?", f.UserID)
+		page = page.Where("user_id = ?", f.UserID)
 	}
+	page = page.Order("id DESC").Limit(limit + 1).Offset(offset)
 	var rows []AuditRow
-	err := q.Order("audit_entries.id DESC").Limit(limit + 1).Offset(offset).Scan(&rows).Error
+	err := db.Table("(?) AS page", page).
+		Select("audit_entries.*, COALESCE(domains.host, '') AS host, " +
+			"COALESCE(users.email, '') AS user_email, COALESCE(users.nick, '') AS user_nick").
+		Joins("JOIN audit_entries ON audit_entries.id = page.id").
+		Joins("LEFT JOIN domains ON domains.id = audit_entries.domain_id").
+		Joins("LEFT JOIN users ON users.id = audit_entries.user_id").
+		Order("audit_entries.id DESC").Scan(&rows).Error
 	if err != nil {
 		return nil, false, translate(err)
 	}

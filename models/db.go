@@ -279,6 +279,9 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}); err != nil {
 		return err
 	}
+	if err := dropRetiredIndexes(db.WithContext(ctx)); err != nil {
+		return err
+	}
 	return exactEmails(ctx, db)
 }
 

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nodebird/nodebird-api/internal/secret"
@@ -24,7 +25,9 @@ type Domain struct {
 	ID     uint64 `gorm:"primaryKey"`
 	UserID uint64 `gorm:"not null;uniqueIndex:idx_domains_owner_host,priority:1;index:idx_domains_owner_created,priority:1"`
 	User   User   `gorm:"constraint:OnDelete:CASCADE"`
-	Host   string `gorm:"size:80;not null;index"`
+	// The admin console's host filter reads a range of (host, created_at):
+	// the hosts that start with the text, newest first, from the index alone.
+	Host string `gorm:"size:80;not null;index:idx_domains_host_created,priority:1"`
 	// HostKey is Host while the domain exists and NULL once deleted, so a
 	// deleted host can be registered again while the row stays for the record.
 	HostKey       *string    `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
@@ -38,8 +41,31 @@ type Domain struct {
 	LastFailedAt  *time.Time
 	// The admin list reads newest first (or by last use), filtered by
 	// status and plan; each (filter..., created_at) index serves one mix.
-	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3"`
+	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3;index:idx_domains_host_created,priority:2"`
 	UpdatedAt time.Time `gorm:"index"`
+}
+
+// retiredIndexes are indexes earlier versions created that a wider one
+// now serves: Migrate drops them, so that writes stop paying for them.
+var retiredIndexes = []struct {
+	model any
+	name  string
+}{
+	{&Domain{}, "idx_domains_host"}, // (host): idx_domains_host_created begins with it
+}
+
+// dropRetiredIndexes drops those of retiredIndexes the database has.
+func dropRetiredIndexes(db *gorm.DB) error {
+	m := db.Migrator()
+	for _, r := range retiredIndexes {
+		if !m.HasIndex(r.model, r.name) {
+			continue
+		}
+		if err := m.DropIndex(r.model, r.name); err != nil {
+			return fmt.Errorf("dropping the index %s: %w", r.name, err)
+		}
+	}
+	return nil
 }
 
 // DomainModel queries domains. Every method that takes a userID only ever

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/testdb"
@@ -202,16 +205,16 @@ func TestConcurrentRotationsReturnWhatTheyStored(t *testing.T) {
 	})
 }
 
-// A flush covering more domains than one statement takes (chunks of 500)
-// counts every one of them, twice over to exercise the upsert, and gives
-// each domain its own last times (a time stays as it was when the flush
-// has no count of that kind for the domain).
+// A flush covering more domains than one statement takes (chunks of 500
+// on SQLite, 2,000 on MySQL) counts every one of them, twice over to
+// exercise the upsert, and gives each domain its own last times (a time
+// stays as it was when the flush has no count of that kind for the domain).
 func TestUsageAddInChunks(t *testing.T) {
 	eachDB(t, func(t *testing.T, driver string) {
 		db := testdb.Fresh(t, driver)
 		users := models.NewUserModel(db, 2*time.Second, 4)
 		u, _ := users.Insert(ctx, "bulk@example.com", "bulk", "password123")
-		const n = 1100
+		n := 2*models.ChunkSize(db) + 100 // two whole chunks and part of a third
 		ds := make([]models.Domain, n)
 		for i := range ds {
 			host := fmt.Sprintf("h%d.example.com", i)
@@ -260,6 +263,72 @@ func TestUsageAddInChunks(t *testing.T) {
 				!sameTime(d.LastTokenAt, issuedAt(i), i%7 > 0) || !sameTime(d.LastFailedAt, refusedAt(i), i%2 > 0) {
 				t.Fatalf("domain %d: tokens %d, last token %v, last failure %v; want %d, %v (%v), %v (%v)", i,
 					d.TokensIssued, d.LastTokenAt, d.LastFailedAt, 2*(i%7), issuedAt(i), i%7 > 0, refusedAt(i), i%2 > 0)
+			}
+		}
+	})
+}
+
+// A flush that fails part way keeps the chunks it wrote, each written
+// whole (its hourly rows and its totals together), and names the domains
+// whose counts it did not write, so that the counter puts back those
+// only: nothing is lost and nothing counted twice.
+func TestUsageAddThatFailsSaysWhatItDidNotWrite(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		old, oldMySQL := *models.UsageChunk, *models.UsageChunkMySQL
+		*models.UsageChunk, *models.UsageChunkMySQL = 3, 3
+		defer func() { *models.UsageChunk, *models.UsageChunkMySQL = old, oldMySQL }()
+		u, err := models.NewUserModel(db, 2*time.Second, 4).Insert(ctx, "part@example.com", "part", "password123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		domains := models.NewDomainModel(db, 2*time.Second)
+		deltas := map[uint64]models.UsageDelta{}
+		var ids []uint64 // in id order
+		now := time.Now().UTC().Truncate(time.Second)
+		for i := range 8 {
+			d, _, err := domains.Insert(ctx, u.ID, fmt.Sprintf("part-%d.example", i), models.PlanFree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, d.ID)
+			deltas[d.ID] = models.UsageDelta{Issued: int64(i + 1), LastIssued: now}
+		}
+		// The second chunk's second statement (its totals) fails.
+		statements := 0
+		fail := func(tx *gorm.DB) {
+			if statements++; statements == 4 {
+				tx.AddError(errors.New("injected failure"))
+			}
+		}
+		if err := db.Callback().Raw().Before("gorm:raw").Register("test:fail", fail); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Callback().Create().Before("gorm:create").Register("test:fail", fail); err != nil {
+			t.Fatal(err)
+		}
+		err = models.NewUsageModel(db, 2*time.Second).Add(ctx, now, deltas)
+		var ue *models.UnwrittenError
+		if !errors.As(err, &ue) || !slices.Equal(ue.Unwritten, ids[3:]) {
+			t.Fatalf("Add: %v; want an UnwrittenError naming %v", err, ids[3:])
+		}
+		db.Callback().Raw().Remove("test:fail")
+		db.Callback().Create().Remove("test:fail")
+		got, err := models.NewUsageModel(db, 2*time.Second).Recent(ctx, ids, now.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			var d models.Domain
+			if err := db.Take(&d, id).Error; err != nil {
+				t.Fatal(err)
+			}
+			want := int64(0)
+			if i < 3 {
+				want = int64(i + 1)
+			}
+			if got[id].Issued != want || d.TokensIssued != want {
+				t.Errorf("domain %d: hourly %d, total %d; want %d", i, got[id].Issued, d.TokensIssued, want)
 			}
 		}
 	})

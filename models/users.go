@@ -14,7 +14,7 @@ import (
 type User struct {
 	ID           uint64 `gorm:"primaryKey"`
 	Email        string `gorm:"size:254;not null;uniqueIndex"`
-	Nick         string `gorm:"size:15;not null"`
+	Nick         string `gorm:"size:15;not null;index"`
 	PasswordHash []byte `gorm:"size:60;not null"`
 	// IsAdmin is set by `nodebird admin grant`; ADMIN_EMAILS adds admins on top.
 	IsAdmin bool `gorm:"not null;default:false"`

@@ -4,8 +4,10 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +113,9 @@ func storeLater(t *atomic.Int64, at int64) {
 }
 
 // Flush writes what was counted since the last flush. On failure the
-// counts are put back, so a database outage loses nothing.
+// counts not written are put back (all of them, unless the store says
+// which with a *models.UnwrittenError), so a database outage loses
+// nothing and counts nothing twice.
 func (c *Counter) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -133,7 +137,13 @@ func (c *Counter) Flush(ctx context.Context) error {
 	}
 	err := c.store.Add(ctx, c.now(), batch)
 	if err != nil {
-		for id, d := range batch { // entries are never removed: of finds the same counts
+		back := slices.Collect(maps.Keys(batch))
+		var ue *models.UnwrittenError
+		if errors.As(err, &ue) {
+			back = ue.Unwritten
+		}
+		for _, id := range back { // entries are never removed: of finds the same counts
+			d := batch[id]
 			e := c.of(id)
 			e.issued.Add(d.Issued)
 			e.refused.Add(d.Refused)

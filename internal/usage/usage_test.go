@@ -266,3 +266,52 @@ func TestFlushToDatabase(t *testing.T) {
 		})
 	}
 }
+
+// partStore writes the counts of every domain but those in unwritten, and
+// says so with a *models.UnwrittenError, as models.UsageModel.Add does
+// when it stops part way.
+type partStore struct {
+	store
+	unwritten []uint64
+}
+
+func (s *partStore) Add(ctx context.Context, hour time.Time, deltas map[uint64]models.UsageDelta) error {
+	if s.unwritten == nil {
+		return s.store.Add(ctx, hour, deltas)
+	}
+	written := maps.Clone(deltas)
+	for _, id := range s.unwritten {
+		delete(written, id)
+	}
+	if err := s.store.Add(ctx, hour, written); err != nil {
+		return err
+	}
+	return &models.UnwrittenError{Unwritten: s.unwritten, Err: models.ErrUnavailable}
+}
+
+// A flush that wrote some domains' counts before failing puts back the
+// others' only: the next flush writes those, and nothing twice.
+func TestCounterPutsBackOnlyWhatWasNotWritten(t *testing.T) {
+	st := &partStore{unwritten: []uint64{2, 3}}
+	c := usage.New(st, quiet)
+	c.Issued(1)
+	c.Issued(1)
+	c.Issued(2)
+	c.Refused(3)
+	c.Issued(4)
+	if err := c.Flush(ctx); !errors.Is(err, models.ErrUnavailable) {
+		t.Fatalf("Flush: %v, want the store's failure", err)
+	}
+	st.unwritten = nil
+	flush(t, c)
+	if st.calls() != 2 {
+		t.Fatalf("%d batches, want 2", st.calls())
+	}
+	first, second := st.batches[0], st.batches[1]
+	if len(first) != 2 || first[1].Issued != 2 || first[4].Issued != 1 {
+		t.Fatalf("first flush wrote %+v, want domains 1 and 4", first)
+	}
+	if len(second) != 2 || second[2].Issued != 1 || second[3].Refused != 1 {
+		t.Fatalf("second flush wrote %+v, want domains 2 and 3 only (1 and 4 were written)", second)
+	}
+}
