@@ -14,7 +14,7 @@ import (
 // succeeds (it was a 500), and the nickname reads back equal: stored, on
 // the dashboard and in the token's claims.
 func TestKoreanNickOnALatin1Database(t *testing.T) {
-	db := testdb.FreshCharset(t, "latin1")
+	db := testdb.FreshCollated(t, "mysql", "latin1_swedish_ci") // latin1, as MySQL 5.7 and many MariaDB installations default to
 	s := startApp(t, db, testConfig(), false)
 	const nick = "가나다라마바사아자차카타파하가" // 15 characters
 	c := s.client(t)

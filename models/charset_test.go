@@ -13,7 +13,11 @@ import (
 // table in utf8mb4, so Korean (and any other) text is stored and read back
 // as it was written.
 func TestTablesAreUTF8MB4OnALatin1Database(t *testing.T) {
-	db := testdb.FreshCharset(t, "latin1")
+	db := testdb.FreshCollated(t, "mysql", "latin1_swedish_ci") // latin1, as MySQL 5.7 and many MariaDB installations default to
+	var charset string
+	if err := db.Raw("SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()").Scan(&charset).Error; err != nil || charset != "latin1" {
+		t.Fatalf("the database's default character set is %q (%v), want latin1", charset, err)
+	}
 	var tables []struct {
 		TableName      string `gorm:"column:TABLE_NAME"`
 		TableCollation string `gorm:"column:TABLE_COLLATION"`
