@@ -302,9 +302,19 @@ func (a *App) adminChange(c echo.Context,
 	return a.redirect(c, adminNext(c))
 }
 
+// adminRevoke revokes a domain for the reason the form gives (field
+// reason, required): its owner sees it on the dashboard, the audit log
+// keeps it. Whoever tells the owner more (a mail) takes it from here.
 func (a *App) adminRevoke(c echo.Context) error {
+	if _, err := pathID(c); err != nil {
+		return err
+	}
+	reason, key := reasonField.clean(c.FormValue("reason"))
+	if key != "" {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, key)
+	}
 	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
-		return "admin.flash.revoked", a.admin.Revoke(ctx, actor, id)
+		return "admin.flash.revoked", a.admin.Revoke(ctx, actor, id, reason)
 	})
 }
 

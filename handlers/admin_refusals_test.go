@@ -43,7 +43,7 @@ func TestEveryRefusalHasAMessage(t *testing.T) {
 			plan   string // SetPlan's plan
 			do     func(id uint64) error
 		}{
-			{models.ActionRevoke, "", func(id uint64) error { return admin.Revoke(ctx, actor, id) }},
+			{models.ActionRevoke, "", func(id uint64) error { return admin.Revoke(ctx, actor, id, "abuse") }},
 			{models.ActionRestore, "", func(id uint64) error { _, err := admin.Restore(ctx, actor, id); return err }},
 			{models.ActionPlan, models.PlanFree, func(id uint64) error { return admin.SetPlan(ctx, actor, id, models.PlanFree) }},
 			{models.ActionPlan, models.PlanPremium, func(id uint64) error { return admin.SetPlan(ctx, actor, id, models.PlanPremium) }},

@@ -271,7 +271,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 		}
 
 		// Revoke: the page asked for comes back with a message, and the secret is refused at once.
-		r := admin.post(path("revoke"), url.Values{"next": {"/admin/domains?owner=erin"}})
+		r := admin.post(path("revoke"), url.Values{"next": {"/admin/domains?owner=erin"}, "reason": {"Phishing pages"}})
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/domains?owner=erin" {
 			t.Fatalf("revoke: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
 		}
@@ -331,8 +331,8 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 			}
 			mustContain(t, tc.action, r.Body, tc.msg)
 		}
-		admin.post(path("revoke"), nil)
-		if r := admin.post(path("revoke"), nil); r.Status != http.StatusConflict || !strings.Contains(r.Body, "already revoked") {
+		admin.post(path("revoke"), revokeReason())
+		if r := admin.post(path("revoke"), revokeReason()); r.Status != http.StatusConflict || !strings.Contains(r.Body, "already revoked") {
 			t.Errorf("revoking twice: %d", r.Status)
 		}
 
@@ -370,7 +370,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 			form   url.Values
 			msg    string
 		}{
-			{"revoke", nil, "a deleted domain cannot be revoked"},
+			{"revoke", revokeReason(), "a deleted domain cannot be revoked"},
 			{"restore", nil, "a deleted domain cannot be restored"},
 			{"plan", url.Values{"type": {"free"}}, "its plan cannot be changed"},
 		} {
@@ -389,7 +389,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 
 		// Unknown domains, and where an action may send the admin back.
 		for _, p := range []string{"/admin/domains/999999/revoke", "/admin/domains/abc/restore", "/admin/domains/0/revoke"} {
-			if r := admin.post(p, nil); r.Status != http.StatusNotFound {
+			if r := admin.post(p, revokeReason()); r.Status != http.StatusNotFound {
 				t.Errorf("%s: %d, want 404", p, r.Status)
 			}
 		}
@@ -434,7 +434,7 @@ func TestAdminCSRF(t *testing.T) {
 			t.Fatalf("refused POSTs wrote %d audit entries", n)
 		}
 		// The same requests with the session's token go through.
-		if r := admin.post("/admin/domains/"+id+"/revoke", nil); r.Status != http.StatusSeeOther {
+		if r := admin.post("/admin/domains/"+id+"/revoke", revokeReason()); r.Status != http.StatusSeeOther {
 			t.Fatalf("revoke with the token: %d", r.Status)
 		}
 	})
@@ -578,7 +578,7 @@ func TestAdminUserPageAndAudit(t *testing.T) {
 			t.Fatalf("audit page 2: %d rows, want 4", n)
 		}
 		kimA := domainByHost(t, s, "kim-a.example.com")
-		admin.post(fmt.Sprintf("/admin/domains/%d/revoke", kimA.ID), nil)
+		admin.post(fmt.Sprintf("/admin/domains/%d/revoke", kimA.ID), revokeReason())
 		r = admin.get(fmt.Sprintf("/admin/audit?domain=%d", kimA.ID))
 		if e := auditEntries(t, r.Body); len(e) != 1 || e[0].Action != models.ActionRevoke || e[0].Domain != kimA.ID {
 			t.Fatalf("audit for one domain: %+v", e)

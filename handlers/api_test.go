@@ -69,7 +69,7 @@ func newAPIFixture(t *testing.T, s *testServer) *apiFixture {
 
 	f.rotatedAway = owner.register("rotated.example.com", "free")
 	f.rotatedTok = s.issueToken(t, f.rotatedAway)
-	if r := owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "rotated.example.com")), nil); r.Status != http.StatusOK {
+	if r := owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "rotated.example.com")), noOverlap()); r.Status != http.StatusOK {
 		t.Fatalf("rotate: %d", r.Status)
 	}
 
@@ -540,7 +540,7 @@ func TestTokenExpiry(t *testing.T) {
 		mustContain(t, "Korean 419", r.Body, "토큰이 만료되었습니다")
 
 		// Expired and retired: two faults, so 401, not 419.
-		owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "clock.example.com")), nil)
+		owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "clock.example.com")), noOverlap())
 		if r := s.call(t, verifyReq(tok)); r.Status != 401 {
 			t.Errorf("expired token of a rotated domain: %d, want 401", r.Status)
 		}
@@ -577,7 +577,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			change func() string // makes the change on instance 1; returns a new secret, if any
 		}{
 			{"rotation", func() string {
-				r := owner.post(fmt.Sprintf("/domain/%d/rotate", id), nil)
+				r := owner.post(fmt.Sprintf("/domain/%d/rotate", id), noOverlap())
 				m := secretRe.FindStringSubmatch(r.Body)
 				if r.Status != 200 || m == nil {
 					t.Fatalf("rotate: %d", r.Status)

@@ -35,6 +35,12 @@ type domainRow struct {
 	Issued24h   int64
 	Refused24h  int64
 	LastUsed    *time.Time
+	Label       string
+	// RevokeReason is the admin's, for a revoked domain.
+	RevokeReason string
+	// PrevUntil is when the previous secret of a rotation stops getting
+	// tokens; nil when it does not any more.
+	PrevUntil *time.Time
 }
 
 // shownSecret is a secret shown once, right after creation or rotation.
@@ -60,6 +66,9 @@ type dashboardData struct {
 	// back to. The others link the pages around it ("" for none).
 	Here                         string
 	FirstURL, NewerURL, OlderURL string
+	// Overlaps are the rotate form's choices, DefaultOverlap its default.
+	Overlaps       []string
+	DefaultOverlap string
 }
 
 // dashView is what the dashboard's URL asks for: a search (q) and the
@@ -194,6 +203,7 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret,
 		return err
 	}
 	rows := make([]domainRow, len(ds))
+	now := time.Now()
 	for i, d := range ds {
 		last := d.LastTokenAt
 		if d.LastFailedAt != nil && (last == nil || d.LastFailedAt.After(*last)) {
@@ -202,6 +212,10 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret,
 		rows[i] = domainRow{
 			ID: d.ID, Host: d.Host, Plan: d.Plan, Status: d.Status, SecretLast4: d.SecretLast4,
 			CreatedAt: d.CreatedAt, Issued24h: recent[d.ID].Issued, Refused24h: recent[d.ID].Refused, LastUsed: last,
+			Label: d.Label, RevokeReason: d.RevokeReason,
+		}
+		if d.PrevSecretUntil != nil && now.Before(*d.PrevSecretUntil) && d.Status == models.StatusActive {
+			rows[i].PrevUntil = d.PrevSecretUntil
 		}
 	}
 	if p.Form == nil {
@@ -212,6 +226,7 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret,
 		Domains: rows, NewSecret: shown, APIBase: c.Scheme() + "://" + c.Request().Host,
 		Count: count, Limit: limit, NearLimit: limit > 0 && count*5 >= limit*4,
 		Search: count > dashPageSize || v.Q != "", Q: v.Q, Here: v.url(),
+		Overlaps: overlapChoices, DefaultOverlap: defaultOverlap,
 	}
 	if v.After != 0 || v.Before != 0 {
 		d.FirstURL = dashView{Q: v.Q}.url()

@@ -42,7 +42,7 @@ func TestRevokedHostStaysRefusedToItsOwner(t *testing.T) {
 		sid := strconv.FormatUint(id, 10)
 		uid := userID(t, s, "mia@example.com")
 
-		if r := admin.post("/admin/domains/"+sid+"/revoke", nil); r.Status != http.StatusSeeOther {
+		if r := admin.post("/admin/domains/"+sid+"/revoke", revokeReason()); r.Status != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", r.Status)
 		}
 		// While the revoked domain exists, registering the host again says why.
@@ -151,7 +151,7 @@ func TestRestoreDoesNotBringBackOlderTokens(t *testing.T) {
 				t.Fatalf("token before the revocation: %d", st)
 			}
 		}
-		if r := admin.post("/admin/domains/"+id+"/revoke", nil); r.Status != http.StatusSeeOther {
+		if r := admin.post("/admin/domains/"+id+"/revoke", revokeReason()); r.Status != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", r.Status)
 		}
 		if st := s.verifyStatus(t, old); st != http.StatusUnauthorized {

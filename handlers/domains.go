@@ -11,11 +11,11 @@ import (
 )
 
 func (a *App) createDomain(c echo.Context) error {
-	f := &domainForm{Host: c.FormValue("host"), Plan: c.FormValue("type")}
+	f := &domainForm{Host: c.FormValue("host"), Plan: c.FormValue("type"), Label: c.FormValue("label")}
 	p := a.page(c)
 	errs := f.validate()
 	if len(errs) == 0 {
-		d, secret, err := a.domains.Insert(c.Request().Context(), p.User.ID, f.Host, f.Plan)
+		d, secret, err := a.domains.InsertLabeled(c.Request().Context(), p.User.ID, f.Host, f.Plan, f.Label)
 		switch {
 		case errors.Is(err, models.ErrDuplicateHost):
 			errs["host"] = "form.host.taken"
@@ -62,10 +62,17 @@ func (a *App) rotateDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	overlap, ok := parseOverlap(c.FormValue("overlap"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "form.overlap.invalid")
+	}
 	p := a.page(c)
-	d, secret, err := a.domains.Rotate(c.Request().Context(), id, p.User.ID)
+	d, secret, err := a.domains.RotateWithOverlap(c.Request().Context(), id, p.User.ID, overlap)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if errors.Is(err, models.ErrDomainRevoked) { // nothing changed: the owner is told what to do
+		return echo.NewHTTPError(http.StatusConflict, "domain.err.revoked")
 	}
 	if err != nil {
 		return err

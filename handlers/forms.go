@@ -66,12 +66,18 @@ func (f *loginForm) validate() map[string]string {
 }
 
 type domainForm struct {
-	Host string
-	Plan string // the form field "type"
+	Host  string
+	Plan  string // the form field "type"
+	Label string // optional
 }
 
 func (f *domainForm) validate() map[string]string {
 	errs := map[string]string{}
+	if label, k := cleanLabel(f.Label); k != "" {
+		errs["label"] = k
+	} else {
+		f.Label = label
+	}
 	host, key := NormalizeHost(f.Host)
 	if key != "" {
 		errs["host"] = key

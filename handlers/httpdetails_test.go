@@ -273,7 +273,7 @@ func TestPathIDOutOfRange(t *testing.T) {
 			ok     int // the status with the real id
 		}{
 			{owner, "POST", "/domain/ID/rotate", id, nil, http.StatusOK},
-			{admin, "POST", "/admin/domains/ID/revoke", id, nil, http.StatusSeeOther},
+			{admin, "POST", "/admin/domains/ID/revoke", id, revokeReason(), http.StatusSeeOther},
 			{admin, "POST", "/admin/domains/ID/restore", id, nil, http.StatusSeeOther},
 			{admin, "POST", "/admin/domains/ID/plan", id, url.Values{"type": {"premium"}}, http.StatusSeeOther},
 			{admin, "GET", "/admin/users/ID", uid, nil, http.StatusOK},

@@ -287,7 +287,7 @@ func TestRotateAndDelete(t *testing.T) {
 		first := c.register("rotate.example.com", "free")
 		id := c.domainIDs()[0]
 
-		r := c.post("/domain/"+id+"/rotate", nil)
+		r := c.post("/domain/"+id+"/rotate", noOverlap())
 		if r.Status != http.StatusOK {
 			t.Fatalf("rotate: %d", r.Status)
 		}

@@ -82,7 +82,7 @@ func TestGetChangesNothing(t *testing.T) {
 		}
 		rae := domainIDOf(t, s, "rae.example.com")
 		rootDomain := domainIDOf(t, s, "root.example.com")
-		if r := admin.post(fmt.Sprintf("/admin/domains/%d/revoke", rae), nil); r.Status != http.StatusSeeOther {
+		if r := admin.post(fmt.Sprintf("/admin/domains/%d/revoke", rae), revokeReason()); r.Status != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", r.Status) // so that the audit log has a row
 		}
 		raeID := strconv.FormatUint(userID(t, s, "rae@example.com"), 10)

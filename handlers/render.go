@@ -51,6 +51,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"day": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"add": func(a, b int) int { return a + b },
 }
 

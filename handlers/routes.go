@@ -44,7 +44,10 @@ func (a *App) routes() {
 	web.POST("/lang", a.setLang, page...)
 	web.Match(getHead, "/docs", a.docs, page...)
 	web.POST("/domain", a.createDomain, signedIn...)
+	web.Match(getHead, "/domain/:id", a.showDomain, signedIn...)
+	web.POST("/domain/:id/label", a.setLabel, signedIn...)
 	web.POST("/domain/:id/rotate", a.rotateDomain, signedIn...)
+	web.POST("/domain/:id/overlap/end", a.endOverlap, signedIn...)
 	web.POST("/domain/:id/delete", a.deleteDomain, signedIn...)
 
 	// Admin console.

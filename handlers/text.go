@@ -34,9 +34,25 @@ type textField struct {
 // characters).
 var nickField = textField{name: "nick", max: 15}
 
+// labelField is a domain's label (optional: "" is no label), reasonField
+// an admin's reason for revoking a domain, shown to its owner.
+var (
+	labelField  = textField{name: "label", max: 60}
+	reasonField = textField{name: "reason", max: 200}
+)
+
 // textFields lists every free-text field, for the test that checks their
 // messages.
-var textFields = []textField{nickField}
+var textFields = []textField{nickField, labelField, reasonField}
+
+// cleanLabel is a domain label as stored, "" for none.
+func cleanLabel(s string) (string, string) {
+	out, k := labelField.clean(s)
+	if k == "form.label."+textRequired {
+		return "", ""
+	}
+	return out, k
+}
 
 // clean returns the text as it is stored and shown, and the message key
 // of its problem ("" when there is none).

@@ -372,8 +372,12 @@ func fillHeld(db *gorm.DB, rows []AdminDomain) error {
 // its owner cannot register the host again until an admin restores it
 // (see decisions.go). Only an active domain can be revoked: the others
 // are refused as AlreadyRevoked or Deleted.
-func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
-	return m.change(ctx, actor, id, ActionRevoke, func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
+//
+// reason is told to the owner (the dashboard shows it) and written to the
+// audit entry. Revoking ends the previous secret of a rotation's overlap
+// with the current one.
+func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64, reason string) error {
+	return m.change(ctx, actor, id, ActionRevoke, reason, func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
 		switch d.Status {
 		case StatusRevoked:
 			return "", "", nil, AlreadyRevoked
@@ -381,7 +385,8 @@ func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
 			return "", "", nil, Deleted
 		}
 		return d.Status, StatusRevoked, map[string]any{
-			"status": StatusRevoked, "secret_version": gorm.Expr("secret_version + 1"),
+			"status": StatusRevoked, "secret_version": gorm.Expr("secret_version + 1"), "revoke_reason": reason,
+			"prev_secret_hash": nil, "prev_secret_until": nil,
 		}, 0
 	})
 }
@@ -391,9 +396,10 @@ func (m *AdminModel) Revoke(ctx context.Context, actor Actor, id uint64) error {
 // revoked stays deleted (its owner chose that), but the revocation is
 // lifted: its owner may register the host again, with a new secret;
 // lifted says so. The others are refused as AlreadyActive, or Deleted for
-// a deleted domain no revocation holds on.
+// a deleted domain no revocation holds on. The revocation's reason is
+// cleared.
 func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) (lifted bool, err error) {
-	err = m.change(ctx, actor, id, ActionRestore, func(d *Domain, held bool) (string, string, map[string]any, StateReason) {
+	err = m.change(ctx, actor, id, ActionRestore, "", func(d *Domain, held bool) (string, string, map[string]any, StateReason) {
 		switch {
 		case d.Status == StatusActive:
 			return "", "", nil, AlreadyActive
@@ -401,9 +407,9 @@ func (m *AdminModel) Restore(ctx context.Context, actor Actor, id uint64) (lifte
 			return "", "", nil, Deleted
 		case d.Status == StatusDeleted:
 			lifted = true
-			return StatusRevoked, StatusDeleted, nil, 0
+			return StatusRevoked, StatusDeleted, map[string]any{"revoke_reason": ""}, 0
 		}
-		return d.Status, StatusActive, map[string]any{"status": StatusActive}, 0
+		return d.Status, StatusActive, map[string]any{"status": StatusActive, "revoke_reason": ""}, 0
 	})
 	return lifted && err == nil, err
 }
@@ -415,7 +421,7 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 	if plan != PlanFree && plan != PlanPremium {
 		return fmt.Errorf("models: unknown plan %q", plan)
 	}
-	return m.change(ctx, actor, id, ActionPlan, func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
+	return m.change(ctx, actor, id, ActionPlan, "", func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
 		switch {
 		case d.Status == StatusDeleted:
 			return "", "", nil, Deleted
@@ -431,7 +437,8 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 // only the three known statuses, and for a deleted domain whether a
 // revocation holds on it), makes it and writes the audit entry, all in
 // one transaction: there is no change without its entry, nor the reverse.
-func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action string,
+// note goes to the entry (a revocation's reason).
+func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action, note string,
 	decide func(d *Domain, held bool) (before, after string, set map[string]any, refused StateReason)) error {
 	if noSuchID(id) {
 		return ErrNoRecord
@@ -474,7 +481,7 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action 
 		}
 		return tx.Create(&AuditEntry{
 			ActorID: actor.ID, ActorEmail: actor.Email, Action: action,
-			DomainID: d.ID, UserID: d.UserID, Before: before, After: after,
+			DomainID: d.ID, UserID: d.UserID, Before: before, After: after, Note: note,
 		}).Error
 	})
 	if err != nil {

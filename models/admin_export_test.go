@@ -9,6 +9,7 @@ var (
 // UsageChunk and UsageChunkMySQL let tests lower the domains a statement
 // of a flush covers; ChunkSize is the one used on db.
 var (
+	PruneBatch      = &pruneBatch
 	UsageChunk      = &usageChunk
 	UsageChunkMySQL = &usageChunkMySQL
 	ChunkSize       = chunkSize

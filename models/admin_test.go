@@ -89,7 +89,7 @@ func TestAdminChangeAndItsAuditEntryAreOne(t *testing.T) {
 		if err := db.Migrator().DropTable(&models.AuditEntry{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := admin.Revoke(ctx, actor, d.ID); err == nil {
+		if err := admin.Revoke(ctx, actor, d.ID, "abuse"); err == nil {
 			t.Fatal("revoke succeeded without its audit entry")
 		}
 		if s := status(); s != models.StatusActive {
@@ -98,7 +98,7 @@ func TestAdminChangeAndItsAuditEntryAreOne(t *testing.T) {
 		if err := models.Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		if err := admin.Revoke(ctx, actor, d.ID); err != nil {
+		if err := admin.Revoke(ctx, actor, d.ID, "abuse"); err != nil {
 			t.Fatal(err)
 		}
 		if s := status(); s != models.StatusRevoked {
@@ -106,13 +106,13 @@ func TestAdminChangeAndItsAuditEntryAreOne(t *testing.T) {
 		}
 
 		// Refusals say which state stood in the way.
-		err = admin.Revoke(ctx, actor, d.ID)
+		err = admin.Revoke(ctx, actor, d.ID, "abuse")
 		var se *models.StateError
 		if !errors.Is(err, models.ErrWrongState) || !errors.As(err, &se) || se.Status != models.StatusRevoked ||
 			se.Action != models.ActionRevoke || se.Reason != models.AlreadyRevoked {
 			t.Fatalf("revoking twice: %v", err)
 		}
-		if err := admin.Revoke(ctx, actor, 424242); !errors.Is(err, models.ErrNoRecord) {
+		if err := admin.Revoke(ctx, actor, 424242, "abuse"); !errors.Is(err, models.ErrNoRecord) {
 			t.Fatalf("revoking an unknown domain: %v", err)
 		}
 		if err := admin.SetPlan(ctx, actor, d.ID, "gold"); err == nil {

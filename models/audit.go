@@ -20,9 +20,11 @@ type AuditEntry struct {
 	// DomainID is 0 for an action on a user rather than a domain.
 	DomainID uint64 `gorm:"not null;index"`
 	// UserID is the domain's owner, or the user an action was about.
-	UserID    uint64    `gorm:"not null;default:0;index"`
-	Before    string    `gorm:"size:255;not null"`
-	After     string    `gorm:"size:255;not null"`
+	UserID uint64 `gorm:"not null;default:0;index"`
+	Before string `gorm:"size:255;not null"`
+	After  string `gorm:"size:255;not null"`
+	// Note is what the admin said with the change (a revocation's reason).
+	Note      string    `gorm:"size:255;not null;default:''"`
 	CreatedAt time.Time `gorm:"index"`
 }
 

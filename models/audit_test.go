@@ -34,11 +34,11 @@ func TestAuditListPages(t *testing.T) {
 		}
 		// ann: revoke, restore, revoke; bob: premium, free.
 		steps := []func() error{
-			func() error { return admin.Revoke(ctx, actor, ds[0].ID) },
+			func() error { return admin.Revoke(ctx, actor, ds[0].ID, "abuse") },
 			func() error { return admin.SetPlan(ctx, actor, ds[1].ID, models.PlanPremium) },
 			func() error { _, err := admin.Restore(ctx, actor, ds[0].ID); return err },
 			func() error { return admin.SetPlan(ctx, actor, ds[1].ID, models.PlanFree) },
-			func() error { return admin.Revoke(ctx, actor, ds[0].ID) },
+			func() error { return admin.Revoke(ctx, actor, ds[0].ID, "abuse") },
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {

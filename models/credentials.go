@@ -19,20 +19,32 @@ type Credential struct {
 	Status        string
 	SecretHash    string
 	SecretVersion int
-	UpdatedAt     time.Time
+	// PrevSecretHash is the secret a rotation replaced, which gets tokens
+	// of version SecretVersion-1 until PrevSecretUntil; "" for none.
+	PrevSecretHash  string
+	PrevSecretUntil time.Time
+	UpdatedAt       time.Time
 }
 
-// CredentialByHash returns the domain (active or revoked) whose secret hashes to hash.
+// CredentialByHash returns the domain (active or revoked) whose secret, or
+// previous secret (whether its overlap has ended or not), hashes to hash.
+// Each is read from its own unique index: the previous secrets' only when
+// the current ones have no such hash.
 func (m *DomainModel) CredentialByHash(ctx context.Context, hash string) (*Credential, error) {
-	var c Credential
 	db, cancel := m.with(ctx)
 	defer cancel()
-	err := credentialQuery(db).Where("domains.secret_hash = ? AND domains.status <> ?", hash, StatusDeleted).
-		Take(&c).Error
-	if err != nil {
-		return nil, translate(err)
+	var err error
+	for _, col := range []string{"domains.secret_hash", "domains.prev_secret_hash"} {
+		var c Credential
+		err = credentialQuery(db).Where(col+" = ? AND domains.status <> ?", hash, StatusDeleted).Take(&c).Error
+		if err == nil {
+			return &c, nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			break
+		}
 	}
-	return &c, nil
+	return nil, translate(err)
 }
 
 // CredentialByID returns domain id in any status, deleted included
@@ -78,7 +90,7 @@ func (m *DomainModel) CredentialsChangedSince(ctx context.Context, t time.Time) 
 func (m *DomainModel) CredentialsAfter(ctx context.Context, afterID uint64, limit int) ([]Credential, error) {
 	db := m.db.WithContext(ctx)
 	rows, err := db.Table("domains").
-		Select("id, user_id, host, type, status, secret_hash, secret_version, updated_at").
+		Select("id, user_id, host, type, status, secret_hash, secret_version, prev_secret_hash, prev_secret_until, updated_at").
 		Where("id > ?", afterID).Order("id").Limit(limit).Rows()
 	if err != nil {
 		return nil, translate(err)
@@ -88,11 +100,13 @@ func (m *DomainModel) CredentialsAfter(ctx context.Context, afterID uint64, limi
 	owners := map[uint64]string{}
 	for rows.Next() {
 		var c Credential
-		var updated sql.NullTime
-		if err := rows.Scan(&c.ID, &c.UserID, &c.Host, &c.Plan, &c.Status, &c.SecretHash, &c.SecretVersion, &updated); err != nil {
+		var updated, prevUntil sql.NullTime
+		var prev sql.NullString
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Host, &c.Plan, &c.Status, &c.SecretHash, &c.SecretVersion,
+			&prev, &prevUntil, &updated); err != nil {
 			return nil, translate(err)
 		}
-		c.UpdatedAt = updated.Time
+		c.UpdatedAt, c.PrevSecretHash, c.PrevSecretUntil = updated.Time, prev.String, prevUntil.Time
 		owners[c.UserID] = ""
 		cs = append(cs, c)
 	}
@@ -152,6 +166,7 @@ func (m *DomainModel) LastChange(ctx context.Context) (time.Time, error) {
 func credentialQuery(db *gorm.DB) *gorm.DB {
 	return db.Table("domains").
 		Select("domains.id, domains.user_id, users.nick, domains.host, domains.type, domains.status, " +
-			"domains.secret_hash, domains.secret_version, domains.updated_at").
+			"domains.secret_hash, domains.secret_version, COALESCE(domains.prev_secret_hash, '') AS prev_secret_hash, " +
+			"domains.prev_secret_until, domains.updated_at").
 		Joins("JOIN users ON users.id = domains.user_id")
 }

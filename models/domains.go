@@ -8,6 +8,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Plans and statuses of a domain.
@@ -30,15 +31,25 @@ type Domain struct {
 	Host string `gorm:"size:80;not null;index:idx_domains_host_created,priority:1"`
 	// HostKey is Host while the domain exists and NULL once deleted, so a
 	// deleted host can be registered again while the row stays for the record.
-	HostKey       *string    `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
-	Plan          string     `gorm:"column:type;size:10;not null;index:idx_domains_type_created,priority:1;index:idx_domains_status_type_created,priority:2"`
-	Status        string     `gorm:"size:10;not null;default:active;index:idx_domains_status_created,priority:1;index:idx_domains_status_type_created,priority:1;index:idx_domains_status_last_token,priority:1"`
-	SecretHash    string     `gorm:"size:64;not null;uniqueIndex"`
-	SecretLast4   string     `gorm:"size:4;not null"`
-	SecretVersion int        `gorm:"not null;default:1"`
-	TokensIssued  int64      `gorm:"not null;default:0"`
-	LastTokenAt   *time.Time `gorm:"index;index:idx_domains_status_last_token,priority:2"`
-	LastFailedAt  *time.Time
+	HostKey       *string `gorm:"size:80;uniqueIndex:idx_domains_owner_host,priority:2"`
+	Plan          string  `gorm:"column:type;size:10;not null;index:idx_domains_type_created,priority:1;index:idx_domains_status_type_created,priority:2"`
+	Status        string  `gorm:"size:10;not null;default:active;index:idx_domains_status_created,priority:1;index:idx_domains_status_type_created,priority:1;index:idx_domains_status_last_token,priority:1"`
+	SecretHash    string  `gorm:"size:64;not null;uniqueIndex"`
+	SecretLast4   string  `gorm:"size:4;not null"`
+	SecretVersion int     `gorm:"not null;default:1"`
+	// PrevSecretHash is the secret a rotation replaced, while it still
+	// gets tokens (until PrevSecretUntil; its tokens carry SecretVersion-1):
+	// NULL when no overlap was asked for, or it was ended.
+	PrevSecretHash  *string `gorm:"size:64;uniqueIndex"`
+	PrevSecretUntil *time.Time
+	// RevokeReason is what the admin who revoked the domain told its owner
+	// ("" unless revoked).
+	RevokeReason string `gorm:"size:200;not null;default:''"`
+	// Label is the owner's name for the domain (optional).
+	Label        string     `gorm:"size:60;not null;default:''"`
+	TokensIssued int64      `gorm:"not null;default:0"`
+	LastTokenAt  *time.Time `gorm:"index;index:idx_domains_status_last_token,priority:2"`
+	LastFailedAt *time.Time
 	// The admin list reads newest first (or by last use), filtered by
 	// status and plan; each (filter..., created_at) index serves one mix.
 	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3;index:idx_domains_host_created,priority:2"`
@@ -89,10 +100,15 @@ func NewDomainModel(db *gorm.DB, timeout time.Duration) *DomainModel {
 // returned says which it got). ErrDomainLimit when the account has as many
 // domains as it may have (owner_domains.go).
 func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan string) (*Domain, string, error) {
+	return m.InsertLabeled(ctx, userID, host, plan, "")
+}
+
+// InsertLabeled is Insert with the owner's label for the domain.
+func (m *DomainModel) InsertLabeled(ctx context.Context, userID uint64, host, plan, label string) (*Domain, string, error) {
 	s := secret.New()
 	key := host
 	d := &Domain{
-		UserID: userID, Host: host, HostKey: &key, Plan: plan, Status: StatusActive,
+		UserID: userID, Host: host, HostKey: &key, Plan: plan, Status: StatusActive, Label: label,
 		SecretHash: secret.Hash(s), SecretLast4: secret.Last4(s), SecretVersion: 1,
 	}
 	db, cancel := m.with(ctx)
@@ -148,10 +164,25 @@ func (m *DomainModel) GetForUser(ctx context.Context, id, userID uint64) (*Domai
 	return &d, nil
 }
 
+// ErrDomainRevoked: an admin revoked the domain; its owner cannot rotate it.
+var ErrDomainRevoked = errors.New("models: the domain is revoked")
+
+// Overlaps are the times a rotation may keep the previous secret working.
+var Overlaps = []time.Duration{0, time.Hour, 24 * time.Hour, 168 * time.Hour}
+
 // Rotate gives the user's domain a new secret; the old one stops working.
-// The update and the read back are one transaction, so two rotations at
-// once each return the secret they stored.
 func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, string, error) {
+	return m.RotateWithOverlap(ctx, id, userID, 0)
+}
+
+// RotateWithOverlap gives the user's active domain a new secret. The old
+// one keeps getting tokens (carrying the old secret version) for overlap,
+// as the domain's previous secret, replacing any previous secret an
+// earlier rotation left; overlap 0 ends it at once. ErrDomainRevoked for a
+// revoked domain, which is left as it was. The row is locked, read and
+// updated in one transaction, so two rotations at once each return the
+// secret they stored and the second keeps the first's as previous.
+func (m *DomainModel) RotateWithOverlap(ctx context.Context, id, userID uint64, overlap time.Duration) (*Domain, string, error) {
 	if noSuchID(id) {
 		return nil, "", ErrNoRecord
 	}
@@ -160,24 +191,91 @@ func (m *DomainModel) Rotate(ctx context.Context, id, userID uint64) (*Domain, s
 	defer cancel()
 	var d Domain
 	err := db.Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
-			Updates(map[string]any{
-				"secret_hash":    secret.Hash(s),
-				"secret_last4":   secret.Last4(s),
-				"secret_version": gorm.Expr("secret_version + 1"),
-			})
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
+			Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).Take(&d).Error
+		if err != nil {
+			return err
+		}
+		if d.Status == StatusRevoked {
+			return ErrDomainRevoked
+		}
+		set := map[string]any{
+			"secret_hash":    secret.Hash(s),
+			"secret_last4":   secret.Last4(s),
+			"secret_version": d.SecretVersion + 1,
+			// No previous secret without an overlap.
+			"prev_secret_hash": nil, "prev_secret_until": nil,
+		}
+		if overlap > 0 {
+			set["prev_secret_hash"] = d.SecretHash
+			set["prev_secret_until"] = tx.NowFunc().Add(overlap)
+		}
+		res := tx.Model(&Domain{}).Where("id = ? AND secret_version = ?", id, d.SecretVersion).Updates(set)
 		if res.Error != nil {
 			return res.Error
 		}
-		if res.RowsAffected == 0 {
-			return gorm.ErrRecordNotFound
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("models: rotating domain %d: it changed under its lock", id)
 		}
 		return tx.Where("id = ?", id).Take(&d).Error
 	})
+	if errors.Is(err, ErrDomainRevoked) {
+		return nil, "", err
+	}
 	if err != nil {
 		return nil, "", translate(err)
 	}
 	return &d, s, nil
+}
+
+// EndOverlap stops the previous secret of the user's domain (and the
+// tokens issued under it) at once. ErrNoRecord when the domain is not the
+// user's or has no previous secret.
+func (m *DomainModel) EndOverlap(ctx context.Context, id, userID uint64) error {
+	if noSuchID(id) {
+		return ErrNoRecord
+	}
+	db, cancel := m.with(ctx)
+	defer cancel()
+	res := db.Model(&Domain{}).
+		Where("id = ? AND user_id = ? AND status <> ? AND prev_secret_hash IS NOT NULL", id, userID, StatusDeleted).
+		Updates(map[string]any{"prev_secret_hash": nil, "prev_secret_until": nil})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNoRecord
+	}
+	return nil
+}
+
+// SetLabel sets the owner's label of the user's domain ("" for none).
+func (m *DomainModel) SetLabel(ctx context.Context, id, userID uint64, label string) error {
+	if noSuchID(id) {
+		return ErrNoRecord
+	}
+	db, cancel := m.with(ctx)
+	defer cancel()
+	// UpdateColumn: a label is not a change the API's view must read
+	// (updated_at is what its refresh follows).
+	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
+		UpdateColumn("label", label)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		// MySQL counts only the rows changed: the same label again is no
+		// error when the domain is the user's.
+		if _, err := m.GetForUser(ctx, id, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InOverlap reports whether the domain's previous secret still works at now.
+func (d *Domain) InOverlap(now time.Time) bool {
+	return d.PrevSecretHash != nil && d.PrevSecretUntil != nil && now.Before(*d.PrevSecretUntil)
 }
 
 // Delete marks the user's domain deleted: its secret and tokens stop working
@@ -189,7 +287,7 @@ func (m *DomainModel) Delete(ctx context.Context, id, userID uint64) error {
 	db, cancel := m.with(ctx)
 	defer cancel()
 	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
-		Updates(map[string]any{"status": StatusDeleted, "host_key": nil})
+		Updates(map[string]any{"status": StatusDeleted, "host_key": nil, "prev_secret_hash": nil, "prev_secret_until": nil})
 	if res.Error != nil {
 		return translate(res.Error)
 	}

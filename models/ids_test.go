@@ -54,7 +54,7 @@ func TestIDsThatNameNoRow(t *testing.T) {
 				_, _, err = domains.Rotate(ctx, id, u.ID)
 				noRecord("Domains.Rotate", err)
 				noRecord("Domains.Delete", domains.Delete(ctx, id, u.ID))
-				noRecord("Admin.Revoke", admin.Revoke(ctx, actor, id))
+				noRecord("Admin.Revoke", admin.Revoke(ctx, actor, id, "abuse"))
 				_, err = admin.Restore(ctx, actor, id)
 				noRecord("Admin.Restore", err)
 				noRecord("Admin.SetPlan", admin.SetPlan(ctx, actor, id, models.PlanPremium))

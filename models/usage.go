@@ -14,10 +14,11 @@ import (
 
 // DomainUsage counts a domain's token requests per hour.
 type DomainUsage struct {
-	DomainID uint64    `gorm:"primaryKey;autoIncrement:false"`
-	Hour     time.Time `gorm:"primaryKey"`
-	Issued   int64     `gorm:"not null;default:0"`
-	Refused  int64     `gorm:"not null;default:0"`
+	DomainID uint64 `gorm:"primaryKey;autoIncrement:false"`
+	// The hour index serves Prune: a range of old hours across domains.
+	Hour    time.Time `gorm:"primaryKey;index"`
+	Issued  int64     `gorm:"not null;default:0"`
+	Refused int64     `gorm:"not null;default:0"`
 }
 
 // UsageDelta is what one instance counted for a domain since its last flush.
@@ -168,4 +169,46 @@ func (m *UsageModel) Recent(ctx context.Context, domainIDs []uint64, since time.
 		out[r.DomainID] = UsageDelta{Issued: r.Issued, Refused: r.Refused}
 	}
 	return out, translate(err)
+}
+
+// Hourly returns the domain's hourly counts from since on, oldest first:
+// a range of the primary key.
+func (m *UsageModel) Hourly(ctx context.Context, domainID uint64, since time.Time) ([]DomainUsage, error) {
+	var rows []DomainUsage
+	db, cancel := m.with(ctx)
+	defer cancel()
+	err := db.Where("domain_id = ? AND hour >= ?", domainID, since.UTC().Truncate(time.Hour)).
+		Order("hour").Find(&rows).Error
+	return rows, translate(err)
+}
+
+// pruneBatch bounds the rows one statement of Prune deletes, so that each
+// holds its locks briefly.
+var pruneBatch = 5000
+
+// UsageKept is how long hourly counts are kept: the domain page charts
+// the last seven days.
+const UsageKept = 8 * 24 * time.Hour
+
+// Prune deletes the hourly counts of hours before before, pruneBatch rows
+// a statement (read from the hour index), and returns how many it deleted.
+// ctx bounds the whole of it.
+func (m *UsageModel) Prune(ctx context.Context, before time.Time) (int64, error) {
+	db := m.db.WithContext(ctx)
+	before = before.UTC()
+	q := "DELETE FROM domain_usages WHERE rowid IN (SELECT rowid FROM domain_usages WHERE hour < ? LIMIT ?)"
+	if db.Dialector.Name() == "mysql" {
+		q = "DELETE FROM domain_usages WHERE hour < ? LIMIT ?"
+	}
+	var total int64
+	for {
+		res := db.Exec(q, before, pruneBatch)
+		if res.Error != nil {
+			return total, translate(res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < int64(pruneBatch) {
+			return total, nil
+		}
+	}
 }

@@ -255,6 +255,7 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 	}
 	tok, claims, err := s.tokens.Issue(token.Subject{
 		UserID: d.UserID, Nick: d.Nick, DomainID: d.ID, SecretVersion: d.SecretVersion, Host: d.Host,
+		NotAfter: d.Until, // a previous secret's tokens end with its overlap
 	})
 	if err != nil {
 		return nil, err

@@ -69,6 +69,10 @@ type Entry struct {
 	Plan          string
 	SecretVersion int
 	Active        bool
+	// Until is, for a domain's previous secret (Lookup by a secret a
+	// rotation replaced, within its overlap), when it stops working: its
+	// tokens must not outlive it. Zero for the current secret.
+	Until time.Time
 }
 
 // Validity is the cache's word on a token's domain and secret version.
@@ -160,8 +164,15 @@ type Cache struct {
 	byHash map[uint64]int32
 	gone   map[uint64]int64 // deleted domains, with the time of deletion
 	hosts  map[string]int32 // active domains per host (CORS preflights)
-	since  time.Time        // newest updated_at seen
-	loaded atomic.Bool      // set under mu
+	// prev holds the previous secrets of the domains in a rotation's
+	// overlap, by domain id, and prevByHash finds them by hashKey: side
+	// maps, since few domains are in an overlap at once (a field of every
+	// record would cost every domain its size).
+	prev       map[uint64]prevSecret
+	prevByHash map[uint64]uint64
+	now        func() time.Time
+	since      time.Time   // newest updated_at seen
+	loaded     atomic.Bool // set under mu
 
 	// refreshMu serialises loads and refreshes, and guards the load's
 	// progress below (a failed load resumes where it stopped).
@@ -180,7 +191,75 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	return &Cache{
 		src: src, max: max, log: log, pageSize: defaultPageSize,
 		byID: map[uint64]int32{}, byHash: map[uint64]int32{}, gone: map[uint64]int64{}, hosts: map[string]int32{},
+		prev: map[uint64]prevSecret{}, prevByHash: map[uint64]uint64{}, now: time.Now,
 	}
+}
+
+// SetClock makes the cache tell whether an overlap has ended on now's time
+// (tests; nil: time.Now).
+func (c *Cache) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	c.mu.Lock()
+	c.now = now
+	c.mu.Unlock()
+}
+
+// prevSecret is a domain's previous secret: it gets tokens of version
+// (the domain's version minus one) until until (Unix microseconds).
+type prevSecret struct {
+	sum     secretSum
+	version int32
+	until   int64
+}
+
+// live reports whether p still works at now (Unix microseconds).
+func (p prevSecret) live(now int64) bool { return now < p.until }
+
+// prevOf is the previous secret a row names, if it names one.
+func prevOf(cr *models.Credential) (prevSecret, bool) {
+	sum := sumOf(cr.PrevSecretHash)
+	if sum == (secretSum{}) || cr.PrevSecretUntil.IsZero() || cr.SecretVersion < 2 {
+		return prevSecret{}, false
+	}
+	return prevSecret{sum: sum, version: int32(cr.SecretVersion - 1), until: cr.PrevSecretUntil.UnixMicro()}, true
+}
+
+// setPrevLocked records the previous secret of domain id, or none.
+func (c *Cache) setPrevLocked(id uint64, p prevSecret, ok bool) {
+	c.dropPrevLocked(id)
+	if ok && p.live(c.now().UnixMicro()) {
+		c.prev[id] = p
+		c.prevByHash[hashKey(p.sum)] = id
+	}
+}
+
+// dropPrevLocked forgets domain id's previous secret.
+func (c *Cache) dropPrevLocked(id uint64) {
+	if p, ok := c.prev[id]; ok {
+		if c.prevByHash[hashKey(p.sum)] == id {
+			delete(c.prevByHash, hashKey(p.sum))
+		}
+		delete(c.prev, id)
+	}
+}
+
+// prunePrevLocked forgets the previous secrets whose overlap has ended.
+func (c *Cache) prunePrevLocked() {
+	now := c.now().UnixMicro()
+	for id, p := range c.prev {
+		if !p.live(now) {
+			c.dropPrevLocked(id)
+		}
+	}
+}
+
+// Overlaps is the number of previous secrets held (domains in an overlap).
+func (c *Cache) Overlaps() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.prev)
 }
 
 // Len is the number of domains in the view (deleted ones left out).
@@ -229,10 +308,18 @@ func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) 
 // Lookup returns the (active or revoked) domain whose secret's SHA-256
 // (secret.Sum) is sum: from memory, else from the database.
 // models.ErrNoRecord if none.
+//
+// A domain's previous secret, within its overlap, finds the domain too,
+// with the previous secret version and the overlap's end (Entry.Until);
+// past the overlap it is ErrNoRecord.
 func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error) {
 	c.mu.RLock()
 	if i, ok := c.byHash[hashKey(sum)]; ok && c.recs.at(i).hash == sum {
 		e := c.recs.at(i).entry()
+		c.mu.RUnlock()
+		return e, nil
+	}
+	if e, ok := c.prevEntryLocked(sum); ok {
 		c.mu.RUnlock()
 		return e, nil
 	}
@@ -250,13 +337,35 @@ func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error
 	defer c.mu.Unlock()
 	i, newer := c.newerLocked(&r)
 	if newer {
-		return c.recs.at(c.putLocked(r, i)).entry(), nil
+		i = c.putLocked(r, i)
+		p, ok := prevOf(cr)
+		c.setPrevLocked(r.id, p, ok)
 	}
-	// A change raced with this read and the view already knows better.
-	if i >= 0 && c.recs.at(i).hash == r.hash {
+	// Else a change raced with this read and the view already knows better.
+	if i >= 0 && c.recs.at(i).hash == sum {
 		return c.recs.at(i).entry(), nil
 	}
+	if e, ok := c.prevEntryLocked(sum); ok {
+		return e, nil
+	}
 	return Entry{}, models.ErrNoRecord
+}
+
+// prevEntryLocked is the entry of the domain whose previous secret is sum,
+// while its overlap lasts.
+func (c *Cache) prevEntryLocked(sum secretSum) (Entry, bool) {
+	id, ok := c.prevByHash[hashKey(sum)]
+	if !ok {
+		return Entry{}, false
+	}
+	p := c.prev[id]
+	i, ok := c.byID[id]
+	if p.sum != sum || !ok || !p.live(c.now().UnixMicro()) {
+		return Entry{}, false
+	}
+	e := c.recs.at(i).entry()
+	e.SecretVersion, e.Until = int(p.version), time.UnixMicro(p.until)
+	return e, true
 }
 
 // newerLocked reports whether r (read from the database) is at least as
@@ -283,7 +392,8 @@ func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
 }
 
 // Check tells from memory whether a token for domain id with secret
-// version sv still stands.
+// version sv still stands: the current version, or the previous one while
+// a rotation's overlap lasts.
 func (c *Cache) Check(id uint64, sv int) Validity {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -294,7 +404,12 @@ func (c *Cache) Check(id uint64, sv int) Validity {
 	switch {
 	case !ok:
 		return Unknown
-	case c.recs.at(i).active && int(c.recs.at(i).version) == sv:
+	case !c.recs.at(i).active:
+		return Retired
+	case int(c.recs.at(i).version) == sv:
+		return Valid
+	}
+	if p, ok := c.prev[id]; ok && int(p.version) == sv && p.live(c.now().UnixMicro()) {
 		return Valid
 	}
 	return Retired
@@ -426,6 +541,7 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.prunePrevLocked()
 	for i := range cs {
 		if cs[i].UpdatedAt.After(c.since) {
 			c.since = cs[i].UpdatedAt
@@ -439,6 +555,7 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 // deletion always, anything else when it is newer than what the view holds.
 func (c *Cache) applyLocked(cr *models.Credential) {
 	if cr.Status == models.StatusDeleted {
+		c.dropPrevLocked(cr.ID)
 		if i, ok := c.byID[cr.ID]; ok {
 			c.unindexLocked(i)
 			*c.recs.at(i) = record{}
@@ -451,6 +568,8 @@ func (c *Cache) applyLocked(cr *models.Credential) {
 	r := recordOf(cr)
 	if i, newer := c.newerLocked(&r); newer {
 		c.putLocked(r, i)
+		p, ok := prevOf(cr)
+		c.setPrevLocked(r.id, p, ok)
 	}
 }
 
@@ -503,10 +622,11 @@ func (c *Cache) putLocked(r record, i int32) int32 {
 	return i
 }
 
-// unindexLocked takes slot i out of the host counts and the secret index
-// (its record stays, for Check).
+// unindexLocked takes slot i out of the host counts and the secret index,
+// and forgets its previous secret (its record stays, for Check).
 func (c *Cache) unindexLocked(i int32) {
 	r := c.recs.at(i)
+	c.dropPrevLocked(r.id)
 	if r.active {
 		if c.hosts[r.host]--; c.hosts[r.host] <= 0 {
 			delete(c.hosts, r.host)

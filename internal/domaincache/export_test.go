@@ -12,6 +12,15 @@ type View struct {
 	Gone    map[uint64]int64    // deleted domains and when
 	Secrets map[uint64][32]byte // the secrets indexed, by domain
 	Hosts   map[string]int32
+	// Previous are the previous secrets held, by domain, with their end.
+	Previous map[uint64]Previous
+}
+
+// Previous is a domain's previous secret as the view holds it.
+type Previous struct {
+	Sum     [32]byte
+	Version int
+	Until   int64
 }
 
 // Dump returns what c holds.
@@ -19,7 +28,16 @@ func Dump(c *Cache) View {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	v := View{Live: map[uint64]Entry{}, Updated: map[uint64]int64{}, Gone: map[uint64]int64{},
-		Secrets: map[uint64][32]byte{}, Hosts: map[string]int32{}}
+		Secrets: map[uint64][32]byte{}, Hosts: map[string]int32{}, Previous: map[uint64]Previous{}}
+	for id, p := range c.prev {
+		if c.prevByHash[hashKey(p.sum)] != id {
+			panic("a previous secret not indexed")
+		}
+		v.Previous[id] = Previous{Sum: p.sum, Version: int(p.version), Until: p.until}
+	}
+	if len(c.prevByHash) != len(c.prev) {
+		panic("previous secrets out of step")
+	}
 	for id, i := range c.byID {
 		v.Live[id] = c.recs.at(i).entry()
 		v.Updated[id] = c.recs.at(i).updated

@@ -59,7 +59,7 @@ var catalogue = map[string]map[string]string{
 		"flash.welcome":        "Welcome! Register your first domain below.",
 		"flash.logout":         "You are logged out.",
 		"flash.domain.created": "Domain registered.",
-		"flash.domain.rotated": "Secret rotated: the old secret and its tokens no longer work.",
+		"flash.domain.rotated": "Secret rotated: the old secret and its tokens work until the overlap you chose ends (shown with the domain), then no longer.",
 		"flash.domain.deleted": "Domain deleted: its secret and tokens no longer work.",
 
 		"dash.title":           "Dashboard",
@@ -108,7 +108,7 @@ var catalogue = map[string]map[string]string{
 		"action.rotate.confirm": "Yes, rotate",
 		"action.delete":         "Delete",
 		"action.delete.confirm": "Yes, delete",
-		"confirm.rotate":        "A new secret replaces the current one for %s; the current one and its tokens stop working.",
+		"confirm.rotate":        "A new secret replaces the current one for %s; the current one and its tokens keep working for the time you choose, then stop.",
 		"confirm.delete":        "Delete %s? Its secret and tokens stop working at once.",
 
 		"error.home": "Back to the start page",
@@ -222,7 +222,7 @@ var catalogue = map[string]map[string]string{
 		"flash.welcome":        "환영합니다! 아래에서 첫 도메인을 등록하세요.",
 		"flash.logout":         "로그아웃되었습니다.",
 		"flash.domain.created": "도메인이 등록되었습니다.",
-		"flash.domain.rotated": "비밀 키가 교체되었습니다. 이전 키와 그 토큰은 더 이상 쓸 수 없습니다.",
+		"flash.domain.rotated": "비밀 키가 교체되었습니다. 이전 키와 그 토큰은 선택한 유예 시간이 끝날 때까지(도메인 옆에 표시) 쓸 수 있고, 그 뒤로는 쓸 수 없습니다.",
 		"flash.domain.deleted": "도메인이 삭제되었습니다. 비밀 키와 토큰은 더 이상 쓸 수 없습니다.",
 
 		"dash.title":           "대시보드",
@@ -271,7 +271,7 @@ var catalogue = map[string]map[string]string{
 		"action.rotate.confirm": "교체하기",
 		"action.delete":         "삭제",
 		"action.delete.confirm": "삭제하기",
-		"confirm.rotate":        "%s의 비밀 키를 새 키로 바꿉니다. 지금 키와 그 토큰은 더 이상 쓸 수 없습니다.",
+		"confirm.rotate":        "%s의 비밀 키를 새 키로 바꿉니다. 지금 키와 그 토큰은 선택한 시간 동안 계속 쓸 수 있고, 그 뒤에 멈춥니다.",
 		"confirm.delete":        "%s을(를) 삭제할까요? 비밀 키와 토큰을 곧바로 쓸 수 없게 됩니다.",
 
 		"error.home": "첫 페이지로 돌아가기",

@@ -129,11 +129,21 @@ type Subject struct {
 	DomainID      uint64
 	SecretVersion int
 	Host          string
+	// NotAfter, unless zero, caps the token's expiry: a token issued under a
+	// domain's previous secret expires no later than the overlap's end.
+	NotAfter time.Time
 }
 
 // Issue signs a token for s.
 func (m *Manager) Issue(s Subject) (string, *Claims, error) {
 	now := m.now().Truncate(time.Second)
+	exp := now.Add(m.ttl)
+	if !s.NotAfter.IsZero() && s.NotAfter.Before(exp) {
+		exp = s.NotAfter.Truncate(time.Second) // whole seconds, as every NumericDate here
+		if exp.Before(now) {
+			exp = now
+		}
+	}
 	var jti [12]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", nil, err
@@ -146,7 +156,7 @@ func (m *Manager) Issue(s Subject) (string, *Claims, error) {
 			Audience:  jwt.ClaimStrings{s.Host},
 			ID:        hex.EncodeToString(jti[:]),
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(m.ttl)),
+			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)

@@ -20,6 +20,11 @@ type Store interface {
 	Add(ctx context.Context, hour time.Time, deltas map[uint64]models.UsageDelta) error
 }
 
+// Pruner is a Store that also deletes old counts (models.UsageModel).
+type Pruner interface {
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Counter is safe for concurrent use. Counting a domain already counted
 // before the last flush takes no lock: its atomic counters are found in
 // read, a map nobody writes once it is published. A domain first counted
@@ -35,6 +40,8 @@ type Counter struct {
 	mu      sync.Mutex
 	added   map[uint64]*counts
 	flushMu sync.Mutex
+	// pruned is the hour Run last pruned in (it prunes once an hour).
+	pruned time.Time
 }
 
 // counts are one domain's counts since the last flush, and the times of
@@ -152,7 +159,23 @@ func (c *Counter) Flush(ctx context.Context) error {
 	return err
 }
 
-// Run flushes every interval until ctx ends, then flushes once more.
+// prune deletes the counts older than models.UsageKept, once an hour at
+// most: the first flush of each hour, not every one, pays for it.
+func (c *Counter) prune(ctx context.Context) {
+	p, ok := c.store.(Pruner)
+	hour := c.now().Truncate(time.Hour)
+	if !ok || hour.Equal(c.pruned) {
+		return
+	}
+	if _, err := p.Prune(ctx, c.now().Add(-models.UsageKept)); err != nil {
+		c.log.Warn("pruning old usage counts", "err", err)
+		return
+	}
+	c.pruned = hour
+}
+
+// Run flushes every interval until ctx ends, then flushes once more. Once
+// an hour it also prunes old counts (Pruner).
 func (c *Counter) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -169,6 +192,8 @@ func (c *Counter) Run(ctx context.Context, every time.Duration) {
 			fctx, cancel := context.WithTimeout(ctx, every)
 			if err := c.Flush(fctx); err != nil {
 				c.log.Warn("flushing usage counts", "err", err)
+			} else {
+				c.prune(fctx)
 			}
 			cancel()
 		}
