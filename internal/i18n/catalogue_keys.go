@@ -48,6 +48,10 @@ func init() {
 			"form.reason.invalid":     "A reason cannot contain control characters.",
 			"form.reason.invisible":   "A reason cannot contain invisible or formatting characters, such as zero-width spaces, direction marks or blank fillers (U+3164, U+2800).",
 			"admin.audit.note":        "Reason: %s",
+			"docs.rotation.title":     "Rotating a secret without an outage",
+			"docs.rotation.overlap":   "When you rotate a secret on the dashboard you choose how long the current one keeps working: no time, 1 hour, 24 hours (the default) or 7 days. Until then both the new and the previous secret get tokens from POST /v1/token, so you can deploy the new one everywhere first. The dashboard shows until when, with a button that ends the previous secret now.",
+			"docs.rotation.tokens":    "A token got with the previous secret carries the previous secret version (sv) and expires at the overlap's end at the latest (expiresIn is shorter then); after the overlap it answers 401, like the previous secret itself. Tokens of the new secret are not affected.",
+			"docs.rotation.end":       "Ending the overlap, rotating again (only the last previous secret is kept), deleting the domain or its revocation by an administrator stops the previous secret and its tokens at once. A revoked domain cannot be rotated: the dashboard shows the administrator's reason.",
 		},
 		"ko": {
 			"field.overlap":           "지금 비밀 키를 계속 쓸 시간",
@@ -93,6 +97,10 @@ func init() {
 			"form.reason.invalid":     "사유에 제어 문자를 쓸 수 없습니다.",
 			"form.reason.invisible":   "사유에 보이지 않는 문자나 서식 문자(폭 없는 공백, 방향 표시, U+3164·U+2800 같은 빈 채움 문자)를 쓸 수 없습니다.",
 			"admin.audit.note":        "사유: %s",
+			"docs.rotation.title":     "중단 없이 비밀 키 교체하기",
+			"docs.rotation.overlap":   "대시보드에서 비밀 키를 교체할 때 지금 키를 얼마나 더 쓸지 고릅니다: 없음, 1시간, 24시간(기본값), 7일. 그동안 새 키와 이전 키 모두 POST /v1/token에서 토큰을 받으므로, 새 키를 먼저 모든 곳에 배포할 수 있습니다. 대시보드에 끝나는 시각과 이전 키를 지금 끝내는 버튼이 표시됩니다.",
+			"docs.rotation.tokens":    "이전 키로 받은 토큰에는 이전 비밀 키 버전(sv)이 담기고, 늦어도 유예 시간이 끝날 때 만료됩니다(그래서 expiresIn이 더 짧을 수 있습니다). 유예 시간이 끝나면 이전 키와 마찬가지로 401로 응답합니다. 새 키의 토큰에는 영향이 없습니다.",
+			"docs.rotation.end":       "유예 시간을 끝내거나, 다시 교체하거나(가장 최근의 이전 키만 남습니다), 도메인을 삭제하거나, 관리자가 사용을 중지하면 이전 키와 그 토큰은 곧바로 멈춥니다. 사용이 중지된 도메인은 교체할 수 없으며, 대시보드에 관리자의 사유가 표시됩니다.",
 		},
 	})
 }
