@@ -127,10 +127,12 @@ func TestJourney(t *testing.T) {
 		t.Error("the secret is shown again on the dashboard")
 	}
 
-	// Rotate, through the confirmation step.
+	// Rotate, through the confirmation step, ending the old secret at once
+	// (no overlap: TestRotateWithOverlap has the default).
 	b.do(chromedp.Click(chromedp.CSS(row + ` details.confirm summary.button-secondary`)))
 	b.do(chromedp.WaitVisible(chromedp.CSS(row + ` [data-testid="confirm-rotate"]`)))
 	b.mustSee(row+` details[open] form`, en("confirm.rotate", host))
+	b.do(chromedp.SetValue(chromedp.CSS(row+` [data-testid="overlap-choice"]`), "0s"))
 	b.submit(row+` [data-testid="confirm-rotate"]`, `[data-testid="client-secret"]`)
 	rotated := b.text(`[data-testid="client-secret"]`)
 	if rotated == secret || len(rotated) != len(secret) {
