@@ -100,9 +100,12 @@ func (a *App) docs(c echo.Context) error {
 			{Policy: freeShare, Result: refused},
 		}
 	}
-	msg := func(status int, key string) string {
-		return indentJSON(apiErrorBody{Code: status, Message: i18n.T(lang, key)})
+	// msg is the body err answers with, as the API writes it.
+	msg := func(lang string, err error) string {
+		status, key := statusOf(err)
+		return indentJSON(newAPIErrorBody(lang, err, status, key))
 	}
+	refusal := func(r access.Reason) error { return &access.Error{Reason: r} }
 	p.Data = &docsData{
 		APIBase:    c.Scheme() + "://" + c.Request().Host,
 		TTLSeconds: ttlSecs,
@@ -124,13 +127,13 @@ func (a *App) docs(c echo.Context) error {
 		TokenOK: indentJSON(tokenResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.issued"),
 			Token: sample, ExpiresIn: ttlSecs}),
 		Claims:         claimsJSON,
-		ErrUnknown:     msg(http.StatusUnauthorized, "api.secret.unknown"),
-		ErrMissing:     msg(http.StatusBadRequest, "api.secret.missing"),
-		ErrInvalid:     msg(http.StatusUnauthorized, "api.token.invalid"),
-		ErrExpired:     msg(419, "api.token.expired"),
-		ErrExpiredKo:   indentJSON(apiErrorBody{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
-		ErrRateLimited: msg(http.StatusTooManyRequests, "api.ratelimit"),
-		ErrOrigin:      msg(http.StatusForbidden, "api.origin"),
+		ErrUnknown:     msg(lang, refusal(access.UnknownSecret)),
+		ErrMissing:     msg(lang, apiError(http.StatusBadRequest, "api.secret.missing")),
+		ErrInvalid:     msg(lang, refusal(access.InvalidToken)),
+		ErrExpired:     msg(lang, refusal(access.Expired)),
+		ErrExpiredKo:   msg("ko", refusal(access.Expired)),
+		ErrRateLimited: msg(lang, refusal(access.RateLimited)),
+		ErrOrigin:      msg(lang, refusal(access.WrongOrigin)),
 		PolicyFree:     policyList(example),
 		RateFree:       rateField(shownLimit(example)),
 		RetryFree:      strconv.Itoa(access.Refusing(example).ResetSeconds()),
