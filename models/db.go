@@ -329,6 +329,8 @@ func unavailable(err error) bool {
 		// reports "context deadline exceeded; sql: transaction has already
 		// been committed or rolled back", the first error as text only.
 		errors.Is(err, sql.ErrTxDone) || strings.Contains(err.Error(), context.DeadlineExceeded.Error()) ||
+		// The pool was closed (shutting down): database/sql's error is unexported.
+		strings.Contains(err.Error(), "sql: database is closed") ||
 		strings.Contains(err.Error(), context.Canceled.Error()) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.As(err, &netErr) || errors.As(err, &opErr) ||
