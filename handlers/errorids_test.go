@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/internal/i18n"
 	"github.com/nodebird/nodebird-api/internal/secret"
 )
 
@@ -176,5 +178,42 @@ func TestRetire(t *testing.T) {
 		if r := s.call(t, apiReq{method: "GET", path: path}); r.Header.Get("Deprecation") != "" || r.Header.Get("Sunset") != "" || r.Status == 410 {
 			t.Errorf("%s: %d Deprecation %q Sunset %q", path, r.Status, r.Header.Get("Deprecation"), r.Header.Get("Sunset"))
 		}
+	}
+}
+
+// TestDocsListEveryErrorID: /docs lists every id the tables can answer
+// with, in both languages, with its status.
+func TestDocsListEveryErrorID(t *testing.T) {
+	want := map[string]int{}
+	for _, s := range accessStatus {
+		want[s.id] = s.status
+	}
+	for status, id := range statusErrorIDs {
+		want[id] = status
+	}
+	for key, id := range keyErrorIDs {
+		status := map[string]int{"api.origin": 403, "api.hashtag.none": 404}[key]
+		if status == 0 {
+			status = 400
+		}
+		want[id] = status
+	}
+	listed := map[string]int{}
+	for _, e := range errorIDList {
+		listed[e.ID] = e.Status
+	}
+	if !maps.Equal(listed, want) {
+		t.Errorf("errorIDList %v\nthe tables %v", listed, want)
+	}
+	s := newTestServer(t, "sqlite")
+	for _, lang := range []string{"en", "ko"} {
+		r := s.client(t).do("GET", "/docs", nil, map[string]string{"Accept-Language": lang})
+		for id := range want {
+			mustContain(t, "/docs in "+lang, r.Body, `data-error-id="`+id+`"`)
+			if !i18n.Has("docs.error." + id) {
+				t.Errorf("no message docs.error.%s", id)
+			}
+		}
+		mustContain(t, "/docs in "+lang, r.Body, i18n.T(lang, "docs.error.hashtag_not_found"))
 	}
 }
