@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,18 +25,65 @@ import (
 // return errors and apiErrorHandler renders them.
 
 // accessStatus is the one table from the access service's refusals to
-// HTTP statuses and messages (i18n keys).
+// HTTP statuses, messages (i18n keys) and error ids (the "error" of the
+// JSON body: stable snake_case, for programs; errorID has the others).
 var accessStatus = map[access.Reason]struct {
 	status int
 	key    string
+	id     string
 }{
-	access.UnknownSecret: {http.StatusUnauthorized, "api.secret.unknown"},
-	access.WrongOrigin:   {http.StatusForbidden, "api.origin"},
-	access.RateLimited:   {http.StatusTooManyRequests, "api.ratelimit"},
-	access.MissingToken:  {http.StatusUnauthorized, "api.token.missing"},
-	access.InvalidToken:  {http.StatusUnauthorized, "api.token.invalid"},
-	access.Expired:       {419, "api.token.expired"}, // the seed's status
-	access.Unavailable:   {http.StatusServiceUnavailable, "err.503"},
+	access.UnknownSecret:   {http.StatusUnauthorized, "api.secret.unknown", "unknown_secret"},
+	access.MalformedSecret: {http.StatusUnauthorized, "api.secret.malformed", "malformed_secret"},
+	access.WrongOrigin:     {http.StatusForbidden, "api.origin", "origin_not_allowed"},
+	access.RateLimited:     {http.StatusTooManyRequests, "api.ratelimit", "rate_limited"},
+	access.MissingToken:    {http.StatusUnauthorized, "api.token.missing", "missing_token"},
+	access.InvalidToken:    {http.StatusUnauthorized, "api.token.invalid", "invalid_token"},
+	access.Expired:         {419, "api.token.expired", "token_expired"}, // the seed's status
+	access.Unavailable:     {http.StatusServiceUnavailable, "err.503", "unavailable"},
+}
+
+// keyErrorIDs are the error ids of the API's other refusals that say more
+// than their status (by message key); statusErrorIDs those of the rest.
+var keyErrorIDs = map[string]string{
+	"api.secret.missing": "missing_secret",
+	"api.body.malformed": "malformed_body",
+	"api.origin":         "origin_not_allowed", // a preflight from an origin no domain registered
+	"api.hashtag.none":   "hashtag_not_found",
+	"api.posts.limit":    "invalid_limit",
+	"api.posts.cursor":   "invalid_cursor",
+}
+
+var statusErrorIDs = map[int]string{
+	http.StatusBadRequest:                  "bad_request",
+	http.StatusUnauthorized:                "unauthorized",
+	http.StatusForbidden:                   "forbidden",
+	http.StatusNotFound:                    "not_found",
+	http.StatusMethodNotAllowed:            "method_not_allowed",
+	http.StatusGone:                        "gone",
+	http.StatusRequestEntityTooLarge:       "body_too_large",
+	http.StatusUnsupportedMediaType:        "unsupported_media_type",
+	419:                                    "token_expired",
+	http.StatusTooManyRequests:             "rate_limited",
+	http.StatusRequestHeaderFieldsTooLarge: "headers_too_large",
+	http.StatusInternalServerError:         "internal_error",
+	http.StatusServiceUnavailable:          "unavailable",
+}
+
+// errorID is the "error" of the body an API error answers with: the access
+// rules' reason, else its message's, else its status's. A status outside
+// the tables (none is known today) gets "http_<status>": never an empty id.
+func errorID(err error, status int, key string) string {
+	var ae *access.Error
+	if errors.As(err, &ae) && status == accessStatus[ae.Reason].status {
+		return accessStatus[ae.Reason].id
+	}
+	if id, ok := keyErrorIDs[key]; ok {
+		return id
+	}
+	if id, ok := statusErrorIDs[status]; ok {
+		return id
+	}
+	return "http_" + strconv.Itoa(status)
 }
 
 // apiError is a refusal of a bad request, rendered as JSON {code, message}.
@@ -121,36 +169,57 @@ func (a *App) issueToken(c echo.Context) error {
 	})
 }
 
-// testToken (GET /v1/test) answers with a token's claims, as the seed did:
-// 419 when the token's only fault is that it expired, 401 for anything else.
-func (a *App) testToken(c echo.Context) error {
-	noStore(c)
-	raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-	t, err := a.access.Check(c.Request().Context(), raw, callerOf(c, a.config.RateLimits))
-	if err != nil {
-		var ae *access.Error
-		if !errors.As(err, &ae) {
+// ctxChecked is where withToken leaves the token it accepted.
+const ctxChecked = "api.token"
+
+// withToken opens a route to a token, the seed's verifyToken: 419 when the
+// token's only fault is that it expired, 401 for anything else; the
+// token's domain must stand, a browser must be on its host, and each call
+// counts against the domain's verification quota and the client's share
+// of it. The route's handler finds the token with checkedToken.
+func (a *App) withToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		noStore(c)
+		raw := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		t, err := a.access.Check(c.Request().Context(), raw, callerOf(c, a.config.RateLimits))
+		if err != nil {
+			var ae *access.Error
+			if !errors.As(err, &ae) {
+				return err
+			}
+			setRateHeaders(c, ae.Limits)
+			a.countRefusal(ae)
+			switch ae.Reason {
+			case access.Expired:
+				// A genuine token from its own origin: the page may read the
+				// 419, so that it knows to renew.
+				allowOrigin(c)
+				a.metrics.tokenVerified(verifyExpired)
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
+			case access.MissingToken, access.InvalidToken:
+				a.metrics.tokenVerified(verifyInvalid)
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+			}
 			return err
 		}
-		setRateHeaders(c, ae.Limits)
-		a.countRefusal(ae)
-		switch ae.Reason {
-		case access.Expired:
-			// A genuine token from its own origin: the page may read the
-			// 419, so that it knows to renew.
-			allowOrigin(c)
-			a.metrics.tokenVerified(verifyExpired)
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
-		case access.MissingToken, access.InvalidToken:
-			a.metrics.tokenVerified(verifyInvalid)
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
-		}
-		return err
+		setRateHeaders(c, t.Limits)
+		allowOrigin(c)
+		a.metrics.tokenVerified(verifyOK)
+		c.Set(ctxChecked, t)
+		return next(c)
 	}
-	setRateHeaders(c, t.Limits)
-	allowOrigin(c)
-	a.metrics.tokenVerified(verifyOK)
-	return c.JSON(http.StatusOK, newClaimsResponse(i18n.T(a.lang(c), "api.token.valid"), t.Claims))
+}
+
+// checkedToken is the token withToken accepted for this request.
+func checkedToken(c echo.Context) *access.Checked {
+	t, _ := c.Get(ctxChecked).(*access.Checked)
+	return t
+}
+
+// testToken (GET /v1/test, behind withToken) answers with the token's
+// claims, as the seed did.
+func (a *App) testToken(c echo.Context) error {
+	return c.JSON(http.StatusOK, newClaimsResponse(i18n.T(a.lang(c), "api.token.valid"), checkedToken(c).Claims))
 }
 
 // countRefusal counts a refusal by a rate limit in the metrics, under the

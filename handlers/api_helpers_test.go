@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,9 @@ func tokenClock(clk *apiClock) func(*App) {
 
 const koreanFirst = "ko-KR,ko;q=0.9"
 
+// errorIDRe is the form of every /v1 error id.
+var errorIDRe = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
 // apiReq is one request to the API.
 type apiReq struct {
 	method, path string
@@ -122,13 +126,15 @@ func multipartBody(fields map[string]string) (ctype, body string) {
 type apiBody struct {
 	Code      int    `json:"code"`
 	Message   string `json:"message"`
+	Error     string `json:"error"`
 	Token     string `json:"token"`
 	ExpiresIn *int64 `json:"expiresIn"`
 }
 
 // checkAPIAnswer checks the shape every /v1 answer shares: the status,
 // Content-Type application/json, a JSON body {code, message} with code equal
-// to the status and message the catalogue's key in lang, and no cookie.
+// to the status and message the catalogue's key in lang, and no cookie; an
+// error has an "error" id too (snake_case), a success none.
 func checkAPIAnswer(t *testing.T, r response, status int, key, lang string) apiBody {
 	t.Helper()
 	if r.Status != status {
@@ -147,6 +153,12 @@ func checkAPIAnswer(t *testing.T, r response, status int, key, lang string) apiB
 	}
 	if want := i18n.T(lang, key); b.Message != want {
 		t.Errorf("message %q, want %q (%s in %s)", b.Message, want, key, lang)
+	}
+	if status >= 400 && !errorIDRe.MatchString(b.Error) {
+		t.Errorf("error id %q: want a snake_case id\n%s", b.Error, r.Body)
+	}
+	if status < 400 && b.Error != "" {
+		t.Errorf("a success with an error id %q", b.Error)
 	}
 	if c := r.Header.Values("Set-Cookie"); len(c) > 0 {
 		t.Errorf("/v1 set cookies: %q", c)

@@ -249,9 +249,9 @@ func tokenCases(t *testing.T, f *apiFixture) []apiCase {
 		{"form over the limit, chunked", chunked(post("application/x-www-form-urlencoded", "clientSecret="+f.good+"&pad="+strings.Repeat("x", 70<<10))), 413, "err.413", ""},
 
 		// Secrets that do not open the door.
-		{"malformed secret", jsonSecret("nbk_short"), 401, "api.secret.unknown", ""},
-		{"secret with a wrong checksum", jsonSecret(badSum), 401, "api.secret.unknown", ""},
-		{"secret in upper case", jsonSecret(strings.ToUpper(f.good)), 401, "api.secret.unknown", ""},
+		{"malformed secret", jsonSecret("nbk_short"), 401, "api.secret.malformed", ""},
+		{"secret with a wrong checksum", jsonSecret(badSum), 401, "api.secret.malformed", ""},
+		{"secret in upper case", jsonSecret(strings.ToUpper(f.good)), 401, "api.secret.malformed", ""},
 		{"well-formed unknown secret", jsonSecret(secret.New()), 401, "api.secret.unknown", ""},
 		{"rotated-away secret", jsonSecret(f.rotatedAway), 401, "api.secret.unknown", ""},
 		{"deleted domain's secret", jsonSecret(f.deleted), 401, "api.secret.unknown", ""},

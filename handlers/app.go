@@ -35,6 +35,9 @@ type App struct {
 	usageStats *models.UsageModel // tokens issued and refused per domain and hour
 	audit      *models.AuditModel
 	admin      *models.AdminModel
+	posts      *models.PostModel
+	// cursorKey signs the API's page cursors (posts_api.go).
+	cursorKey []byte
 
 	// cache is the in-memory view of the domains the API answers from.
 	cache *domaincache.Cache
@@ -73,6 +76,8 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		usageStats: models.NewUsageModel(db, cfg.DBQueryTimeout),
 		audit:      models.NewAuditModel(db, cfg.DBQueryTimeout),
 		admin:      models.NewAdminModel(db, cfg.DBQueryTimeout),
+		posts:      models.NewPostModel(db, cfg.DBQueryTimeout),
+		cursorKey:  derive(cfg.JWTSecret, "posts-cursor"),
 	}
 	a.domains.MaxPerUser = cfg.MaxDomainsPerUser // 0 (tests only: Load asks at least 1): no limit
 	a.cache = domaincache.New(a.domains, cfg.DomainCacheMax, log)

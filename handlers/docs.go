@@ -42,6 +42,25 @@ type docsData struct {
 	// Header values of the 429 example: a free domain's client over its share.
 	PolicyFree, RateFree, RetryFree string
 	Statuses                        []docsStatus
+	ErrorIDs                        []docsErrorID
+}
+
+// docsErrorID is one line of the table of error ids; its meaning is the
+// catalogue's "docs.error.<id>".
+type docsErrorID struct {
+	ID     string
+	Status int
+}
+
+// errorIDList is every error id the API can answer with, as /docs lists
+// them (TestDocsListEveryErrorID checks it against the tables in api.go).
+var errorIDList = []docsErrorID{
+	{"bad_request", 400}, {"missing_secret", 400}, {"malformed_body", 400}, {"invalid_limit", 400}, {"invalid_cursor", 400},
+	{"malformed_secret", 401}, {"unknown_secret", 401}, {"missing_token", 401}, {"invalid_token", 401}, {"unauthorized", 401},
+	{"origin_not_allowed", 403}, {"forbidden", 403},
+	{"not_found", 404}, {"hashtag_not_found", 404}, {"method_not_allowed", 405}, {"gone", 410},
+	{"body_too_large", 413}, {"unsupported_media_type", 415}, {"token_expired", 419}, {"rate_limited", 429},
+	{"headers_too_large", 431}, {"internal_error", 500}, {"unavailable", 503},
 }
 
 // docsStatus is one line of the status code table.
@@ -100,9 +119,12 @@ func (a *App) docs(c echo.Context) error {
 			{Policy: freeShare, Result: refused},
 		}
 	}
-	msg := func(status int, key string) string {
-		return indentJSON(apiErrorBody{Code: status, Message: i18n.T(lang, key)})
+	// msg is the body err answers with, as the API writes it.
+	msg := func(lang string, err error) string {
+		status, key := statusOf(err)
+		return indentJSON(newAPIErrorBody(lang, err, status, key))
 	}
+	refusal := func(r access.Reason) error { return &access.Error{Reason: r} }
 	p.Data = &docsData{
 		APIBase:    c.Scheme() + "://" + c.Request().Host,
 		TTLSeconds: ttlSecs,
@@ -124,13 +146,13 @@ func (a *App) docs(c echo.Context) error {
 		TokenOK: indentJSON(tokenResponse{Code: http.StatusOK, Message: i18n.T(lang, "api.token.issued"),
 			Token: sample, ExpiresIn: ttlSecs}),
 		Claims:         claimsJSON,
-		ErrUnknown:     msg(http.StatusUnauthorized, "api.secret.unknown"),
-		ErrMissing:     msg(http.StatusBadRequest, "api.secret.missing"),
-		ErrInvalid:     msg(http.StatusUnauthorized, "api.token.invalid"),
-		ErrExpired:     msg(419, "api.token.expired"),
-		ErrExpiredKo:   indentJSON(apiErrorBody{Code: 419, Message: i18n.T("ko", "api.token.expired")}),
-		ErrRateLimited: msg(http.StatusTooManyRequests, "api.ratelimit"),
-		ErrOrigin:      msg(http.StatusForbidden, "api.origin"),
+		ErrUnknown:     msg(lang, refusal(access.UnknownSecret)),
+		ErrMissing:     msg(lang, apiError(http.StatusBadRequest, "api.secret.missing")),
+		ErrInvalid:     msg(lang, refusal(access.InvalidToken)),
+		ErrExpired:     msg(lang, refusal(access.Expired)),
+		ErrExpiredKo:   msg("ko", refusal(access.Expired)),
+		ErrRateLimited: msg(lang, refusal(access.RateLimited)),
+		ErrOrigin:      msg(lang, refusal(access.WrongOrigin)),
 		PolicyFree:     policyList(example),
 		RateFree:       rateField(shownLimit(example)),
 		RetryFree:      strconv.Itoa(access.Refusing(example).ResetSeconds()),
@@ -147,6 +169,7 @@ func (a *App) docs(c echo.Context) error {
 			{429, "docs.status.429.when", "docs.status.429.do"},
 			{503, "docs.status.503.when", "docs.status.503.do"},
 		},
+		ErrorIDs: errorIDList,
 	}
 	return a.render(c, http.StatusOK, "docs", p)
 }

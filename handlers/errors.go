@@ -16,10 +16,19 @@ import (
 // writes JSON {code, message} for the API, webErrorHandler an HTML page for
 // the portal. Both take the status and message from statusOf.
 
-// apiErrorBody is the JSON body of every /v1 answer that is not a success.
+// apiErrorBody is the JSON body of every /v1 answer that is not a success:
+// the seed's code and message, and a stable snake_case id for programs
+// (errorID).
 type apiErrorBody struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
+// newAPIErrorBody is the body err answers with, in lang, given its
+// status and message key (statusOf).
+func newAPIErrorBody(lang string, err error, status int, key string) apiErrorBody {
+	return apiErrorBody{Code: status, Message: i18n.T(lang, key), Error: errorID(err, status, key)}
 }
 
 // statusOf is the status and message key (i18n) an error answers with.
@@ -65,7 +74,7 @@ func (a *App) answering(err error, c echo.Context) (int, string) {
 	return status, key
 }
 
-// apiErrorHandler renders the API's errors as JSON {code, message}.
+// apiErrorHandler renders the API's errors as JSON {code, message, error}.
 func (a *App) apiErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -74,7 +83,7 @@ func (a *App) apiErrorHandler(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
-		err = c.JSON(status, apiErrorBody{Code: status, Message: i18n.T(a.lang(c), key)})
+		err = c.JSON(status, newAPIErrorBody(a.lang(c), err, status, key))
 	}
 	if err != nil {
 		a.log.Error("writing error response", "err", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/internal/secret"
 )
 
 // The portal's pages, as HTML: forms, labels, languages, the page for API
@@ -334,7 +335,7 @@ func TestDocsPageMatchesTheAPI(t *testing.T) {
 	_, issued := api("POST", "/v1/token", `{"clientSecret":"`+sec+`"}`, jsonCT)
 	_, claims := api("GET", "/v1/test", "", map[string]string{"Authorization": "Bearer " + issued["token"].(string)})
 	_, missing := api("POST", "/v1/token", `{}`, jsonCT)
-	_, unknown := api("POST", "/v1/token", `{"clientSecret":"nbk_unknown"}`, jsonCT)
+	_, unknown := api("POST", "/v1/token", `{"clientSecret":"`+secret.New()+`"}`, jsonCT) // well formed, unknown
 	_, invalid := api("GET", "/v1/test", "", map[string]string{"Authorization": "Bearer not.a.token"})
 
 	cases := []struct {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // Free text that a user types and others see (a nickname: on the pages,
@@ -23,11 +25,12 @@ const (
 // a message for each (TestTextFieldMessages).
 var textProblems = []string{textRequired, textLength, textInvalid, textInvisible}
 
-// textField is one free-text form field: its name and its longest length
-// in characters (runes).
+// textField is one free-text form field: its name, its longest length
+// in characters (runes), and whether it keeps line breaks (cleanLines).
 type textField struct {
-	name string
-	max  int
+	name  string
+	max   int
+	lines bool
 }
 
 // nickField is the nickname of the sign-up form (models.User.Nick is 15
@@ -41,9 +44,12 @@ var (
 	reasonField = textField{name: "reason", max: 200}
 )
 
+// contentField is a post's text (models.Post.Content): lines kept.
+var contentField = textField{name: "content", max: models.MaxPostLen, lines: true}
+
 // textFields lists every free-text field, for the test that checks their
 // messages.
-var textFields = []textField{nickField, labelField, reasonField}
+var textFields = []textField{nickField, labelField, reasonField, contentField}
 
 // cleanLabel is a domain label as stored, "" for none.
 func cleanLabel(s string) (string, string) {
@@ -57,7 +63,11 @@ func cleanLabel(s string) (string, string) {
 // clean returns the text as it is stored and shown, and the message key
 // of its problem ("" when there is none).
 func (f textField) clean(s string) (string, string) {
-	out, problem := cleanText(s, f.max)
+	clean := cleanText
+	if f.lines {
+		clean = cleanLines
+	}
+	out, problem := clean(s, f.max)
 	if problem != "" {
 		return out, "form." + f.name + "." + problem
 	}
@@ -96,6 +106,46 @@ func cleanText(s string, maxRunes int) (string, string) {
 		}
 		space = false
 		b.WriteRune(r)
+	}
+	out := b.String()
+	switch n := utf8.RuneCountInString(out); {
+	case n == 0:
+		return "", textRequired
+	case n > maxRunes:
+		return out, textLength
+	}
+	return out, ""
+}
+
+// cleanLines is cleanText for a text of several lines (a post): each line
+// is cleaned by cleanText's rules; CR LF and CR become LF, blank lines at
+// the ends are dropped and a run of blank lines inside becomes one. The
+// length counts every character, line breaks included.
+func cleanLines(s string, maxRunes int) (string, string) {
+	if !utf8.ValidString(s) {
+		return "", textInvalid
+	}
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := false
+	for line := range strings.SplitSeq(s, "\n") {
+		out, problem := cleanText(line, len(line))
+		switch {
+		case problem == textRequired:
+			blank = b.Len() > 0
+			continue
+		case problem != "":
+			return "", problem
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+			if blank {
+				b.WriteByte('\n')
+			}
+		}
+		blank = false
+		b.WriteString(out)
 	}
 	out := b.String()
 	switch n := utf8.RuneCountInString(out); {

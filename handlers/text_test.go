@@ -205,3 +205,34 @@ func FuzzCleanText(f *testing.F) {
 		}
 	})
 }
+
+// TestCleanLines: a post keeps its lines, cleaned one by one by cleanText's
+// rules; the length counts code points, line breaks included.
+func TestCleanLines(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, problem string
+	}{
+		{"  hello \u3000 world  ", "hello world", ""},
+		{"one\r\ntwo\rthree\nfour", "one\ntwo\nthree\nfour", ""},
+		{"\n\n top \n\n\n\n bottom \n\n", "top\n\nbottom", ""},
+		{"a\n \u00a0 \nb", "a\n\nb", ""},
+		{" \r\n\t\n ", "", textRequired},
+		{"ok\nbad\u202Eline", "", textInvisible},
+		{"ok\nnul\x00", "", textInvalid},
+		{"\xff", "", textInvalid},
+		{"❤️ #노드", "❤️ #노드", ""},
+		{strings.Repeat("가", 140), strings.Repeat("가", 140), ""},
+		{strings.Repeat("가", 141), strings.Repeat("가", 141), textLength},
+		{strings.Repeat("가", 70) + "\n" + strings.Repeat("가", 70), strings.Repeat("가", 70) + "\n" + strings.Repeat("가", 70), textLength},
+		{strings.Repeat("😀", 140), strings.Repeat("😀", 140), ""}, // 140 code points, 280 UTF-16 units
+	} {
+		got, p := contentField.clean(tc.in)
+		want := ""
+		if tc.problem != "" {
+			want = "form.content." + tc.problem
+		}
+		if p != want || (p == "" || tc.problem == textLength) && got != tc.want {
+			t.Errorf("clean(%+q) = %+q, %q; want %+q, %q", tc.in, got, p, tc.want, want)
+		}
+	}
+}

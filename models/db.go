@@ -276,13 +276,13 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}); err != nil {
+	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}, &Post{}, &Hashtag{}, &PostHashtag{}); err != nil {
 		return err
 	}
 	if err := dropRetiredIndexes(db.WithContext(ctx)); err != nil {
 		return err
 	}
-	return exactEmails(ctx, db)
+	return collateExactly(ctx, db)
 }
 
 // Ping reports whether the database answers within ctx.
@@ -329,6 +329,8 @@ func unavailable(err error) bool {
 		// reports "context deadline exceeded; sql: transaction has already
 		// been committed or rolled back", the first error as text only.
 		errors.Is(err, sql.ErrTxDone) || strings.Contains(err.Error(), context.DeadlineExceeded.Error()) ||
+		// The pool was closed (shutting down): database/sql's error is unexported.
+		strings.Contains(err.Error(), "sql: database is closed") ||
 		strings.Contains(err.Error(), context.Canceled.Error()) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.As(err, &netErr) || errors.As(err, &opErr) ||

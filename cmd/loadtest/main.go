@@ -2,7 +2,7 @@
 //
 //	go run ./cmd/loadtest [-domains 10000] [-concurrency 64] [-rounds 5]
 //	                      [-duration 5s] [-warmup 2s]
-//	                      [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep]
+//	                      [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep] [-posts 1000000]
 //	go run ./cmd/loadtest -growth [-domains 10000,100000,1000000] [-sqlite-max 100000]
 //
 // It builds the app, starts it on a fresh MariaDB/MySQL database seeded with
@@ -23,6 +23,10 @@
 // peak RSS, each endpoint's throughput as a share of the smallest size's,
 // and the time of the app's periodic database work, timed from here with
 // the app's own queries (growth.go); then PASS or FAIL per target.
+//
+// With -posts N it also seeds N posts over the accounts, each with one of
+// 100 hashtags, and loads GET /v1/posts/my and GET /v1/posts/hashtag/tag7
+// with the same tokens (the first page of 20, rate limits on).
 //
 // It exits non-zero when the run itself failed (errors, a crash, an app
 // that did not start); missed performance targets are printed, not fatal.
@@ -60,6 +64,7 @@ type options struct {
 	dsn         string
 	keep        bool
 	limits      string // "on" or "off"
+	posts       int    // posts to seed; with some, the posts endpoints are loaded too
 }
 
 func main() {
@@ -77,6 +82,7 @@ func main() {
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (a database is created on it and dropped)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database, logs and files of the run")
 	flag.StringVar(&o.limits, "limits", "on", "rate limits: on (the production configuration, quotas above what the run sends) or off (for comparison)")
+	flag.IntVar(&o.posts, "posts", 0, "posts to seed over the accounts (each with one of 100 hashtags); with some, GET /v1/posts/my and GET /v1/posts/hashtag/tag7 are loaded too")
 	flag.StringVar(&ceiling, "serve-ceiling", "", "internal: serve the ceiling handler on this address")
 	flag.Parse()
 	domainsSet := false
@@ -126,7 +132,11 @@ func (o options) validate() error {
 // issued before the first round, to outlive the last: the default minute
 // unless the rounds take longer.
 func (o options) tokenTTL() time.Duration {
-	return max(time.Minute, 2*time.Duration(o.rounds*3)*(o.warmup+o.duration))
+	targets := 3
+	if o.posts > 0 {
+		targets = 5
+	}
+	return max(time.Minute, 2*time.Duration(o.rounds*targets)*(o.warmup+o.duration))
 }
 
 // run is the whole load test.
@@ -160,7 +170,7 @@ func run(ctx context.Context, o options) error {
 	if o.growth {
 		return runGrowth(ctx, o, dir, bin, wrk)
 	}
-	m := Measurements{Domains: o.domains}
+	m := Measurements{Domains: o.domains, Posts: o.posts}
 	if err := loadMySQL(ctx, o, dir, bin, wrk, &m, nil); err != nil {
 		return err
 	}
@@ -176,7 +186,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=%s\n\n",
 		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser, o.limits)
 	m.Print(os.Stdout)
-	if errs := m.Issue.Errors + m.Verify.Errors + m.Ceiling.Errors; errs > 0 {
+	if errs := m.Issue.Errors + m.Verify.Errors + m.Ceiling.Errors + m.Mine.Errors + m.Tagged.Errors; errs > 0 {
 		return fmt.Errorf("the run had %d errors", errs)
 	}
 	return nil
@@ -205,7 +215,7 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 	}
 	secretsFile := filepath.Join(dir, "secrets.txt")
 	start := time.Now()
-	if err := seed(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, m.Domains, secretsFile); err != nil {
+	if err := seedWithPosts(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, m.Domains, m.Posts, secretsFile); err != nil {
 		return err
 	}
 	m.Seeding = time.Since(start)
@@ -247,6 +257,16 @@ func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, 
 		{ceiling, Target{Name: "the ceiling", Method: "GET", Path: "/", Kind: "none"}, func(r *Round) *Result { return &r.Ceiling }},
 		{app, Target{Name: "POST /v1/token", Method: "POST", Path: "/v1/token", Kind: "secret", Secrets: secrets}, func(r *Round) *Result { return &r.Issue }},
 		{app, Target{Name: "GET /v1/test", Method: "GET", Path: "/v1/test", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Verify }},
+	}
+	if m.Posts > 0 { // the same tokens open the posts: each the first page of its user's, or of one tag's
+		targets = append(targets, []struct {
+			server *child
+			target Target
+			into   func(*Round) *Result
+		}{
+			{app, Target{Name: "GET /v1/posts/my", Method: "GET", Path: "/v1/posts/my", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Mine }},
+			{app, Target{Name: "GET /v1/posts/hashtag/tag7", Method: "GET", Path: "/v1/posts/hashtag/tag7", Kind: "token", File: tokensFile}, func(r *Round) *Result { return &r.Tagged }},
+		}...)
 	}
 	for i := range o.rounds {
 		var r Round

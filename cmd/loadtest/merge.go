@@ -14,9 +14,12 @@ type quantile struct {
 }
 
 // Round is one measurement of each target, taken one right after the
-// other, so that the three see the machine in the same state.
+// other, so that the three see the machine in the same state. Mine and
+// Tagged (GET /v1/posts/my, GET /v1/posts/hashtag/tag7) are measured only
+// with -posts.
 type Round struct {
 	Ceiling, Issue, Verify Result
+	Mine, Tagged           Result
 }
 
 // merge adds up the runs of one target over the rounds: the counts and CPU

@@ -29,7 +29,10 @@ type Measurements struct {
 	// each target's rounds merged.
 	Rounds                 []Round
 	Ceiling, Issue, Verify Result
-	PeakRSS                int64 // bytes
+	// Mine and Tagged: the posts endpoints, with -posts (Posts of them).
+	Mine, Tagged Result
+	Posts        int
+	PeakRSS      int64 // bytes
 	// AppLog holds what the app logged at WARN or ERROR, shutdown included.
 	AppLog  logProblems
 	Startup time.Duration
@@ -48,11 +51,13 @@ type Check struct {
 
 // mergeRounds sets Ceiling, Issue and Verify from the rounds.
 func (m *Measurements) mergeRounds() {
-	var c, i, v []Result
+	var c, i, v, my, tg []Result
 	for _, r := range m.Rounds {
 		c, i, v = append(c, r.Ceiling), append(i, r.Issue), append(v, r.Verify)
+		my, tg = append(my, r.Mine), append(tg, r.Tagged)
 	}
 	m.Ceiling, m.Issue, m.Verify = merge(c), merge(i), merge(v)
+	m.Mine, m.Tagged = merge(my), merge(tg)
 }
 
 // share is r's throughput as a fraction of the ceiling's.
@@ -105,6 +110,10 @@ func (m Measurements) Checks() []Check {
 	}
 	startup := Check{fmt.Sprintf("start-up to ready on SQLite < %s", maxStartup), m.Startup.Round(time.Millisecond).String(), m.Startup < maxStartup}
 	logged := Check{"the app logged no warning or error", fmt.Sprintf("%d lines", m.AppLog.Lines), m.AppLog.Lines == 0}
+	if m.Posts > 0 { // no throughput target is set for them: errors only
+		cs = append(cs, Check{"GET /v1/posts/my errors = 0", fmt.Sprint(m.Mine.Errors), m.Mine.Errors == 0},
+			Check{"GET /v1/posts/hashtag/tag7 errors = 0", fmt.Sprint(m.Tagged.Errors), m.Tagged.Errors == 0})
+	}
 	return append(cs, rss, startup, logged)
 }
 
@@ -119,6 +128,10 @@ func (m Measurements) Print(w io.Writer) {
 	row("ceiling (bare net/http)", m.Ceiling)
 	row("POST /v1/token", m.Issue)
 	row("GET /v1/test", m.Verify)
+	if m.Posts > 0 {
+		row("GET /v1/posts/my", m.Mine)
+		row("GET /v1/posts/hashtag/tag7", m.Tagged)
+	}
 	tw.Flush()
 
 	if len(m.Rounds) > 1 {
@@ -144,6 +157,10 @@ func (m Measurements) Print(w io.Writer) {
 	cpuRow("ceiling (bare net/http)", m.Ceiling)
 	cpuRow("POST /v1/token", m.Issue)
 	cpuRow("GET /v1/test", m.Verify)
+	if m.Posts > 0 {
+		cpuRow("GET /v1/posts/my", m.Mine)
+		cpuRow("GET /v1/posts/hashtag/tag7", m.Tagged)
+	}
 	tw.Flush()
 	if noisy {
 		fmt.Fprintf(w, "WARNING: other processes took more than %.0f%% of the machine during a run: the throughput and\n"+

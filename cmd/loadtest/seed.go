@@ -144,12 +144,46 @@ func domainTable(now time.Time, secrets secretLines) seedTable {
 	}
 }
 
+// loadHashtags is how many hashtags the seeded posts spread over: post i
+// carries "#tag<i % loadHashtags>", so each tag has posts/loadHashtags.
+const loadHashtags = 100
+
+// postTables are the seeded posts (posts over the users in turn, newest
+// the highest id, as in the app) and their hashtags.
+func postTables(now time.Time, users int) []struct {
+	t     seedTable
+	count func(posts int) int
+} {
+	return []struct {
+		t     seedTable
+		count func(posts int) int
+	}{
+		{seedTable{name: "hashtags", columns: []string{"id", "title", "created_at"},
+			values: func(args []any, i, count int) []any {
+				return append(args, i+1, "tag"+strconv.Itoa(i), now.Add(-400*24*time.Hour))
+			}}, func(int) int { return loadHashtags }},
+		{seedTable{name: "posts", columns: []string{"id", "user_id", "content", "created_at", "updated_at"},
+			values: func(args []any, i, count int) []any {
+				at := pastTime(now, i, count)
+				return append(args, i+1, i%users+1, "load post "+strconv.Itoa(i)+" #tag"+strconv.Itoa(i%loadHashtags), at, at)
+			}}, func(posts int) int { return posts }},
+		{seedTable{name: "post_hashtags", columns: []string{"post_id", "hashtag_id"},
+			values: func(args []any, i, count int) []any { return append(args, i+1, i%loadHashtags+1) }},
+			func(posts int) int { return posts }},
+	}
+}
+
 // seed migrates the database and registers n active domains over
 // n/domainsPerUser accounts (rounded up), and writes the n clear-text
 // secrets to secretsPath (unless it is empty), domain i's on line i.
 // Timestamps are spread over the past year, as in a real database, so
 // that the app's periodic cache refresh finds no recent change.
 func seed(ctx context.Context, o models.Options, n int, secretsPath string) error {
+	return seedWithPosts(ctx, o, n, 0, secretsPath)
+}
+
+// seedWithPosts is seed, and posts posts over the accounts (postTables).
+func seedWithPosts(ctx context.Context, o models.Options, n, posts int, secretsPath string) error {
 	o.StartupTimeout, o.MaxOpenConns, o.MaxIdleConns, o.ConnMaxLifetime = 10*time.Second, 4, 4, time.Minute
 	db, err := models.Open(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -169,8 +203,16 @@ func seed(ctx context.Context, o models.Options, n int, secretsPath string) erro
 		workers = 4
 	}
 	now := time.Now().UTC()
-	if err := insertRows(ctx, sqlDB, isMySQL, workers, userTable(now), (n+domainsPerUser-1)/domainsPerUser); err != nil {
+	users := (n + domainsPerUser - 1) / domainsPerUser
+	if err := insertRows(ctx, sqlDB, isMySQL, workers, userTable(now), users); err != nil {
 		return fmt.Errorf("seeding users: %w", err)
+	}
+	if posts > 0 {
+		for _, pt := range postTables(now, users) {
+			if err := insertRows(ctx, sqlDB, isMySQL, workers, pt.t, pt.count(posts)); err != nil {
+				return fmt.Errorf("seeding %s: %w", pt.t.name, err)
+			}
+		}
 	}
 	secrets := newSecretLines(n)
 	if err := insertRows(ctx, sqlDB, isMySQL, workers, domainTable(now, secrets), n); err != nil {

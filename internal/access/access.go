@@ -36,8 +36,8 @@ import (
 type Reason int
 
 const (
-	// UnknownSecret: malformed, unknown, rotated away, or of a revoked or
-	// deleted domain. The four are not told apart (no oracle for guessing).
+	// UnknownSecret: unknown, rotated away, or of a revoked or deleted
+	// domain. The four are not told apart (no oracle for guessing).
 	UnknownSecret Reason = iota + 1
 	// WrongOrigin: a browser on another origin than the domain's host.
 	WrongOrigin
@@ -51,6 +51,11 @@ const (
 	InvalidToken
 	// Expired: a genuine token whose only fault is its age.
 	Expired
+	// MalformedSecret: not a client secret at all (its form or checksum is
+	// wrong: a typo, a truncated copy, another key); no lookup is made.
+	// Telling it from UnknownSecret tells nothing a guesser does not know:
+	// the form and checksum are public.
+	MalformedSecret
 	// Unavailable: the database could not answer; try again.
 	Unavailable
 )
@@ -58,7 +63,7 @@ const (
 var reasonNames = [...]string{
 	UnknownSecret: "unknown secret", WrongOrigin: "wrong origin", RateLimited: "rate limited",
 	MissingToken: "missing token", InvalidToken: "invalid token", Expired: "token expired",
-	Unavailable: "unavailable",
+	MalformedSecret: "malformed secret", Unavailable: "unavailable",
 }
 
 func (r Reason) String() string {
@@ -239,7 +244,7 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 	}
 	d, err := s.activeDomain(ctx, clientSecret)
 	if err != nil {
-		if ReasonOf(err) == UnknownSecret {
+		if r := ReasonOf(err); r == UnknownSecret || r == MalformedSecret {
 			err.(*Error).Limits = s.countGuess(cl)
 		}
 		return nil, err
@@ -269,7 +274,7 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 // (never a misleading UnknownSecret).
 func (s *Service) activeDomain(ctx context.Context, cs string) (domaincache.Entry, error) {
 	if !secret.WellFormed(cs) { // a typo or a guess: no lookup
-		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
+		return domaincache.Entry{}, &Error{Reason: MalformedSecret}
 	}
 	d, err := s.domains.Lookup(ctx, secret.Sum(cs))
 	switch {

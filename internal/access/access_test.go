@@ -188,16 +188,21 @@ func TestIssue(t *testing.T) {
 				}
 			}
 
-			// UnknownSecret: malformed, well formed but unknown, rotated
-			// away, of a revoked domain, of a deleted domain; each counted
-			// against the client's bad-secret limit.
+			// MalformedSecret (the first two), then UnknownSecret: well
+			// formed but unknown, rotated away, of a revoked domain, of a
+			// deleted domain; each counted against the client's bad-secret
+			// limit.
 			rotatedID, rotatedAway := w.domain(t, "rotated.example.com", models.PlanPremium)
 			revokedID, revoked := w.domain(t, "revoked.example.com", models.PlanPremium)
 			deletedID, deleted := w.domain(t, "deleted.example.com", models.PlanPremium)
 			w.retire(t, rotatedID, revokedID, deletedID)
 			for i, bad := range []string{"nbk_short", sec + "x", secret.New(), rotatedAway, revoked, deleted} {
 				_, err := w.svc.Issue(ctx, bad, server("203.0.113.9"))
-				ae := wantReason(t, "bad secret", err, access.UnknownSecret)
+				want := access.UnknownSecret
+				if i < 2 {
+					want = access.MalformedSecret
+				}
+				ae := wantReason(t, "bad secret", err, want)
 				wantLimits(t, "bad secret", ae.Limits, lim{"bad-secret", 30, 30 - (i + 1), true})
 			}
 
@@ -444,7 +449,7 @@ func TestLimitsOff(t *testing.T) {
 			t.Fatalf("limits off: %+v %v", c, err)
 		}
 		_, err = w.svc.Issue(ctx, "nbk_guess", access.Client{})
-		if ae := wantReason(t, "bad secret, limits off", err, access.UnknownSecret); ae.Limits != nil {
+		if ae := wantReason(t, "bad secret, limits off", err, access.MalformedSecret); ae.Limits != nil {
 			t.Fatal("a bad secret was counted with limits off")
 		}
 	}
@@ -454,7 +459,7 @@ func TestReasons(t *testing.T) {
 	for r, want := range map[access.Reason]string{
 		access.UnknownSecret: "unknown secret", access.WrongOrigin: "wrong origin", access.RateLimited: "rate limited",
 		access.MissingToken: "missing token", access.InvalidToken: "invalid token", access.Expired: "token expired",
-		access.Unavailable: "unavailable", 0: "Reason(0)", 99: "Reason(99)",
+		access.MalformedSecret: "malformed secret", access.Unavailable: "unavailable", 0: "Reason(0)", 99: "Reason(99)",
 	} {
 		if r.String() != want {
 			t.Errorf("%d: %q, want %q", int(r), r.String(), want)
