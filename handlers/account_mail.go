@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -76,11 +77,17 @@ func (a *App) forgot(c echo.Context) error {
 	case err != nil:
 		return err
 	case a.allow(c, a.limits.accounts, accountKey(u, f.Email), forgotPerAddress, false):
-		token, err := a.users.NewToken(ctx, u.ID, models.PurposeReset, u.Email, models.ResetTTL)
-		if err != nil {
-			return err
-		}
-		a.mailReset(u, a.lang(c), token) // in the language of the request
+		// The link is made and mailed in the background: the request does
+		// the same work (one lookup) whether or not the address has an account.
+		lang := a.lang(c) // the mail is in the language of the request
+		a.mail.flight.Go(func() {
+			token, err := a.users.NewToken(context.Background(), u.ID, models.PurposeReset, u.Email, models.ResetTTL)
+			if err != nil {
+				a.log.Error("making a reset link", "user_id", u.ID, "err", err)
+				return
+			}
+			a.mailReset(u, lang, token)
+		})
 	}
 	webSession(c).flash("flash.forgot.sent")
 	return a.redirect(c, "/")
