@@ -20,6 +20,7 @@ func TestProductionMetricsAreNotPublic(t *testing.T) {
 		env["APP_ENV"], env["BCRYPT_COST"] = "production", "12"
 		env["JWT_SECRET"] = "49089fc4dfd3ae3b3ce23cf739a89f3aa8c8beb02bac30fda9b4422f2cf1d865"
 		env["SESSION_SECRET"] = "e0b6a1c7f3d94e28b5a0c6d1f7e3b9a4c8d2e6f0a5b1c7d3e9f4a0b6c2d8e1f7"
+		productionMail(env)
 		return env
 	}
 	get := func(url, auth string) int {

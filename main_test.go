@@ -42,6 +42,12 @@ func baseEnv(dir string) map[string]string {
 	}
 }
 
+// productionMail adds the mail settings production requires (no mail is
+// sent to it in these tests).
+func productionMail(env map[string]string) {
+	env["SMTP_URL"], env["BASE_URL"] = "smtp://127.0.0.1:1", "https://api.example.com"
+}
+
 // start runs the application with env and waits until it listens.
 func start(t testing.TB, env map[string]string) *instance {
 	t.Helper()
@@ -405,6 +411,9 @@ func TestLogFormat(t *testing.T) {
 			env["BCRYPT_COST"] = "12"
 			env["JWT_SECRET"] = "49089fc4dfd3ae3b3ce23cf739a89f3aa8c8beb02bac30fda9b4422f2cf1d865"
 			env["SESSION_SECRET"] = "715cc239fd422d36749b8eff4ac55f65a4633ec9bb10b43d2b81c05f8e2a5df8"
+			if tc.json {
+				productionMail(env)
+			}
 			in := start(t, env)
 			req, _ := http.NewRequest("GET", "http://"+in.addr+"/healthz", nil)
 			req.Header.Set("X-Request-ID", "format-check-1")

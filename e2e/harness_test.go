@@ -85,6 +85,7 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
 		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
 		LoginAccountCeiling: 50, LoginSlowInterval: 30 * time.Second,
+		DataDir: t.TempDir(), // mails without SMTP_URL are files under DATA_DIR/mail
 	}
 	for _, f := range tweak {
 		f(cfg)
@@ -101,6 +102,9 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 	select {
 	case listening := <-addr:
 		_, port, _ := net.SplitHostPort(listening)
+		if cfg.BaseURL == "" { // the links in mails (read by the first request that mails)
+			cfg.BaseURL = "http://127.0.0.1:" + port
+		}
 		t.Cleanup(func() {
 			stop()
 			if err := <-done; err != nil {

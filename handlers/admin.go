@@ -197,10 +197,12 @@ func (a *App) adminUser(c echo.Context) error {
 	}
 	role := "admin.user.role.user"
 	switch {
-	case slices.Contains(a.config.AdminEmails, u.Email):
+	case a.adminByEmail(u):
 		role = "admin.user.role.env"
 	case u.IsAdmin:
 		role = "admin.user.role.stored"
+	case slices.Contains(a.config.AdminEmails, u.Email):
+		role = "admin.user.role.unverified"
 	}
 	info := &adminUserInfo{ID: u.ID, Nick: u.Nick, Email: u.Email, CreatedAt: u.CreatedAt, Role: role}
 	if info.Limit, err = a.userLimit(c.Request().Context(), u); err != nil {
@@ -304,7 +306,7 @@ func (a *App) adminChange(c echo.Context,
 
 // adminRevoke revokes a domain for the reason the form gives (field
 // reason, required): its owner sees it on the dashboard, the audit log
-// keeps it. Whoever tells the owner more (a mail) takes it from here.
+// keeps it, and the mail to the owner gives it.
 func (a *App) adminRevoke(c echo.Context) error {
 	if _, err := pathID(c); err != nil {
 		return err
@@ -314,7 +316,14 @@ func (a *App) adminRevoke(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, key)
 	}
 	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
-		return "admin.flash.revoked", a.admin.Revoke(ctx, actor, id, reason)
+		if err := a.admin.Revoke(ctx, actor, id, reason); err != nil {
+			return "", err
+		}
+		a.mailDomainOwner(ctx, id, func(host string) mailContent {
+			return mailContent{Kind: "domain_revoked", Subject: say("mail.revoked.subject", host),
+				Lines: []msg{say("mail.revoked.body", host), say("mail.revoked.reason", reason), say("mail.revoked.next")}}
+		})
+		return "admin.flash.revoked", nil
 	})
 }
 
@@ -323,10 +332,17 @@ func (a *App) adminRevoke(c echo.Context) error {
 func (a *App) adminRestore(c echo.Context) error {
 	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
 		lifted, err := a.admin.Restore(ctx, actor, id)
-		if lifted {
-			return "admin.flash.lifted", err
+		if err != nil {
+			return "", err
 		}
-		return "admin.flash.restored", err
+		kind, subject, body, flash := "domain_restored", "mail.restored.subject", "mail.restored.body", "admin.flash.restored"
+		if lifted {
+			kind, subject, body, flash = "domain_lifted", "mail.lifted.subject", "mail.lifted.body", "admin.flash.lifted"
+		}
+		a.mailDomainOwner(ctx, id, func(host string) mailContent {
+			return mailContent{Kind: kind, Subject: say(subject, host), Lines: []msg{say(body, host)}}
+		})
+		return flash, nil
 	})
 }
 
@@ -336,7 +352,14 @@ func (a *App) adminSetPlan(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "admin.err.plan.invalid")
 	}
 	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
-		return "admin.flash.plan", a.admin.SetPlan(ctx, actor, id, plan)
+		if err := a.admin.SetPlan(ctx, actor, id, plan); err != nil {
+			return "", err
+		}
+		a.mailDomainOwner(ctx, id, func(host string) mailContent {
+			return mailContent{Kind: "domain_plan", Subject: say("mail.plan.subject", host),
+				Lines: []msg{say("mail.plan.body", host, msg{Key: "plan." + plan})}}
+		})
+		return "admin.flash.plan", nil
 	})
 }
 

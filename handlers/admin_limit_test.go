@@ -21,6 +21,7 @@ func TestAdminRaisesDomainLimit(t *testing.T) {
 		s := newTestServer(t, driver, maxDomains(2))
 		admin := s.user(t, rootEmail)
 		s.app.config.AdminEmails = []string{rootEmail}
+		markVerified(t, s.app.db, rootEmail)
 		owner := s.user(t, "grow@example.com")
 		uid := userID(t, s, "grow@example.com")
 		page := "/admin/users/" + strconv.FormatUint(uid, 10)

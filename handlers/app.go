@@ -49,6 +49,8 @@ type App struct {
 	limits *portalLimits
 	// metrics are served at /metrics (or on METRICS_ADDR).
 	metrics *metrics
+	// mail sends the mails to account owners (mail.go).
+	mail *mailer
 
 	sessions  *sessions.CookieStore
 	templates map[string]*pageTemplate
@@ -92,6 +94,9 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	}
 	if a.static, err = fs.Sub(files, "static"); err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
+	}
+	if a.mail, err = newMailer(a, files); err != nil {
+		return nil, err
 	}
 	a.sessions = sessions.NewCookieStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block")[:32])
 	a.sessions.Options = &sessions.Options{

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -32,23 +31,23 @@ func (a *App) joinPage(c echo.Context) error {
 func (a *App) join(c echo.Context) error {
 	f := &joinForm{Email: c.FormValue("email"), Nick: c.FormValue("nick"), Password: c.FormValue("password")}
 	errs := f.validate()
-	if len(errs) == 0 && slices.Contains(a.config.AdminEmails, f.Email) {
-		// Sign-up does not verify addresses: whoever registered a listed
-		// email first would become admin. Listed accounts must exist first.
-		errs["email"] = "form.email.admin"
-	}
+	// An address in ADMIN_EMAILS signs up like any other (the answer does
+	// not tell who the admins are); it becomes admin once verified (isAdmin).
 	if len(errs) == 0 {
 		// Each sign-up costs a password hash: limited per IP before it runs.
 		if !a.joinAllowed(c) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
-		u, err := a.users.Insert(c.Request().Context(), f.Email, f.Nick, f.Password)
+		u, err := a.users.InsertLang(c.Request().Context(), f.Email, f.Nick, f.Password, a.lang(c))
 		switch {
 		case errors.Is(err, models.ErrDuplicateEmail):
 			errs["email"] = "form.email.taken"
 		case err != nil:
 			return err
 		default:
+			if err := a.sendVerification(c, u); err != nil {
+				return err
+			}
 			ws := webSession(c)
 			ws.signIn(u, a.isAdmin(u))
 			ws.flash("flash.welcome")

@@ -33,15 +33,24 @@ func (f *joinForm) validate() map[string]string {
 	} else {
 		f.Nick = nick
 	}
-	switch n := len(f.Password); {
-	case n == 0:
-		errs["password"] = "form.password.required"
-	case n < 8:
-		errs["password"] = "form.password.short"
-	case n > 72:
-		errs["password"] = "form.password.long"
+	if k := passwordProblem(f.Password); k != "" {
+		errs["password"] = k
 	}
 	return errs
+}
+
+// passwordProblem is the message key of what is wrong with a new
+// password (8 to 72 bytes: bcrypt reads no further), or "".
+func passwordProblem(pw string) string {
+	switch n := len(pw); {
+	case n == 0:
+		return "form.password.required"
+	case n < 8:
+		return "form.password.short"
+	case n > 72:
+		return "form.password.long"
+	}
+	return ""
 }
 
 type loginForm struct {

@@ -70,6 +70,7 @@ type formFuzzer struct {
 
 func newFormFuzzer(f *testing.F) *formFuzzer {
 	cfg := testConfig()
+	cfg.DataDir = f.TempDir() // sign-ups mail a link: files there
 	app, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdb.Fresh(f, "sqlite"), os.DirFS(".."))
 	if err != nil {
 		f.Fatal(err)

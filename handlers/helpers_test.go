@@ -97,6 +97,9 @@ func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hook
 	if jsonLogs {
 		h = slog.NewJSONHandler(logs, nil)
 	}
+	if cfg.DataDir == "" { // mails without SMTP_URL are files under DATA_DIR/mail
+		cfg.DataDir = t.TempDir()
+	}
 	app, err := New(cfg, slog.New(h), db, os.DirFS(".."))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +115,9 @@ func serveApp(t testing.TB, app *App, logs *logBuffer) *testServer {
 	t.Helper()
 	srv := httptest.NewServer(app.handler)
 	t.Cleanup(srv.Close)
+	if app.config.BaseURL == "" { // the links in mails
+		app.config.BaseURL = srv.URL
+	}
 	return &testServer{Server: srv, app: app, log: logs}
 }
 

@@ -30,6 +30,11 @@ func (a *App) setLang(c echo.Context) error {
 		Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.config.Production() || c.IsTLS(),
 	})
+	if u := webSession(c).user; u != nil { // the language of the account's mails
+		if err := a.users.SetLang(c.Request().Context(), u.ID, l); err != nil {
+			return err
+		}
+	}
 	back := localPath(c.FormValue("next"), "/")
 	return a.redirect(c, back)
 }

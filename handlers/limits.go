@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/netip"
@@ -241,9 +243,13 @@ func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) log
 // accountKey is the limiter key of the account u, or of the address email
 // when no account has it (so that an unknown address is limited like a
 // known one, and the limits do not tell which addresses have accounts).
+// An account's key names its password too (a digest of its hash), so a
+// new password (a reset) starts its counts afresh: whoever can reset the
+// password always gets in, however many failures others caused.
 func accountKey(u *models.User, email string) string {
 	if u != nil {
-		return "id:" + strconv.FormatUint(u.ID, 10)
+		h := sha256.Sum256(u.PasswordHash)
+		return "id:" + strconv.FormatUint(u.ID, 10) + ":" + hex.EncodeToString(h[:6])
 	}
 	return "email:" + email
 }

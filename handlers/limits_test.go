@@ -194,17 +194,3 @@ func TestSignupsAreLimitedPerIP(t *testing.T) {
 		t.Fatal("a refused sign-up created the account")
 	}
 }
-
-// An address listed in ADMIN_EMAILS cannot be claimed by signing up:
-// sign-up does not verify addresses, so the first comer would be admin.
-func TestListedAdminEmailCannotSignUp(t *testing.T) {
-	s := newTestServer(t, "sqlite", func(c *config.Config) { c.AdminEmails = []string{"boss@example.com"} })
-	r := s.client(t).signup("Boss@Example.com", "mallory", "correct horse battery")
-	if r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("sign-up with a listed admin email: %d", r.Status)
-	}
-	mustContain(t, "refused sign-up", r.Body, "reserved for an administrator")
-	if _, err := s.app.users.GetByEmail(context.Background(), "boss@example.com"); err == nil {
-		t.Fatal("the account was created")
-	}
-}

@@ -100,6 +100,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	err = g.Wait()
 	stopBackground()
 	err = errors.Join(err, <-loops)
+	a.waitMails() // each within its send timeout
 	if err != nil {
 		return err
 	}

@@ -208,9 +208,16 @@ func (ws *sessionState) signOut() {
 	ws.user, ws.admin, ws.dirty = nil, false, true
 }
 
-// isAdmin: ADMIN_EMAILS (read at every request) or the stored role.
+// isAdmin: the stored role, or ADMIN_EMAILS (read at every request) for
+// an account whose address is verified: anyone may sign up with a listed
+// address, and only its owner can follow the link mailed to it.
 func (a *App) isAdmin(u *models.User) bool {
-	return u.IsAdmin || slices.Contains(a.config.AdminEmails, u.Email)
+	return u.IsAdmin || a.adminByEmail(u)
+}
+
+// adminByEmail: u's address is listed in ADMIN_EMAILS and verified.
+func (a *App) adminByEmail(u *models.User) bool {
+	return u.Verified() && slices.Contains(a.config.AdminEmails, u.Email)
 }
 
 // signedIn sends signed-out visitors to the login page.

@@ -276,7 +276,7 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}, &Post{}, &Hashtag{}, &PostHashtag{}); err != nil {
+	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}, &AccountToken{}, &Post{}, &Hashtag{}, &PostHashtag{}); err != nil {
 		return err
 	}
 	if err := dropRetiredIndexes(db.WithContext(ctx)); err != nil {

@@ -24,9 +24,18 @@ type User struct {
 	// MaxDomains is an admin's limit on the domains of this account; NULL
 	// means the default (MAX_DOMAINS_PER_USER). See DomainLimit.
 	MaxDomains *int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// EmailVerifiedAt is when the owner last proved the address is theirs
+	// (a link mailed to it); NULL until then. See account_tokens.go.
+	EmailVerifiedAt *time.Time
+	// Lang is the language of the account's mails (en, ko): the portal's
+	// at sign-up, then at each change of language while signed in.
+	Lang      string `gorm:"size:8;not null;default:en"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Verified reports whether the account's address has been verified.
+func (u *User) Verified() bool { return u.EmailVerifiedAt != nil }
 
 // UserModel queries users.
 type UserModel struct {
@@ -42,13 +51,18 @@ func NewUserModel(db *gorm.DB, timeout time.Duration, cost int) *UserModel {
 	return &UserModel{conn: conn{db, timeout}, Cost: cost}
 }
 
-// Insert creates a user. email must already be normalised.
+// Insert creates a user whose mails are in English. email must already be normalised.
 func (m *UserModel) Insert(ctx context.Context, email, nick, password string) (*User, error) {
+	return m.InsertLang(ctx, email, nick, password, "en")
+}
+
+// InsertLang creates a user whose mails are in lang.
+func (m *UserModel) InsertLang(ctx context.Context, email, nick, password, lang string) (*User, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), m.Cost)
 	if err != nil {
 		return nil, err
 	}
-	u := &User{Email: email, Nick: nick, PasswordHash: hash, SessionVersion: 1}
+	u := &User{Email: email, Nick: nick, PasswordHash: hash, SessionVersion: 1, Lang: lang}
 	db, cancel := m.with(ctx)
 	defer cancel()
 	if err := db.Create(u).Error; err != nil {
@@ -144,4 +158,11 @@ func (m *UserModel) SetAdmin(ctx context.Context, email string, admin bool) erro
 		}
 	}
 	return nil
+}
+
+// SetLang records the language of the user's mails.
+func (m *UserModel) SetLang(ctx context.Context, id uint64, lang string) error {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	return translate(db.Model(&User{}).Where("id = ? AND lang <> ?", id, lang).UpdateColumn("lang", lang).Error)
 }

@@ -359,6 +359,8 @@ func startApp(ctx context.Context, name string, o options, dir, bin string, db m
 		"JWT_SECRET": randomHex(32), "SESSION_SECRET": randomHex(32),
 		"TOKEN_TTL": o.tokenTTL().String(), "DATA_DIR": filepath.Join(dir, "data"),
 		"CACHE_REFRESH": cacheRefresh.String(), "USAGE_FLUSH": usageFlush.String(),
+		// Production requires them; the load test sends no mail.
+		"SMTP_URL": "smtp://127.0.0.1:1", "BASE_URL": "https://loadtest.invalid",
 	}
 	for k, v := range db {
 		env[k] = v

@@ -102,6 +102,14 @@ type Config struct {
 	DomainCacheMax int
 	// BcryptCost is the password hashing cost (>= 12 outside tests).
 	BcryptCost int
+
+	// SMTPURL is where mails go (smtp:// or smtps://); empty in development:
+	// .eml files under DataDir/mail (mail.go).
+	SMTPURL  string
+	MailFrom string
+	// BaseURL is the site's public address, without a trailing slash: the
+	// links in mails start with it.
+	BaseURL string
 }
 
 // Production reports whether the strict production checks are on.
@@ -300,6 +308,7 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		}
 	}
 	errs = append(errs, c.checkSecretStrength(log)...) // strength.go
+	errs = append(errs, c.loadMail(get)...)            // mail.go
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -106,7 +106,8 @@ func TestProductionSecrets(t *testing.T) {
 			[]string{"JWT_SECRET and SESSION_SECRET must differ"}},
 		{"low bcrypt cost", map[string]string{"JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession, "BCRYPT_COST": "10"},
 			[]string{"BCRYPT_COST: 10 is out of range"}},
-		{"good", map[string]string{"JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession}, nil},
+		{"good", map[string]string{"JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession,
+			"SMTP_URL": prodSMTP, "BASE_URL": prodBase}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -143,7 +143,8 @@ func TestMetricsToken(t *testing.T) {
 		{"easy to guess", strings.Repeat("metrics!", 5), "METRICS_TOKEN: too easy to guess"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := load(t, map[string]string{"APP_ENV": "production", "JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession, "METRICS_TOKEN": tc.token})
+			c, err := load(t, map[string]string{"APP_ENV": "production", "JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession, "METRICS_TOKEN": tc.token,
+				"SMTP_URL": prodSMTP, "BASE_URL": prodBase})
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatal(err)
