@@ -717,7 +717,7 @@ func TestTokenAPIInternalErrors(t *testing.T) {
 	tok := s.issueToken(t, sec)
 	// The same database and keys, with parts missing: every request panics.
 	app, logs := buildApp(t, s.app.db, testConfig(), false, func(a *App) {
-		a.access = access.New(nil, a.tokenManager(nil), nil, apiLimits(a.config, nil))
+		a.access = access.New(nil, a.tokenManager(nil), nil, apiLimits(a.config, a.limitStore, nil))
 	})
 	broken := serveApp(t, app, logs)
 	for _, req := range []apiReq{jsonSecret(sec), verifyReq(tok)} {

@@ -17,6 +17,6 @@ func (a *App) tokenManager(now func() time.Time) *token.Manager {
 // setClocks makes the App issue and verify tokens on tokenNow's time and
 // count its limits on limitNow's (nil: time.Now), with fresh counts.
 func (a *App) setClocks(tokenNow, limitNow func() time.Time) {
-	a.access = access.New(a.cache, a.tokenManager(tokenNow), a.tokenCounts, apiLimits(a.config, limitNow))
-	a.limits = newPortalLimits(a.config, limitNow)
+	a.access = access.New(a.cache, a.tokenManager(tokenNow), a.tokenCounts, apiLimits(a.config, a.limitStore, limitNow))
+	a.limits = newPortalLimits(a.config, a.limitStore, limitNow)
 }
