@@ -51,9 +51,11 @@ type App struct {
 	// metrics are served at /metrics (or on METRICS_ADDR).
 	metrics *metrics
 
-	sessions  *sessions.CookieStore
-	templates map[string]*pageTemplate
-	static    fs.FS
+	sessions *sessions.CookieStore
+	// sessionKey names SESSION_SECRET in the cookies it makes (keyMadeWith).
+	sessionKey string
+	templates  map[string]*pageTemplate
+	static     fs.FS
 
 	// web serves the portal, api serves /v1 (routes.go); handler mounts
 	// both: the whole application as one http.Handler.
@@ -91,7 +93,7 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		// locally until the probe finds it.
 		_ = a.limitStore.Probe(context.Background())
 	}
-	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),
+	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil).Accepting(cfg.JWTSecretPrevious),
 		a.tokenCounts, apiLimits(cfg, a.limitStore, nil))
 	a.limits = newPortalLimits(cfg, a.limitStore, nil)
 	a.metrics = newMetrics(db, log, a.limitStore)
@@ -102,7 +104,15 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	if a.static, err = fs.Sub(files, "static"); err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
 	}
-	a.sessions = sessions.NewCookieStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block")[:32])
+	// Cookies are made with SESSION_SECRET's keys; those of
+	// SESSION_SECRET_PREVIOUS are accepted too (securecookie tries each
+	// pair), and such a cookie is made again with the current keys.
+	keys := [][]byte{derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block")[:32]}
+	if len(cfg.SessionSecretPrevious) > 0 {
+		keys = append(keys, derive(cfg.SessionSecretPrevious, "session-hash"), derive(cfg.SessionSecretPrevious, "session-block")[:32])
+	}
+	a.sessions = sessions.NewCookieStore(keys...)
+	a.sessionKey = sessionKeyID(cfg.SessionSecret)
 	a.sessions.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(cfg.SessionTTL.Seconds()),

@@ -11,7 +11,7 @@ import (
 
 // tokenManager signs and verifies as the App does, on now's time (nil: time.Now).
 func (a *App) tokenManager(now func() time.Time) *token.Manager {
-	return token.New(a.config.JWTSecret, a.config.JWTIssuer, a.config.TokenTTL, now)
+	return token.New(a.config.JWTSecret, a.config.JWTIssuer, a.config.TokenTTL, now).Accepting(a.config.JWTSecretPrevious)
 }
 
 // setClocks makes the App issue and verify tokens on tokenNow's time and

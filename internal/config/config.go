@@ -45,9 +45,14 @@ type Config struct {
 
 	JWTSecret     []byte
 	SessionSecret []byte
-	TokenTTL      time.Duration
-	JWTIssuer     string
-	SessionTTL    time.Duration
+	// JWTSecretPrevious and SessionSecretPrevious (optional) are also
+	// accepted, never used to sign: a key on its way in or out (README,
+	// "Rotating keys").
+	JWTSecretPrevious     []byte
+	SessionSecretPrevious []byte
+	TokenTTL              time.Duration
+	JWTIssuer             string
+	SessionTTL            time.Duration
 
 	AdminEmails []string
 	// MaxDomainsPerUser is how many domains an account may have, unless an
@@ -306,6 +311,8 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	c.MetricsToken = []byte(get("METRICS_TOKEN", ""))
 	c.JWTSecret = []byte(get("JWT_SECRET", ""))
 	c.SessionSecret = []byte(get("SESSION_SECRET", ""))
+	c.JWTSecretPrevious = []byte(get("JWT_SECRET_PREVIOUS", ""))
+	c.SessionSecretPrevious = []byte(get("SESSION_SECRET_PREVIOUS", ""))
 	if c.Production() {
 		for _, s := range []struct {
 			name string
