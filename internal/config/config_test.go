@@ -219,6 +219,9 @@ func TestBadValues(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s=%q: error %v, want one saying %q", tc.key, tc.value, err, tc.wantErr)
 			}
+			if tc.key == "REDIS_URL" && strings.Contains(err.Error(), ":pw@") {
+				t.Errorf("the error shows REDIS_URL's password: %v", err)
+			}
 		})
 	}
 }
