@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), lo
 	if err != nil {
 		return err
 	}
+	defer app.Close()
 	return app.Run(ctx, func(addr string) {
 		if ready != nil {
 			ready <- addr

@@ -34,7 +34,7 @@ var (
 )
 
 // allow counts one request under p for key in lim; false (Retry-After set) past it.
-func (a *App) allow(c echo.Context, lim *ratelimit.Limiter[string], key string, p ratelimit.Policy, setRetry bool) bool {
+func (a *App) allow(c echo.Context, lim ratelimit.Limiter[string], key string, p ratelimit.Policy, setRetry bool) bool {
 	if !a.limits.on {
 		return true
 	}

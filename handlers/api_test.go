@@ -291,7 +291,8 @@ func verifyCases(t *testing.T, f *apiFixture) []apiCase {
 		{"BEARER token", verifyReq("BEARER " + f.tok), 200, "api.token.valid", ""},
 		{"Bearer token with extra spaces", verifyReq("Bearer   " + f.tok + "  "), 200, "api.token.valid", ""},
 		{"control: re-signed with the key, nothing changed", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, nil)), 200, "api.token.valid", ""},
-		{"unrelated kid header, signed with the key", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, map[string]any{"kid": "k1"})), 200, "api.token.valid", ""},
+		{"the key's kid header, signed with the key", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, map[string]any{"kid": token.KeyID(key)})), 200, "api.token.valid", ""},
+		{"an unknown kid header, signed with the key", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, good, map[string]any{"kid": "k1"})), 401, "api.token.invalid", ""},
 
 		{"expired, nothing else wrong", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
 		{"expired, raw", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
@@ -410,8 +411,8 @@ func TestIssuedTokenClaims(t *testing.T) {
 		}
 
 		header := decodeSegment(t, strings.Split(b.Token, ".")[0])
-		if header["alg"] != "HS256" || header["typ"] != "JWT" || len(header) != 2 {
-			t.Errorf("header %v, want alg HS256 and typ JWT only", header)
+		if header["alg"] != "HS256" || header["typ"] != "JWT" || header["kid"] != token.KeyID(s.app.config.JWTSecret) || len(header) != 3 {
+			t.Errorf("header %v, want alg HS256, typ JWT and the key's kid only", header)
 		}
 		c := jwtPayload(t, b.Token)
 		num := func(k string) int64 {
@@ -717,7 +718,7 @@ func TestTokenAPIInternalErrors(t *testing.T) {
 	tok := s.issueToken(t, sec)
 	// The same database and keys, with parts missing: every request panics.
 	app, logs := buildApp(t, s.app.db, testConfig(), false, func(a *App) {
-		a.access = access.New(nil, a.tokenManager(nil), nil, apiLimits(a.config, nil))
+		a.access = access.New(nil, a.tokenManager(nil), nil, apiLimits(a.config, a.limitStore, nil))
 	})
 	broken := serveApp(t, app, logs)
 	for _, req := range []apiReq{jsonSecret(sec), verifyReq(tok)} {

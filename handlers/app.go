@@ -20,6 +20,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/domaincache"
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/internal/token"
 	"github.com/nodebird/nodebird-api/internal/usage"
 	"github.com/nodebird/nodebird-api/models"
@@ -47,14 +48,19 @@ type App struct {
 	access *access.Service
 	// limits are the portal's (the API's are the access service's).
 	limits *portalLimits
+	// limitStore is the Redis every limit is counted in (REDIS_URL), or
+	// nil: the limits count in memory.
+	limitStore *ratelimit.Store
 	// metrics are served at /metrics (or on METRICS_ADDR).
 	metrics *metrics
 	// mail sends the mails to account owners (mail.go).
 	mail *mailer
 
-	sessions  *sessions.CookieStore
-	templates map[string]*pageTemplate
-	static    fs.FS
+	sessions *sessions.CookieStore
+	// sessionKey names SESSION_SECRET in the cookies it makes (keyMadeWith).
+	sessionKey string
+	templates  map[string]*pageTemplate
+	static     fs.FS
 
 	// web serves the portal, api serves /v1 (routes.go); handler mounts
 	// both: the whole application as one http.Handler.
@@ -84,10 +90,20 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	a.domains.MaxPerUser = cfg.MaxDomainsPerUser // 0 (tests only: Load asks at least 1): no limit
 	a.cache = domaincache.New(a.domains, cfg.DomainCacheMax, log)
 	a.tokenCounts = usage.New(a.usageStats, log)
-	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil),
-		a.tokenCounts, apiLimits(cfg, nil))
-	a.limits = newPortalLimits(cfg, nil)
-	a.metrics = newMetrics(db, log)
+	if cfg.RedisURL != "" {
+		client, err := ratelimit.OpenRedis(cfg.RedisURL, cfg.RedisTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		a.limitStore = ratelimit.NewStore(client, redisPrefix, cfg.RedisTimeout, log)
+		// Redis not answering at start is not fatal: the limits count
+		// locally until the probe finds it.
+		_ = a.limitStore.Probe(context.Background())
+	}
+	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil).Accepting(cfg.JWTSecretPrevious),
+		a.tokenCounts, apiLimits(cfg, a.limitStore, nil))
+	a.limits = newPortalLimits(cfg, a.limitStore, nil)
+	a.metrics = newMetrics(db, log, a.limitStore)
 	var err error
 	if a.templates, err = parseTemplates(files); err != nil {
 		return nil, err
@@ -98,7 +114,15 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	if a.mail, err = newMailer(a, files); err != nil {
 		return nil, err
 	}
-	a.sessions = sessions.NewCookieStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block")[:32])
+	// Cookies are made with SESSION_SECRET's keys; those of
+	// SESSION_SECRET_PREVIOUS are accepted too (securecookie tries each
+	// pair), and such a cookie is made again with the current keys.
+	keys := [][]byte{derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block")[:32]}
+	if len(cfg.SessionSecretPrevious) > 0 {
+		keys = append(keys, derive(cfg.SessionSecretPrevious, "session-hash"), derive(cfg.SessionSecretPrevious, "session-block")[:32])
+	}
+	a.sessions = sessions.NewCookieStore(keys...)
+	a.sessionKey = sessionKeyID(cfg.SessionSecret)
 	a.sessions.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(cfg.SessionTTL.Seconds()),
@@ -108,6 +132,17 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	}
 	a.routes()
 	return a, nil
+}
+
+// redisPrefix starts the name of every key the limits keep in Redis.
+const redisPrefix = "nodebird:limit:"
+
+// Close releases what New opened besides the database (the Redis client).
+func (a *App) Close() error {
+	if a.limitStore != nil {
+		return a.limitStore.Close()
+	}
+	return nil
 }
 
 // derive makes an independent key for one purpose from a configured secret.

@@ -104,6 +104,7 @@ func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hook
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { app.Close() })
 	for _, hook := range hooks {
 		hook(app)
 	}

@@ -37,19 +37,23 @@ type portalLimits struct {
 	on bool
 	// Separate tables, so that flooding one kind of key (many IPs) cannot
 	// evict another (an account's count).
-	ips      *ratelimit.Limiter[string] // logins and sign-ups per client network
-	pairs    *ratelimit.Limiter[string] // logins per account and client network
-	accounts *ratelimit.Limiter[string] // logins per account, and its slow lane
+	ips      ratelimit.Limiter[string] // logins and sign-ups per client network
+	pairs    ratelimit.Limiter[string] // logins per account and client network
+	accounts ratelimit.Limiter[string] // logins per account, and its slow lane
 
 	loginAccount, loginIP, loginCeiling, loginSlow, joinIP ratelimit.Policy
 }
 
-func newPortalLimits(cfg *config.Config, now func() time.Time) *portalLimits {
+// newPortalLimits counts in store (nil: in memory).
+func newPortalLimits(cfg *config.Config, store *ratelimit.Store, now func() time.Time) *portalLimits {
+	table := func(name string) ratelimit.Limiter[string] {
+		return ratelimit.Table(store, name, func(k string) string { return k }, cfg.RateLimitKeys, now)
+	}
 	return &portalLimits{
 		on:           cfg.RateLimits,
-		ips:          ratelimit.New[string](cfg.RateLimitKeys, now),
-		pairs:        ratelimit.New[string](cfg.RateLimitKeys, now),
-		accounts:     ratelimit.New[string](cfg.RateLimitKeys, now),
+		ips:          table("ip"),
+		pairs:        table("login-pair"),
+		accounts:     table("login-account"),
 		loginAccount: ratelimit.Policy{Name: "login-account", Quota: cfg.LoginFailsAccount, Window: cfg.LoginWindow},
 		loginIP:      ratelimit.Policy{Name: "login-ip", Quota: cfg.LoginFailsIP, Window: cfg.LoginWindow},
 		loginCeiling: ratelimit.Policy{Name: "login-ceiling", Quota: cfg.LoginAccountCeiling, Window: cfg.LoginWindow},
@@ -58,8 +62,9 @@ func newPortalLimits(cfg *config.Config, now func() time.Time) *portalLimits {
 	}
 }
 
-// apiLimits are the API's quotas, from the settings.
-func apiLimits(cfg *config.Config, now func() time.Time) access.Limits {
+// apiLimits are the API's quotas, from the settings, counted in store
+// (nil: in memory).
+func apiLimits(cfg *config.Config, store *ratelimit.Store, now func() time.Time) access.Limits {
 	return access.Limits{
 		On:           cfg.RateLimits,
 		TokenFree:    ratelimit.Policy{Name: "token-free", Quota: cfg.FreeTokenRPM, Window: time.Minute},
@@ -68,6 +73,7 @@ func apiLimits(cfg *config.Config, now func() time.Time) access.Limits {
 		Shares:       cfg.ClientShares,
 		BadSecret:    ratelimit.Policy{Name: "bad-secret", Quota: cfg.BadSecretRPM, Window: time.Minute},
 		MaxKeys:      cfg.RateLimitKeys,
+		Store:        store,
 		Now:          now,
 	}
 }
@@ -271,7 +277,7 @@ func (a *App) loginNotCounted(n *loginCount) {
 	l := a.limits
 	for _, k := range []struct {
 		key string
-		in  *ratelimit.Limiter[string]
+		in  ratelimit.Limiter[string]
 	}{{n.ip, l.ips}, {n.pair, l.pairs}, {n.account, l.accounts}, {n.slow, l.accounts}} {
 		if k.key != "" {
 			k.in.Release(k.key)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -44,7 +45,9 @@ type metrics struct {
 	http http.Handler
 }
 
-func newMetrics(db *gorm.DB, log *slog.Logger) *metrics {
+// newMetrics makes the metrics, with the Redis limits' state when store
+// is set (REDIS_URL).
+func newMetrics(db *gorm.DB, log *slog.Logger, store *ratelimit.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -81,6 +84,20 @@ func newMetrics(db *gorm.DB, log *slog.Logger) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if store != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "nodebird_rate_limits_local",
+			Help: "1 while the rate limits count on this instance alone because Redis does not answer, 0 while they count in Redis.",
+		}, func() float64 {
+			if store.Local() {
+				return 1
+			}
+			return 0
+		}), prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nodebird_redis_round_trips_total",
+			Help: "Commands and pipelines sent to Redis by the rate limits (one per counted request, plus the probes).",
+		}, func() float64 { return float64(store.RoundTrips()) }))
+	}
 	if sqlDB, err := db.DB(); err == nil {
 		// go_sql_* metrics: open, in use and idle connections, waits, closes.
 		m.reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "nodebird"))

@@ -57,6 +57,9 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 		var g errgroup.Group
 		g.Go(func() error { a.cache.Run(background, cfg.CacheRefresh); return nil })
 		g.Go(func() error { a.tokenCounts.Run(background, cfg.UsageFlush); return nil })
+		if a.limitStore != nil {
+			g.Go(func() error { a.limitStore.Run(background, cfg.RedisProbe); return nil })
+		}
 		loops <- g.Wait()
 	}()
 

@@ -27,7 +27,17 @@ const (
 	keyVersion = "sv"
 	keyCSRF    = "csrf"
 	keyStarted = "started"
+	// keyMadeWith names the session key a cookie was made with
+	// (sessionKeyID), so that one made with SESSION_SECRET_PREVIOUS is
+	// made again with the current key.
+	keyMadeWith = "key"
 )
+
+// sessionKeyID names a session secret in the cookies made with it: a
+// digest, never the secret.
+func sessionKeyID(secret []byte) string {
+	return base64.RawURLEncoding.EncodeToString(derive(secret, "session-key-id")[:9])
+}
 
 // sessionState is the request's view of the portal session.
 type sessionState struct {
@@ -155,8 +165,12 @@ func (a *App) loadSession(c echo.Context) (*sessionState, error) {
 		s.Values[keyCSRF] = randomToken()
 		ws.dirty = true
 	}
+	if !s.IsNew && len(a.config.SessionSecretPrevious) > 0 && s.Values[keyMadeWith] != a.sessionKey {
+		ws.dirty = true // made with the previous key (or before cookies named theirs): made again
+	}
 	c.Response().Before(func() {
 		if ws.dirty {
+			s.Values[keyMadeWith] = a.sessionKey
 			s.Options.Secure = a.config.Production() || c.IsTLS()
 			if err := s.Save(req, c.Response().Writer); err != nil {
 				a.log.Error("saving session", "err", err)

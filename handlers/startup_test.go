@@ -70,7 +70,7 @@ func TestServingWhileTheViewLoads(t *testing.T) {
 		cfg.UsageFlush, cfg.ShutdownGrace = time.Second, 5*time.Second
 		app, logs := buildApp(t, db, cfg, false, func(a *App) {
 			a.cache = domaincache.New(gatedDomains{a.domains, gate}, cfg.DomainCacheMax, a.log)
-			a.access = access.New(a.cache, a.tokenManager(nil), a.tokenCounts, apiLimits(a.config, nil))
+			a.access = access.New(a.cache, a.tokenManager(nil), a.tokenCounts, apiLimits(a.config, a.limitStore, nil))
 		})
 		runCtx, stop := context.WithCancel(ctx)
 		addr, done := make(chan string, 1), make(chan error, 1)

@@ -152,8 +152,12 @@ type Limits struct {
 	// BadSecret: unknown or malformed secrets a client network may send
 	// before it is refused without a lookup.
 	BadSecret ratelimit.Policy
-	// MaxKeys bounds the keys each limiter holds.
+	// MaxKeys bounds the keys each limiter holds (in memory).
 	MaxKeys int
+	// Store, when set, is the Redis the limits are counted in, shared by
+	// every instance (in memory while it does not answer); nil counts in
+	// memory.
+	Store *ratelimit.Store
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -165,11 +169,22 @@ type quotaKey struct {
 	domain uint64
 }
 
+// redisKey names the count in Redis: t:42 (tokens), v:42 (verifications).
+func (k quotaKey) redisKey() string {
+	if k.verify {
+		return "v:" + strconv.FormatUint(k.domain, 10)
+	}
+	return "t:" + strconv.FormatUint(k.domain, 10)
+}
+
 // shareKey names one client network's count under a domain's quota.
 type shareKey struct {
 	quotaKey
 	network netip.Prefix
 }
+
+// redisKey names the count in Redis: t:42|198.51.100.7/32.
+func (k shareKey) redisKey() string { return k.quotaKey.redisKey() + "|" + k.network.String() }
 
 // quota is a domain's quota and the share of it one client network may
 // take (share.Quota is 0 when no share applies).
@@ -185,9 +200,9 @@ type Service struct {
 	tokenFree, tokenPremium, verify quota
 	// Each kind of key has its own table, so that flooding one (many
 	// client networks) cannot evict another (a domain's count).
-	quotas  *ratelimit.Limiter[quotaKey]
-	shares  *ratelimit.Limiter[shareKey]
-	guesses *ratelimit.Limiter[netip.Prefix]
+	quotas  ratelimit.Limiter[quotaKey]
+	shares  ratelimit.Limiter[shareKey]
+	guesses ratelimit.Limiter[netip.Prefix]
 }
 
 // New returns a Service over the domain view, the token signer and the
@@ -195,9 +210,9 @@ type Service struct {
 func New(domains *domaincache.Cache, tokens *token.Manager, counter *usage.Counter, limits Limits) *Service {
 	s := &Service{
 		domains: domains, tokens: tokens, usage: counter, limits: limits,
-		quotas:  ratelimit.New[quotaKey](limits.MaxKeys, limits.Now),
-		shares:  ratelimit.New[shareKey](limits.MaxKeys, limits.Now),
-		guesses: ratelimit.New[netip.Prefix](limits.MaxKeys, limits.Now),
+		quotas:  ratelimit.Table(limits.Store, "quota", quotaKey.redisKey, limits.MaxKeys, limits.Now),
+		shares:  ratelimit.Table(limits.Store, "share", shareKey.redisKey, limits.MaxKeys, limits.Now),
+		guesses: ratelimit.Table(limits.Store, "bad-secret", netip.Prefix.String, limits.MaxKeys, limits.Now),
 	}
 	for _, q := range []struct {
 		into *quota
@@ -238,24 +253,49 @@ type Issued struct {
 }
 
 // Issue exchanges a client secret for a token.
+//
+// Its limits take one round trip when they are counted in Redis and the
+// secret is malformed or in the domain view; a secret the view does not
+// hold takes two, as the bad-secret count is checked before the database
+// is asked.
 func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*Issued, error) {
-	if lim := s.guessing(cl); lim != nil { // too many bad secrets: no lookup at all
-		return nil, &Error{Reason: RateLimited, Limits: lim}
+	if !secret.WellFormed(clientSecret) { // a typo or a guess: no lookup
+		return nil, s.guessed(cl, MalformedSecret)
 	}
-	d, err := s.activeDomain(ctx, clientSecret)
-	if err != nil {
-		if r := ReasonOf(err); r == UnknownSecret || r == MalformedSecret {
-			err.(*Error).Limits = s.countGuess(cl)
+	sum := secret.Sum(clientSecret)
+	d, inView := s.domains.Cached(sum)
+	if !inView {
+		if lim := s.guessing(cl); lim != nil { // too many bad secrets: no lookup at all
+			return nil, &Error{Reason: RateLimited, Limits: lim}
+		}
+		var err error
+		switch d, err = s.domains.Lookup(ctx, sum); {
+		case errors.Is(err, models.ErrNoRecord):
+			return nil, s.guessed(cl, UnknownSecret)
+		case err != nil: // the database cannot tell: never a misleading UnknownSecret
+			return nil, &Error{Reason: Unavailable, Err: err}
+		}
+	}
+	if !d.Active {
+		err := s.guessed(cl, UnknownSecret)
+		if ReasonOf(err) == UnknownSecret {
+			s.usage.Refused(d.ID)
 		}
 		return nil, err
 	}
 	if cl.Browser && cl.OriginHost != d.Host {
+		// A client past its bad secrets learns nothing of this one.
+		if lim := s.guessing(cl); lim != nil {
+			return nil, &Error{Reason: RateLimited, Limits: lim}
+		}
 		s.usage.Refused(d.ID)
 		return nil, &Error{Reason: WrongOrigin}
 	}
-	lim, ok := s.take(quotaKey{domain: d.ID}, s.tokenQuota(d.Plan), cl.Network)
+	lim, ok, guessing := s.takeToken(quotaKey{domain: d.ID}, s.tokenQuota(d.Plan), cl.Network)
 	if !ok {
-		s.usage.Refused(d.ID)
+		if !guessing {
+			s.usage.Refused(d.ID)
+		}
 		return nil, &Error{Reason: RateLimited, Limits: lim}
 	}
 	tok, claims, err := s.tokens.Issue(token.Subject{
@@ -267,26 +307,6 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 	}
 	s.usage.Issued(d.ID)
 	return &Issued{Token: tok, Claims: claims, Plan: d.Plan, Limits: lim}, nil
-}
-
-// activeDomain finds the active domain whose client secret is cs, from
-// memory or else the database; Unavailable when the database cannot tell
-// (never a misleading UnknownSecret).
-func (s *Service) activeDomain(ctx context.Context, cs string) (domaincache.Entry, error) {
-	if !secret.WellFormed(cs) { // a typo or a guess: no lookup
-		return domaincache.Entry{}, &Error{Reason: MalformedSecret}
-	}
-	d, err := s.domains.Lookup(ctx, secret.Sum(cs))
-	switch {
-	case errors.Is(err, models.ErrNoRecord):
-		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
-	case err != nil:
-		return domaincache.Entry{}, &Error{Reason: Unavailable, Err: err}
-	case !d.Active:
-		s.usage.Refused(d.ID)
-		return domaincache.Entry{}, &Error{Reason: UnknownSecret}
-	}
-	return d, nil
 }
 
 func (s *Service) tokenQuota(plan string) quota {
@@ -363,6 +383,32 @@ func (s *Service) take(key quotaKey, q quota, network netip.Prefix) ([]Limit, bo
 	return []Limit{{Policy: q.domain, Result: rd}, {Policy: q.share, Result: rs}}, rd.Allowed && rs.Allowed
 }
 
+// takeToken is take for a token: counted only while the client network
+// has not spent its bad secrets (guessing and the bad-secret limit
+// otherwise), in one step (one round trip in Redis).
+func (s *Service) takeToken(key quotaKey, q quota, network netip.Prefix) (lim []Limit, ok, guessing bool) {
+	if !s.limits.On {
+		return nil, true, false
+	}
+	bad := s.limits.BadSecret
+	g := ratelimit.Gate[netip.Prefix]{L: s.guesses, Key: network, Limit: bad.Quota, Per: bad.Window}
+	var rg ratelimit.Result
+	if q.share.Quota == 0 {
+		var r ratelimit.Result
+		if rg, r = ratelimit.AllowGated(g, s.quotas, key, q.domain.Quota, q.domain.Window); rg.Allowed {
+			return []Limit{{Policy: q.domain, Result: r}}, r.Allowed, false
+		}
+	} else {
+		var rd, rs ratelimit.Result
+		rg, rd, rs = ratelimit.AllowBothGated(g, s.quotas, key, q.domain.Quota,
+			s.shares, shareKey{quotaKey: key, network: network}, q.share.Quota, q.domain.Window)
+		if rg.Allowed {
+			return []Limit{{Policy: q.domain, Result: rd}, {Policy: q.share, Result: rs}}, rd.Allowed && rs.Allowed, false
+		}
+	}
+	return []Limit{{Policy: bad, Result: rg}}, false, true
+}
+
 // guessing is the bad-secret limit when this client network has spent it
 // (it is checked before any lookup, so that guessing stays slow), else nil.
 func (s *Service) guessing(cl Client) []Limit {
@@ -376,13 +422,21 @@ func (s *Service) guessing(cl Client) []Limit {
 	return nil
 }
 
-// countGuess counts an unknown or malformed secret against the client network.
-func (s *Service) countGuess(cl Client) []Limit {
+// guessed counts an unknown, malformed or retired secret against the
+// client network: reason (UnknownSecret, MalformedSecret) with the count, or RateLimited when the
+// network had spent its bad secrets (then nothing is counted: Allow
+// refuses exactly when Peek would).
+func (s *Service) guessed(cl Client, reason Reason) error {
 	if !s.limits.On {
-		return nil
+		return &Error{Reason: reason}
 	}
 	p := s.limits.BadSecret
-	return []Limit{{Policy: p, Result: s.guesses.Allow(cl.Network, p.Quota, p.Window)}}
+	r := s.guesses.Allow(cl.Network, p.Quota, p.Window)
+	lim := []Limit{{Policy: p, Result: r}}
+	if !r.Allowed {
+		return &Error{Reason: RateLimited, Limits: lim}
+	}
+	return &Error{Reason: reason, Limits: lim}
 }
 
 // Limits are the quotas the service applies.

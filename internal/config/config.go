@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,9 +45,14 @@ type Config struct {
 
 	JWTSecret     []byte
 	SessionSecret []byte
-	TokenTTL      time.Duration
-	JWTIssuer     string
-	SessionTTL    time.Duration
+	// JWTSecretPrevious and SessionSecretPrevious (optional) are also
+	// accepted, never used to sign: a key on its way in or out (README,
+	// "Rotating keys").
+	JWTSecretPrevious     []byte
+	SessionSecretPrevious []byte
+	TokenTTL              time.Duration
+	JWTIssuer             string
+	SessionTTL            time.Duration
 
 	AdminEmails []string
 	// MaxDomainsPerUser is how many domains an account may have, unless an
@@ -77,7 +83,15 @@ type Config struct {
 	JoinPerHourIP int
 	// RateLimitKeys bounds the keys each limiter keeps in memory.
 	RateLimitKeys int
-	BodyLimit     string
+	// RedisURL, when set (redis://[:password@]host:port/db, or rediss://
+	// for TLS), is the Redis every limit is counted in, shared by all
+	// instances. RedisTimeout bounds each call to it: past it, or on any
+	// fault, the limits count in memory until a probe, every RedisProbe,
+	// finds Redis answering again.
+	RedisURL     string
+	RedisTimeout time.Duration
+	RedisProbe   time.Duration
+	BodyLimit    string
 
 	Metrics     bool
 	MetricsAddr string // empty: served by the app itself at /metrics
@@ -181,6 +195,9 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		LoginWindow:       dur("LOGIN_WINDOW", "15m"),
 		JoinPerHourIP:     num("JOIN_MAX_PER_HOUR_IP", 20),
 		RateLimitKeys:     num("RATE_LIMIT_KEYS", 100000),
+		RedisURL:          get("REDIS_URL", ""),
+		RedisTimeout:      dur("REDIS_TIMEOUT", "50ms"),
+		RedisProbe:        dur("REDIS_PROBE", "1s"),
 		BodyLimit:         get("BODY_LIMIT", "64K"),
 		Metrics:           flag("METRICS", true),
 		MetricsAddr:       get("METRICS_ADDR", ""),
@@ -245,6 +262,12 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 			errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port (such as 127.0.0.1:9102 or :9102)", c.MetricsAddr))
 		}
 	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			// The value is not repeated: it may hold a password.
+			errs = append(errs, errors.New("REDIS_URL: not a URL such as redis://:password@host:6379/0 (or rediss:// for TLS)"))
+		}
+	}
 	if c.DBMaxOpenConns < 1 {
 		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS: must be at least 1"))
 	}
@@ -264,6 +287,8 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 		{"HTTP_READ_TIMEOUT", c.ReadTimeout, 100 * time.Millisecond},
 		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout, 100 * time.Millisecond},
 		{"USAGE_FLUSH", c.UsageFlush, time.Second},
+		{"REDIS_TIMEOUT", c.RedisTimeout, time.Millisecond},
+		{"REDIS_PROBE", c.RedisProbe, 10 * time.Millisecond},
 	} {
 		if d.v < d.least && !bad[d.name] {
 			errs = append(errs, fmt.Errorf("%s: must be at least %s", d.name, d.least))
@@ -294,6 +319,8 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	c.MetricsToken = []byte(get("METRICS_TOKEN", ""))
 	c.JWTSecret = []byte(get("JWT_SECRET", ""))
 	c.SessionSecret = []byte(get("SESSION_SECRET", ""))
+	c.JWTSecretPrevious = []byte(get("JWT_SECRET_PREVIOUS", ""))
+	c.SessionSecretPrevious = []byte(get("SESSION_SECRET_PREVIOUS", ""))
 	if c.Production() {
 		for _, s := range []struct {
 			name string

@@ -61,6 +61,9 @@ func TestDefaults(t *testing.T) {
 		{"RATE_CLIENT_SHARES", c.ClientShares, 5},
 		{"BCRYPT_COST", c.BcryptCost, 12},
 		{"TRUSTED_PROXIES", len(c.TrustedProxies), 0},
+		{"REDIS_URL", c.RedisURL, ""},
+		{"REDIS_TIMEOUT", c.RedisTimeout, 50 * time.Millisecond},
+		{"REDIS_PROBE", c.RedisProbe, time.Second},
 		{"production", c.Production(), false},
 	} {
 		if tc.got != tc.want {
@@ -75,13 +78,15 @@ func TestSettingsAreRead(t *testing.T) {
 		"DB_MAX_OPEN_CONNS": "50", "DB_MAX_IDLE_CONNS": "10", "METRICS": "off", "METRICS_ADDR": ":9102",
 		"SHUTDOWN_DRAIN": "5s", "SHUTDOWN_GRACE": "30s", "ADMIN_EMAILS": " A@Example.com ,b@example.com,",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1 ,::1,fd00::/8",
+		"REDIS_URL":       "rediss://:pw@cache:6380/2", "REDIS_TIMEOUT": "80ms", "REDIS_PROBE": "2s",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 0 || c.DBDriver != "mysql" || c.DBQueryTimeout != 2*time.Second || c.DBMaxOpenConns != 50 ||
 		c.DBMaxIdleConns != 10 || c.Metrics || c.MetricsAddr != ":9102" || c.ShutdownDrain != 5*time.Second ||
-		c.ShutdownGrace != 30*time.Second {
+		c.ShutdownGrace != 30*time.Second || c.RedisURL != "rediss://:pw@cache:6380/2" ||
+		c.RedisTimeout != 80*time.Millisecond || c.RedisProbe != 2*time.Second {
 		t.Errorf("settings not read: %+v", c)
 	}
 	if strings.Join(c.AdminEmails, ",") != "a@example.com,b@example.com" {
@@ -204,12 +209,19 @@ func TestBadValues(t *testing.T) {
 		{"proxy host name", "TRUSTED_PROXIES", "10.0.0.1,proxy.internal", `TRUSTED_PROXIES: "proxy.internal" is neither an IP address nor a CIDR range`},
 		{"proxy bad CIDR", "TRUSTED_PROXIES", "10.0.0.0/33", `TRUSTED_PROXIES: "10.0.0.0/33"`},
 		{"metrics address without port", "METRICS_ADDR", "localhost", `METRICS_ADDR: "localhost" is not host:port`},
+		{"redis URL of another scheme", "REDIS_URL", "http://:pw@cache:6379/0", "REDIS_URL: not a URL such as redis://"},
+		{"redis URL without host", "REDIS_URL", "redis:///0", "REDIS_URL: not a URL such as redis://"},
+		{"redis timeout zero", "REDIS_TIMEOUT", "0s", "REDIS_TIMEOUT: must be at least 1ms"},
+		{"redis probe constant", "REDIS_PROBE", "1ms", "REDIS_PROBE: must be at least 10ms"},
 		{"data dir is a file", "DATA_DIR", notADir, "creating " + notADir + " for the development secrets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, map[string]string{tc.key: tc.value})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s=%q: error %v, want one saying %q", tc.key, tc.value, err, tc.wantErr)
+			}
+			if tc.key == "REDIS_URL" && strings.Contains(err.Error(), ":pw@") {
+				t.Errorf("the error shows REDIS_URL's password: %v", err)
 			}
 		})
 	}

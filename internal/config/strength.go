@@ -245,11 +245,13 @@ func weakSecret(name string, v []byte) string {
 
 // checkSecretStrength refuses, in production, the secret settings that are
 // too easy to guess (JWT_SECRET and SESSION_SECRET missing or too short
-// are refused in Load; METRICS_TOKEN is optional, but when set it is held
-// to the same length), and in development logs a warning for each that
+// are refused in Load; METRICS_TOKEN, JWT_SECRET_PREVIOUS and
+// SESSION_SECRET_PREVIOUS are optional, but when set they are held to the
+// same length), and in development logs a warning for each that
 // production would refuse.
 func (c *Config) checkSecretStrength(log *slog.Logger) []error {
-	secrets := map[string][]byte{"JWT_SECRET": c.JWTSecret, "SESSION_SECRET": c.SessionSecret, "METRICS_TOKEN": c.MetricsToken}
+	secrets := map[string][]byte{"JWT_SECRET": c.JWTSecret, "SESSION_SECRET": c.SessionSecret, "METRICS_TOKEN": c.MetricsToken,
+		"JWT_SECRET_PREVIOUS": c.JWTSecretPrevious, "SESSION_SECRET_PREVIOUS": c.SessionSecretPrevious}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		v := secrets[name]
@@ -257,8 +259,8 @@ func (c *Config) checkSecretStrength(log *slog.Logger) []error {
 			continue
 		}
 		if c.Production() && len(v) < MinSecretLen {
-			if name == "METRICS_TOKEN" {
-				errs = append(errs, fmt.Errorf("METRICS_TOKEN: at least %d bytes in production (openssl rand -hex 32)", MinSecretLen))
+			if name != "JWT_SECRET" && name != "SESSION_SECRET" { // those two are refused in Load
+				errs = append(errs, fmt.Errorf("%s: at least %d bytes in production (openssl rand -hex 32)", name, MinSecretLen))
 			}
 			continue
 		}

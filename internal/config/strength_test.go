@@ -159,3 +159,37 @@ func TestMetricsToken(t *testing.T) {
 		t.Errorf("development refused a short METRICS_TOKEN: %v", err)
 	}
 }
+
+// The previous keys of a rotation are held to the rules of the current ones.
+func TestPreviousSecrets(t *testing.T) {
+	const generated = "2c7d0e5b8f1a4c9e3b6d0f2a5c8e1b4d7f0a3c6e9b2d5f8a1c4e7b0d3f6a9c2e"
+	for _, name := range []string{"JWT_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS"} {
+		for _, tc := range []struct {
+			name, value string
+			wantErr     string // "" loads
+		}{
+			{"unset", "", ""},
+			{"generated", generated, ""},
+			{"too short", "2c7d0e5b8f1a4c9e", name + ": at least 32 bytes in production"},
+			{"easy to guess", "my-super-secret-key-for-production", name + ": too easy to guess"},
+		} {
+			t.Run(name+" "+tc.name, func(t *testing.T) {
+				c, err := load(t, map[string]string{"APP_ENV": "production", "JWT_SECRET": goodJWT, "SESSION_SECRET": goodSession, name: tc.value,
+					"SMTP_URL": prodSMTP, "BASE_URL": prodBase})
+				switch {
+				case tc.wantErr == "" && err != nil:
+					t.Fatal(err)
+				case tc.wantErr == "":
+					got := map[string][]byte{"JWT_SECRET_PREVIOUS": c.JWTSecretPrevious, "SESSION_SECRET_PREVIOUS": c.SessionSecretPrevious}[name]
+					if string(got) != tc.value {
+						t.Errorf("%s read as %q", name, got)
+					}
+				case err == nil || !strings.Contains(err.Error(), tc.wantErr):
+					t.Errorf("error %v, want %q", err, tc.wantErr)
+				case strings.Contains(err.Error(), tc.value):
+					t.Errorf("the error shows the secret: %v", err)
+				}
+			})
+		}
+	}
+}

@@ -305,6 +305,19 @@ func (s *slots) add(r record) int32 {
 // hashKey is the byHash key of a secret's SHA-256.
 func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) }
 
+// Cached returns the (active or revoked) domain whose secret's SHA-256 is
+// sum, or whose previous secret it is within its overlap (as Lookup), from
+// memory only; false when the view does not hold it (Lookup then asks the
+// database).
+func (c *Cache) Cached(sum [sha256.Size]byte) (Entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if i, ok := c.byHash[hashKey(sum)]; ok && c.recs.at(i).hash == sum {
+		return c.recs.at(i).entry(), true
+	}
+	return c.prevEntryLocked(sum)
+}
+
 // Lookup returns the (active or revoked) domain whose secret's SHA-256
 // (secret.Sum) is sum: from memory, else from the database.
 // models.ErrNoRecord if none.
@@ -313,17 +326,9 @@ func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) 
 // with the previous secret version and the overlap's end (Entry.Until);
 // past the overlap it is ErrNoRecord.
 func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error) {
-	c.mu.RLock()
-	if i, ok := c.byHash[hashKey(sum)]; ok && c.recs.at(i).hash == sum {
-		e := c.recs.at(i).entry()
-		c.mu.RUnlock()
+	if e, ok := c.Cached(sum); ok {
 		return e, nil
 	}
-	if e, ok := c.prevEntryLocked(sum); ok {
-		c.mu.RUnlock()
-		return e, nil
-	}
-	c.mu.RUnlock()
 	// A miss: a secret created since the last refresh (perhaps on another
 	// instance), one evicted from a full index, a domain the load has not
 	// reached yet, or no such secret. The database decides; the per-IP

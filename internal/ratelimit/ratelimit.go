@@ -1,10 +1,14 @@
-// Package ratelimit counts requests per key in fixed windows, in memory,
-// with a hard bound on the number of keys it keeps.
+// Package ratelimit counts requests per key in fixed windows: a key's
+// window starts with its first request and lasts the policy's window; the
+// count starts over when it ends.
 //
 // A fixed window maps directly onto the IETF RateLimit header fields
-// (quota, remaining, seconds until reset). Each instance counts on its own:
-// with N instances behind a balancer the effective limit is up to N times
-// the configured one.
+// (quota, remaining, seconds until reset). Two implementations of Limiter
+// apply that rule: Memory (New) counts in this process, with a hard bound
+// on the number of keys it keeps, so that with N instances behind a
+// balancer the effective limit is up to N times the configured one; Redis
+// (NewRedis) counts in Redis, shared by every instance, and falls back to
+// its own Memory while Redis does not answer (see Store).
 package ratelimit
 
 import (
@@ -25,9 +29,26 @@ type Policy struct {
 	Window time.Duration
 }
 
-// Limiter counts per key of type K (a string, or a small struct that needs
-// no formatting). It is safe for concurrent use.
-type Limiter[K comparable] struct {
+// Limiter counts requests per key of type K against a limit per window.
+// Implementations are safe for concurrent use and never fail: a Redis
+// limiter that cannot reach Redis counts locally instead. AllowBoth counts
+// one request against two limiters of the same implementation at once.
+type Limiter[K comparable] interface {
+	// Allow counts one request for key against limit per window.
+	Allow(key K, limit int, per time.Duration) Result
+	// Peek reports whether one more request would be allowed, without counting it.
+	Peek(key K, limit int, per time.Duration) Result
+	// Release gives back one request counted by Allow in key's current
+	// window (an attempt that turned out not to count, such as a login
+	// that succeeded).
+	Release(key K)
+	// Reset forgets key (for example after a successful login).
+	Reset(key K)
+}
+
+// Memory is a Limiter counting in this process, per key of type K (a
+// string, or a small struct that needs no formatting).
+type Memory[K comparable] struct {
 	// id orders the locks AllowBoth takes across two limiters.
 	id      uint64
 	now     func() time.Time
@@ -60,12 +81,12 @@ func (r Result) ResetSeconds() int {
 	return max(1, int(math.Ceil(r.Reset.Seconds())))
 }
 
-// New returns a Limiter keeping at most maxKeys keys. now may be nil.
-func New[K comparable](maxKeys int, now func() time.Time) *Limiter[K] {
+// New returns a Memory limiter keeping at most maxKeys keys. now may be nil.
+func New[K comparable](maxKeys int, now func() time.Time) *Memory[K] {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Limiter[K]{id: lastID.Add(1), now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
+	l := &Memory[K]{id: lastID.Add(1), now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].windows = map[K]*window{}
 	}
@@ -75,23 +96,23 @@ func New[K comparable](maxKeys int, now func() time.Time) *Limiter[K] {
 // lastID numbers the limiters.
 var lastID atomic.Uint64
 
-func (l *Limiter[K]) shard(key K) *shard[K] {
+func (l *Memory[K]) shard(key K) *shard[K] {
 	return &l.shards[maphash.Comparable(l.seed, key)%shards]
 }
 
 // Allow counts one request for key against limit per window.
-func (l *Limiter[K]) Allow(key K, limit int, per time.Duration) Result {
+func (l *Memory[K]) Allow(key K, limit int, per time.Duration) Result {
 	return l.take(key, limit, per, 1)
 }
 
 // Peek reports whether one more request would be allowed, without counting it.
-func (l *Limiter[K]) Peek(key K, limit int, per time.Duration) Result {
+func (l *Memory[K]) Peek(key K, limit int, per time.Duration) Result {
 	return l.take(key, limit, per, 0)
 }
 
 // Release gives back one request counted by Allow in key's current window
 // (an attempt that turned out not to count, such as a login that succeeded).
-func (l *Limiter[K]) Release(key K) {
+func (l *Memory[K]) Release(key K) {
 	s := l.shard(key)
 	s.mu.Lock()
 	if w, ok := s.windows[key]; ok && w.count > 0 {
@@ -101,14 +122,14 @@ func (l *Limiter[K]) Release(key K) {
 }
 
 // Reset forgets key (for example after a successful login).
-func (l *Limiter[K]) Reset(key K) {
+func (l *Memory[K]) Reset(key K) {
 	s := l.shard(key)
 	s.mu.Lock()
 	delete(s.windows, key)
 	s.mu.Unlock()
 }
 
-func (l *Limiter[K]) take(key K, limit int, per time.Duration, n int) Result {
+func (l *Memory[K]) take(key K, limit int, per time.Duration, n int) Result {
 	now := l.now()
 	s := l.shard(key)
 	s.mu.Lock()
@@ -170,7 +191,7 @@ func (s *shard[K]) evict(now time.Time) {
 }
 
 // Len is the number of keys held.
-func (l *Limiter[K]) Len() int {
+func (l *Memory[K]) Len() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]

@@ -2,10 +2,18 @@
 // seed's claims id and nick, issuer, expiry, and the domain's secret version
 // so that rotating or revoking a secret retires the tokens issued under it.
 // golang-jwt signs and verifies every token.
+//
+// Keys rotate without an outage: a Manager signs with its current key and
+// also accepts a previous one (Accepting); each token names its key in
+// its kid header (KeyID, a digest, never the key), so the verifier picks
+// the key without trying both, and refuses a kid it does not know.
 package token
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -91,9 +99,14 @@ func (n *numericDate) UnmarshalJSON(b []byte) error {
 	return n.d.UnmarshalJSON(b)
 }
 
-// Manager signs and verifies tokens with one key and issuer.
+// Manager signs tokens with one key and issuer, and verifies them with
+// that key or a previous one.
 type Manager struct {
-	key    []byte
+	key []byte
+	kid string
+	// keys are the keys accepted, by KeyID: the current one and, with
+	// Accepting, the previous one.
+	keys   map[string][]byte
 	issuer string
 	ttl    time.Duration
 	now    func() time.Time
@@ -105,8 +118,9 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 	if now == nil {
 		now = time.Now
 	}
+	kid := KeyID(key)
 	return &Manager{
-		key: key, issuer: issuer, ttl: ttl, now: now,
+		key: key, kid: kid, keys: map[string][]byte{kid: key}, issuer: issuer, ttl: ttl, now: now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithIssuer(issuer),
@@ -117,6 +131,24 @@ func New(key []byte, issuer string, ttl time.Duration, now func() time.Time) *Ma
 			jwt.WithStrictDecoding(),
 		),
 	}
+}
+
+// KeyID names key in a token's kid header: the first 72 bits of
+// HMAC-SHA256(key, "nodebird jwt kid"), base64url; the key cannot be found
+// from it.
+func KeyID(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("nodebird jwt kid"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:9])
+}
+
+// Accepting makes m also accept tokens signed with previous (none when
+// empty); m never signs with it. It returns m.
+func (m *Manager) Accepting(previous []byte) *Manager {
+	if len(previous) > 0 {
+		m.keys[KeyID(previous)] = previous
+	}
+	return m
 }
 
 // TTL is the lifetime of issued tokens.
@@ -159,7 +191,9 @@ func (m *Manager) Issue(s Subject) (string, *Claims, error) {
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(m.key)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = m.kid
+	signed, err := t.SignedString(m.key)
 	if err != nil {
 		return "", nil, err
 	}
@@ -189,10 +223,23 @@ func (m *Manager) Verify(tok string) (*Claims, error) {
 	return nil, ErrInvalid
 }
 
+// keyFunc picks the key a token names in its kid: the current key or the
+// previous one, never both tried; an unknown kid is refused. A token
+// without a kid (issued before tokens carried one) is checked with the
+// current key only.
 func (m *Manager) keyFunc(t *jwt.Token) (any, error) {
 	// The parser already pinned HS256; this guards against a misconfiguration.
 	if t.Method != jwt.SigningMethodHS256 {
 		return nil, ErrInvalid
 	}
-	return m.key, nil
+	kid, named := t.Header["kid"]
+	if !named {
+		return m.key, nil
+	}
+	if s, ok := kid.(string); ok {
+		if key, ok := m.keys[s]; ok {
+			return key, nil
+		}
+	}
+	return nil, ErrInvalid
 }

@@ -142,12 +142,13 @@ var (
 )
 
 // keyHints are header fields that, in other systems, tell the verifier
-// where to find the key. Verify must ignore them.
+// where to find the key. Verify must ignore them. (kid is not among them:
+// it names one of the Manager's own keys, and an unknown one is refused;
+// see TestKeyRotation.)
 var keyHints = []struct {
 	name  string
 	value any
 }{
-	{"kid", "attacker-key"},
 	{"jku", "https://attacker.example/.well-known/jwks.json"},
 	{"jwk", map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(otherKey)}},
 	{"x5u", "https://attacker.example/cert.pem"},
@@ -350,7 +351,8 @@ func expiredTokens(tb testing.TB) []struct {
 	}{
 		{"expired, nothing else wrong (forged with the key)", hs(exp), token.ErrExpired},
 		{"expired, nothing else wrong (issued by the Manager)", issue(tb, testSubject, iat), token.ErrExpired},
-		{"expired, with an unrelated kid header", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, exp, map[string]any{"kid": "x"}), token.ErrExpired},
+		{"expired, with the key's kid header", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, exp, map[string]any{"kid": token.KeyID(testKey)}), token.ErrExpired},
+		{"expired, with an unknown kid header", tokentest.SignMethod(tb, jwt.SigningMethodHS256, testKey, exp, map[string]any{"kid": "x"}), token.ErrInvalid},
 
 		{"expired and wrong issuer", hs(with(exp, "iss", "someone-else")), token.ErrInvalid},
 		{"expired and missing issuer", hs(with(exp, "iss", absent{})), token.ErrInvalid},
@@ -680,8 +682,8 @@ func TestIssuedTokenVerifiesWithPlainHS256(t *testing.T) {
 	if err := decodeJSONSegment(parts[0], &header); err != nil {
 		t.Fatalf("header: %v", err)
 	}
-	if header["alg"] != "HS256" || header["typ"] != "JWT" || len(header) != 2 {
-		t.Errorf("header = %v, want exactly alg HS256 and typ JWT", header)
+	if header["alg"] != "HS256" || header["typ"] != "JWT" || header["kid"] != token.KeyID(testKey) || len(header) != 3 {
+		t.Errorf("header = %v, want exactly alg HS256, typ JWT and kid %s", header, token.KeyID(testKey))
 	}
 
 	var claims map[string]any

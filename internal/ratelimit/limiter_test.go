@@ -1,0 +1,377 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nodebird/nodebird-api/internal/faultproxy"
+	"github.com/nodebird/nodebird-api/internal/testredis"
+	"github.com/nodebird/nodebird-api/internal/testutil"
+)
+
+// testWindow is the scenarios' window: short, on a real clock (Redis counts
+// on its own), long enough for a scenario's requests to fit in it on a
+// busy machine.
+const testWindow = 600 * time.Millisecond
+
+// implementation makes three limiters (three tables) of one implementation.
+type implementation struct {
+	name string
+	new  func(t *testing.T) (a, b, c Limiter[string])
+}
+
+func identity(s string) string { return s }
+
+// implementations are the Limiters every scenario runs against.
+func implementations() []implementation {
+	return []implementation{
+		{"memory", func(t *testing.T) (Limiter[string], Limiter[string], Limiter[string]) {
+			return New[string](1000, nil), New[string](1000, nil), New[string](1000, nil)
+		}},
+		{"redis", func(t *testing.T) (Limiter[string], Limiter[string], Limiter[string]) {
+			s := testStore(t, testredis.Start(t), nil)
+			return Table(s, "a", identity, 1000, nil), Table(s, "b", identity, 1000, nil), Table(s, "c", identity, 1000, nil)
+		}},
+	}
+}
+
+// testStore is a Store on the Redis at addr, under a prefix of this test's
+// own; logs go to log (nil: discarded).
+func testStore(t *testing.T, addr string, log *slog.Logger) *Store {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := OpenRedis("redis://"+addr+"/0", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(c, "test:"+t.Name()+":", time.Second, log)
+	t.Cleanup(func() { s.Close() })
+	if err := s.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// inWindow reports whether r's reset is within a window.
+func inWindow(r Result) bool { return r.Reset > 0 && r.Reset <= testWindow }
+
+// scenarios are the rules every Limiter applies.
+var scenarios = []struct {
+	name string
+	run  func(t *testing.T, l, other, third Limiter[string])
+}{
+	{"fixed testWindow", func(t *testing.T, l, _, _ Limiter[string]) {
+		for i := 1; i <= 5; i++ {
+			if r := l.Allow("d:1", 5, testWindow); !r.Allowed || r.Remaining != 5-i || r.Limit != 5 || !inWindow(r) {
+				t.Fatalf("request %d: %+v", i, r)
+			}
+		}
+		if r := l.Allow("d:1", 5, testWindow); r.Allowed || r.Remaining != 0 || !inWindow(r) || r.ResetSeconds() != 1 {
+			t.Fatalf("6th request: %+v", r)
+		}
+		if r := l.Allow("d:2", 5, testWindow); !r.Allowed || r.Remaining != 4 {
+			t.Fatalf("another key was affected: %+v", r)
+		}
+		if p := l.Peek("d:1", 5, testWindow); p.Allowed || p.Remaining != 0 {
+			t.Fatalf("peek over the limit: %+v", p)
+		}
+		time.Sleep(testWindow + 50*time.Millisecond) // the window ends: a fresh one starts
+		if r := l.Allow("d:1", 5, testWindow); !r.Allowed || r.Remaining != 4 {
+			t.Fatalf("after the window: %+v", r)
+		}
+		l.Reset("d:1")
+		if p := l.Peek("d:1", 5, testWindow); !p.Allowed || p.Remaining != 5 || p.Reset != testWindow {
+			t.Fatalf("after reset: %+v", p)
+		}
+		if r := l.Allow("zero", 0, testWindow); r.Allowed {
+			t.Fatal("a zero limit allowed a request")
+		}
+	}},
+	{"peek does not count", func(t *testing.T, l, _, _ Limiter[string]) {
+		for range 20 {
+			l.Peek("k", 1, testWindow)
+		}
+		if r := l.Allow("k", 1, testWindow); !r.Allowed {
+			t.Fatal("peeks were counted")
+		}
+		if p := l.Peek("k", 1, testWindow); p.Allowed || !inWindow(p) {
+			t.Fatalf("peek after the only request: %+v", p)
+		}
+	}},
+	{"release", func(t *testing.T, l, _, _ Limiter[string]) {
+		l.Allow("k", 2, testWindow)
+		l.Allow("k", 2, testWindow)
+		if l.Allow("k", 2, testWindow).Allowed {
+			t.Fatal("third request allowed")
+		}
+		l.Release("k")
+		if !l.Allow("k", 2, testWindow).Allowed {
+			t.Fatal("a released request was not given back")
+		}
+		l.Release("missing") // no testWindow: nothing happens
+		if p := l.Peek("missing", 1, testWindow); !p.Allowed || p.Remaining != 1 {
+			t.Fatalf("release of a missing key counted: %+v", p)
+		}
+	}},
+	{"quota and share at once", func(t *testing.T, domains, clients, _ Limiter[string]) {
+		both := func(client string) (Result, Result) {
+			return AllowBoth(domains, "d", 5, clients, "d|"+client, 2, testWindow)
+		}
+		for i := 1; i <= 2; i++ {
+			rd, rc := both("a")
+			if !rd.Allowed || !rc.Allowed || rd.Remaining != 5-i || rc.Remaining != 2-i || rd.Limit != 5 || rc.Limit != 2 || !inWindow(rd) {
+				t.Fatalf("request %d: domain %+v, client %+v", i, rd, rc)
+			}
+		}
+		// The client's share is spent: refused, the domain's count untouched.
+		for range 3 {
+			if rd, rc := both("a"); rc.Allowed || rc.Remaining != 0 || !rd.Allowed || rd.Remaining != 3 {
+				t.Fatalf("over the client's share: domain %+v, client %+v", rd, rc)
+			}
+		}
+		both("b")
+		both("b")
+		if rd, rc := both("c"); !rd.Allowed || !rc.Allowed || rd.Remaining != 0 || rc.Remaining != 1 {
+			t.Fatalf("the domain's last request: domain %+v, client %+v", rd, rc)
+		}
+		// The domain refuses, spending nothing of the client's share.
+		for range 3 {
+			if rd, rc := both("c"); rd.Allowed || rd.Remaining != 0 || !rc.Allowed || rc.Remaining != 1 || !inWindow(rd) {
+				t.Fatalf("over the domain's quota: domain %+v, client %+v", rd, rc)
+			}
+		}
+		if r := domains.Peek("d", 5, testWindow); r.Allowed || r.Remaining != 0 {
+			t.Fatalf("Peek after AllowBoth: %+v", r)
+		}
+		time.Sleep(testWindow + 50*time.Millisecond)
+		if rd, rc := both("a"); !rd.Allowed || !rc.Allowed || rd.Remaining != 4 || rc.Remaining != 1 {
+			t.Fatalf("next testWindow: domain %+v, client %+v", rd, rc)
+		}
+	}},
+	{"concurrent requests counted exactly", func(t *testing.T, domains, clients, _ Limiter[string]) {
+		const quota, share, nClients, perClient = 60, 4, 20, 10
+		var passed atomic.Int64
+		perClientPassed := make([]atomic.Int64, nClients)
+		var wg sync.WaitGroup
+		for g := range nClients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range perClient {
+					rd, rc := AllowBoth(domains, "d", quota, clients, fmt.Sprint("d|", g), share, time.Hour)
+					if rd.Allowed && rc.Allowed {
+						passed.Add(1)
+						perClientPassed[g].Add(1)
+					}
+					domains.Allow("single", quota, time.Hour)
+				}
+			}()
+		}
+		wg.Wait()
+		if passed.Load() != quota {
+			t.Fatalf("%d requests passed, the quota is %d", passed.Load(), quota)
+		}
+		for g := range perClientPassed {
+			if n := perClientPassed[g].Load(); n > share {
+				t.Fatalf("client %d passed %d times, its share is %d", g, n, share)
+			}
+		}
+		if r := domains.Peek("single", quota, time.Hour); r.Allowed || r.Remaining != 0 {
+			t.Fatalf("%d Allow calls against %d: %+v", nClients*perClient, quota, r)
+		}
+	}},
+}
+
+func init() {
+	scenarios = append(scenarios, struct {
+		name string
+		run  func(t *testing.T, l, other, third Limiter[string])
+	}{"counted only while a gate has room", func(t *testing.T, guesses, domains, clients Limiter[string]) {
+		g := Gate[string]{L: guesses, Key: "net", Limit: 2, Per: time.Minute}
+		if rg, r := AllowGated(g, domains, "d1", 5, time.Minute); !rg.Allowed || rg.Remaining != 2 || !r.Allowed || r.Remaining != 4 {
+			t.Fatalf("gate open: gate %+v, domain %+v", rg, r)
+		}
+		if rg, rd, rc := AllowBothGated(g, domains, "d2", 5, clients, "d2|net", 2, time.Minute); !rg.Allowed || !rd.Allowed || rd.Remaining != 4 || !rc.Allowed || rc.Remaining != 1 {
+			t.Fatalf("gate open: gate %+v, domain %+v, client %+v", rg, rd, rc)
+		}
+		guesses.Allow("net", 2, time.Minute)
+		guesses.Allow("net", 2, time.Minute) // the gate is spent
+		for range 3 {
+			if rg, r := AllowGated(g, domains, "d1", 5, time.Minute); rg.Allowed || rg.Remaining != 0 || rg.Reset <= 0 || r.Allowed {
+				t.Fatalf("gate shut: gate %+v, domain %+v", rg, r)
+			}
+			if rg, rd, rc := AllowBothGated(g, domains, "d2", 5, clients, "d2|net", 2, time.Minute); rg.Allowed || rd.Allowed || rc.Allowed {
+				t.Fatalf("gate shut: gate %+v, domain %+v, client %+v", rg, rd, rc)
+			}
+		}
+		// Nothing was counted while the gate was shut, nor in the gate.
+		if r := domains.Peek("d1", 5, time.Minute); r.Remaining != 4 {
+			t.Fatalf("d1 after the gate shut: %+v", r)
+		}
+		if r := clients.Peek("d2|net", 2, time.Minute); r.Remaining != 1 {
+			t.Fatalf("d2's client after the gate shut: %+v", r)
+		}
+		if r := guesses.Peek("net", 2, time.Minute); r.Remaining != 0 {
+			t.Fatalf("the gate: %+v", r)
+		}
+	}})
+}
+
+// TestLimiters runs every scenario against every implementation.
+func TestLimiters(t *testing.T) {
+	for _, impl := range implementations() {
+		t.Run(impl.name, func(t *testing.T) {
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					a, b, c := impl.new(t)
+					sc.run(t, a, b, c)
+				})
+			}
+		})
+	}
+}
+
+// Two instances (two Stores) on one Redis count together.
+func TestRedisShared(t *testing.T) {
+	addr := testredis.Start(t)
+	one, two := testStore(t, addr, nil), testStore(t, addr, nil)
+	two.prefix = one.prefix
+	l1, l2 := Table(one, "q", identity, 10, nil), Table(two, "q", identity, 10, nil)
+	for i := range 6 {
+		l := l1
+		if i%2 == 1 {
+			l = l2
+		}
+		if r := l.Allow("k", 6, time.Minute); !r.Allowed || r.Remaining != 5-i {
+			t.Fatalf("request %d: %+v", i, r)
+		}
+	}
+	if l1.Allow("k", 6, time.Minute).Allowed || l2.Allow("k", 6, time.Minute).Allowed {
+		t.Fatal("the two instances allowed more than the limit together")
+	}
+}
+
+// Each check is one round trip: an Allow, a Peek, a quota with its share
+// (AllowBoth), and both behind a gate each send one EVALSHA and nothing
+// else.
+func TestRedisOneRoundTrip(t *testing.T) {
+	addr := testredis.Start(t)
+	s := testStore(t, addr, nil)
+	a, b, c := Table(s, "a", identity, 10, nil), Table(s, "b", identity, 10, nil), Table(s, "c", identity, 10, nil)
+	a.Peek("warm-up", 1, time.Minute) // dials the connection (HELLO)
+	before, trips := testredis.CommandCalls(t, addr), s.RoundTrips()
+	const n = 50
+	for i := range n {
+		AllowBoth(a, "d", 1000, b, fmt.Sprint("d|", i%7), 100, time.Minute)
+		a.Allow("x", 1000, time.Minute)
+		a.Peek("y", 1000, time.Minute)
+		AllowBothGated(Gate[string]{L: c, Key: "net", Limit: 5, Per: time.Minute}, a, "d", 1000, b, "d|net", 1000, time.Minute)
+	}
+	after := testredis.CommandCalls(t, addr)
+	if got := after["evalsha"] - before["evalsha"]; got != 4*n {
+		t.Fatalf("%d EVALSHA for %d checks", got, 4*n)
+	}
+	// Run by the script, or by CommandCalls's own connection.
+	inScript := map[string]bool{"get": true, "pttl": true, "set": true, "incr": true, "info": true, "hello": true}
+	for cmd, calls := range after {
+		if cmd != "evalsha" && !inScript[cmd] && calls != before[cmd] {
+			t.Fatalf("%s was called %d times besides the scripts", cmd, calls-before[cmd])
+		}
+	}
+	if got := s.RoundTrips() - trips; got != 4*n {
+		t.Fatalf("the Store counted %d round trips for %d checks", got, 4*n)
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// Redis cut or black-holed: every check answers at once from the local
+// limits (within the timeout), the switch is logged once, and the probe
+// goes back to Redis when it answers.
+func TestRedisFallback(t *testing.T) {
+	addr := testredis.Start(t)
+	proxy, err := faultproxy.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	logs := &syncBuffer{}
+	s := testStore(t, proxy.Addr(), slog.New(slog.NewTextHandler(logs, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx, 50*time.Millisecond)
+	a, b := Table(s, "a", identity, 10, nil), Table(s, "b", identity, 10, nil)
+	a.Allow("k", 3, time.Minute) // one counted in Redis
+
+	for _, fault := range []struct {
+		name  string
+		cause func()
+	}{{"cut", proxy.Cut}, {"black hole", proxy.Delay}} {
+		t.Run(fault.name, func(t *testing.T) {
+			fault.cause()
+			for i := range 20 {
+				start := time.Now()
+				ra, rb := AllowBoth(a, "k2", 1000, b, "k2", 1000, time.Minute)
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("request %d took %s", i, d)
+				}
+				if !ra.Allowed || !rb.Allowed {
+					t.Fatalf("request %d refused while counting locally: %+v %+v", i, ra, rb)
+				}
+			}
+			if !s.Local() {
+				t.Fatal("not counting locally")
+			}
+			// Locally, the limits hold: 3 more requests fill a local testWindow.
+			for range 3 {
+				a.Allow("local", 3, time.Minute)
+			}
+			if a.Allow("local", 3, time.Minute).Allowed {
+				t.Fatal("the local limit did not hold")
+			}
+			if err := proxy.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			if !testutil.Eventually(5*time.Second, func() bool { return !s.Local() }) {
+				t.Fatal("the probe did not go back to Redis")
+			}
+			// Back in Redis: the count made before the fault is still there.
+			if r := a.Allow("k", 3, time.Minute); !r.Allowed || r.Remaining != 3-2 {
+				t.Fatalf("back in Redis: %+v", r)
+			}
+			a.Release("k")
+		})
+	}
+	if n := logs.count("redis does not answer"); n != 2 {
+		t.Fatalf("%d log lines for 2 faults:\n%s", n, logs.b.String())
+	}
+	if n := logs.count("redis answers again"); n != 2 {
+		t.Fatalf("%d log lines for 2 recoveries:\n%s", n, logs.b.String())
+	}
+}

@@ -1,0 +1,303 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is the Redis that Redis limiters count in, and the state they share:
+// whether Redis answers. Each call waits at most the Store's timeout; a
+// call that fails or times out switches every Redis limiter of the Store to
+// its local Memory at once (logged once), and Run's probe switches them
+// back when Redis answers again (logged once). Redis is never retried per
+// request.
+type Store struct {
+	client  *redis.Client
+	prefix  string
+	timeout time.Duration
+	log     *slog.Logger
+	// local is true while Redis does not answer: limiters count locally.
+	local atomic.Bool
+	// roundTrips counts the commands and pipelines sent to Redis.
+	roundTrips atomic.Uint64
+}
+
+// OpenRedis returns a client for url (redis://[:password@]host:port/db or
+// rediss:// for TLS) whose dials, reads and writes each give up after
+// timeout, and that never retries a command.
+func OpenRedis(url string, timeout time.Duration) (*redis.Client, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
+	o.MaxRetries = -1 // a failed call falls back at once, the probe tries again
+	o.ContextTimeoutEnabled = true
+	o.DisableIdentity = true // no CLIENT SETINFO on each new connection
+	// go-redis would log each failed dial of an outage; the Store logs
+	// the outage once.
+	redis.SetLogger(quiet{})
+	return redis.NewClient(o), nil
+}
+
+// quiet is a go-redis logger that writes nothing.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// NewStore counts in client under keys starting with prefix; each call
+// waits at most timeout. log gets the switches to local counting and back.
+func NewStore(client *redis.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
+	s := &Store{client: client, prefix: prefix, timeout: timeout, log: log}
+	client.AddHook(roundTripHook{&s.roundTrips})
+	return s
+}
+
+// Local reports whether the limiters count locally because Redis did not
+// answer.
+func (s *Store) Local() bool { return s.local.Load() }
+
+// RoundTrips is the number of commands (or pipelines) sent to Redis so far.
+func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
+
+// Close closes the client.
+func (s *Store) Close() error { return s.client.Close() }
+
+// failed switches to local counting after err, logging the switch once.
+func (s *Store) failed(err error) {
+	if s.local.CompareAndSwap(false, true) {
+		s.log.Warn("redis does not answer: rate limits count on this instance until it does", "err", err)
+	}
+}
+
+// Probe asks Redis whether it answers (and loads the scripts, which a
+// restarted Redis has forgotten), in one round trip: when it does, the
+// limiters go back to Redis, and when it does not they count locally
+// (each switch logged once).
+func (s *Store) Probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	pipe := s.client.Pipeline()
+	pipe.ScriptLoad(ctx, allowScript.src)
+	pipe.ScriptLoad(ctx, releaseScript.src)
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.failed(err)
+		return err
+	}
+	if s.local.CompareAndSwap(true, false) {
+		s.log.Info("redis answers again: rate limits are shared again")
+	}
+	return nil
+}
+
+// Run probes Redis every interval while the limiters count locally, until
+// ctx ends.
+func (s *Store) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s.local.Load() {
+				_ = s.Probe(ctx)
+			}
+		}
+	}
+}
+
+// script is a Lua script run by EVALSHA (EVAL only when Redis has
+// forgotten it, after a restart).
+type script struct {
+	src string
+	*redis.Script
+}
+
+func newScript(src string) script { return script{src, redis.NewScript(src)} }
+
+// allowScript counts one request against KEYS at once: ARGV holds, for
+// each key in turn, its limit, its window in milliseconds, and 1 when the
+// request counts against it or 0 when the key must only have room for it
+// (a peek). The rule is Memory's: a key holds its window's count and
+// expires when the window ends; a request counted where no window runs
+// starts one. The request is counted in its keys when every key has room,
+// and in none otherwise. It returns, per key, 1 or 0 (the key had room),
+// what remains, and the milliseconds until the window ends.
+//
+// redis_rate (github.com/go-redis/redis_rate) is not used: its algorithm
+// is GCRA, a leaky bucket that refills continuously, not these windows,
+// and it counts one key per call, not a quota and its share at once.
+var allowScript = newScript(`
+local counts, ttls, room, ok = {}, {}, {}, true
+for i, k in ipairs(KEYS) do
+  local limit, per, n = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local c, ttl = tonumber(redis.call('GET', k)), redis.call('PTTL', k)
+  if c == nil or ttl < 0 then
+    c, ttl = 0, per
+    if n > 0 then redis.call('SET', k, 0, 'PX', per) end
+  end
+  counts[i], ttls[i], room[i] = c, ttl, c + 1 <= limit
+  ok = ok and room[i]
+end
+local out = {}
+for i, k in ipairs(KEYS) do
+  local c = counts[i]
+  if ok and tonumber(ARGV[3*i]) > 0 then c = redis.call('INCR', k) end
+  out[#out + 1] = room[i] and 1 or 0
+  out[#out + 1] = math.max(0, tonumber(ARGV[3*i-2]) - c)
+  out[#out + 1] = ttls[i]
+end
+return out
+`)
+
+// releaseScript gives back one request of KEYS[1]'s window, if it counted any.
+var releaseScript = newScript(`
+local c = tonumber(redis.call('GET', KEYS[1]))
+if c ~= nil and c > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+`)
+
+// Redis is a Limiter counting in a Store, shared by every instance using
+// the same Redis and table, with local, a Memory limiter, while Redis does
+// not answer. Windows run on Redis's clock.
+type Redis[K comparable] struct {
+	store *Store
+	table string
+	// key names K in Redis.
+	key   func(K) string
+	local *Memory[K]
+}
+
+// NewRedis returns a limiter counting in s under table (a name of its own
+// among s's limiters), naming keys with key, and counting in local while
+// Redis does not answer.
+func NewRedis[K comparable](s *Store, table string, key func(K) string, local *Memory[K]) *Redis[K] {
+	return &Redis[K]{store: s, table: s.prefix + table + ":", key: key, local: local}
+}
+
+// Table is the limiter an application counts with: a Redis limiter over
+// s (falling back to a Memory one), or a Memory one when s is nil.
+func Table[K comparable](s *Store, table string, key func(K) string, maxKeys int, now func() time.Time) Limiter[K] {
+	local := New[K](maxKeys, now)
+	if s == nil {
+		return local
+	}
+	return NewRedis(s, table, key, local)
+}
+
+func (l *Redis[K]) Allow(key K, limit int, per time.Duration) Result {
+	if rs, ok := l.store.allow(l.check(key, limit, per, true)); ok {
+		return rs[0]
+	}
+	return l.local.Allow(key, limit, per)
+}
+
+func (l *Redis[K]) Peek(key K, limit int, per time.Duration) Result {
+	if rs, ok := l.store.allow(l.check(key, limit, per, false)); ok {
+		return rs[0]
+	}
+	return l.local.Peek(key, limit, per)
+}
+
+func (l *Redis[K]) Release(key K) {
+	if !l.store.local.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.store.timeout)
+		defer cancel()
+		err := releaseScript.Run(ctx, l.store.client, []string{l.table + l.key(key)}).Err()
+		if err == nil {
+			return
+		}
+		l.store.failed(err)
+	}
+	l.local.Release(key)
+}
+
+func (l *Redis[K]) Reset(key K) {
+	if !l.store.local.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.store.timeout)
+		defer cancel()
+		err := l.store.client.Del(ctx, l.table+l.key(key)).Err()
+		if err == nil {
+			return
+		}
+		l.store.failed(err)
+	}
+	l.local.Reset(key)
+}
+
+func allowBothRedis[A, B comparable](la *Redis[A], a A, limitA int, lb *Redis[B], b B, limitB int, per time.Duration) (ra, rb Result) {
+	if rs, ok := la.store.allow(la.check(a, limitA, per, true), lb.check(b, limitB, per, true)); ok {
+		return rs[0], rs[1]
+	}
+	return allowBothMemory(la.local, a, limitA, lb.local, b, limitB, per)
+}
+
+// check is one key of an allowScript call.
+type check struct {
+	key   string
+	limit int
+	per   time.Duration
+	count bool // false: a peek
+}
+
+func (l *Redis[K]) check(key K, limit int, per time.Duration, count bool) check {
+	return check{l.table + l.key(key), limit, per, count}
+}
+
+// allow runs allowScript on cs (one round trip); false when Redis did not
+// answer (or the limiters already count locally).
+func (s *Store) allow(cs ...check) ([]Result, bool) {
+	if s.local.Load() {
+		return nil, false
+	}
+	keys := make([]string, len(cs))
+	args := make([]any, 0, 3*len(cs))
+	for i, c := range cs {
+		keys[i] = c.key
+		n := 0
+		if c.count {
+			n = 1
+		}
+		args = append(args, c.limit, c.per.Milliseconds(), n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	v, err := allowScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err == nil && len(v) != 3*len(keys) {
+		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(keys))
+	}
+	if err != nil {
+		s.failed(err)
+		return nil, false
+	}
+	rs := make([]Result, len(cs))
+	for i := range rs {
+		rs[i] = Result{Allowed: v[3*i] == 1, Limit: cs[i].limit, Remaining: int(v[3*i+1]), Reset: time.Duration(v[3*i+2]) * time.Millisecond}
+	}
+	return rs, true
+}
+
+// roundTripHook counts the commands and pipelines a client sends.
+type roundTripHook struct{ n *atomic.Uint64 }
+
+func (h roundTripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
