@@ -69,7 +69,7 @@ func newAPIFixture(t *testing.T, s *testServer) *apiFixture {
 
 	f.rotatedAway = owner.register("rotated.example.com", "free")
 	f.rotatedTok = s.issueToken(t, f.rotatedAway)
-	if r := owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "rotated.example.com")), noOverlap()); r.Status != http.StatusOK {
+	if r := owner.post(fmt.Sprintf("/domain/%d/rotate", domainIDOf(t, s, "rotated.example.com")), noOverlap()); r.Status != http.StatusSeeOther {
 		t.Fatalf("rotate: %d", r.Status)
 	}
 
@@ -578,7 +578,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			change func() string // makes the change on instance 1; returns a new secret, if any
 		}{
 			{"rotation", func() string {
-				r := owner.post(fmt.Sprintf("/domain/%d/rotate", id), noOverlap())
+				r := owner.thenGet(owner.post(fmt.Sprintf("/domain/%d/rotate", id), noOverlap()))
 				m := secretRe.FindStringSubmatch(r.Body)
 				if r.Status != 200 || m == nil {
 					t.Fatalf("rotate: %d", r.Status)

@@ -43,7 +43,8 @@ type domainRow struct {
 	PrevUntil *time.Time
 }
 
-// shownSecret is a secret shown once, right after creation or rotation.
+// shownSecret is a secret shown once, on the page that the creation or
+// rotation redirects to (it waits in the session: sessionState.reveal).
 type shownSecret struct {
 	Host    string
 	Secret  string
@@ -53,7 +54,10 @@ type shownSecret struct {
 type dashboardData struct {
 	Domains   []domainRow
 	NewSecret *shownSecret
-	APIBase   string
+	// SecretGone is the secret shown on the previous view of the
+	// dashboard (without its value): a reload says it is not shown again.
+	SecretGone *shownSecret
+	APIBase    string
 	// Count is how many domains the account has; Limit how many it may
 	// have (0: no limit), shown once Count reaches NearLimit.
 	Count     int64
@@ -154,14 +158,15 @@ func (a *App) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.dashboard(c, http.StatusOK, a.page(c), nil, v)
+	return a.dashboard(c, http.StatusOK, a.page(c), v)
 }
 
 // dashboard renders the page v names. A page past the last domain (its
 // domains were deleted since) shows the page before it, and a page of
 // newer domains that reaches the newest shows the first page, so that
 // coming back to a page after a change never shows an empty or short one.
-func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret, v dashView) error {
+// A GET shows the secret a creation or rotation left to show, once.
+func (a *App) dashboard(c echo.Context, status int, p *Page, v dashView) error {
 	ctx := c.Request().Context()
 	u := p.User
 	count, err := a.domains.CountForUser(ctx, u.ID)
@@ -222,8 +227,12 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, shown *shownSecret,
 		p.Form = &domainForm{Plan: models.PlanFree}
 	}
 	limit := int64(u.DomainLimit(a.domains.MaxPerUser))
+	var shown, gone *shownSecret
+	if c.Request().Method == http.MethodGet { // not HEAD: it would use the secret up unseen
+		shown, gone = webSession(c).takeReveal()
+	}
 	d := &dashboardData{
-		Domains: rows, NewSecret: shown, APIBase: c.Scheme() + "://" + c.Request().Host,
+		Domains: rows, NewSecret: shown, SecretGone: gone, APIBase: c.Scheme() + "://" + c.Request().Host,
 		Count: count, Limit: limit, NearLimit: limit > 0 && count*5 >= limit*4,
 		Search: count > dashPageSize || v.Q != "", Q: v.Q, Here: v.url(),
 		Overlaps: overlapChoices, DefaultOverlap: defaultOverlap,

@@ -203,9 +203,10 @@ func TestAdminPlanSurvivesDeleteAndRecreate(t *testing.T) {
 				t.Fatalf("%s: delete: %d", tc.host, r.Status)
 			}
 			r := owner.post("/domain", url.Values{"host": {tc.host}, "type": {tc.asked}})
-			if r.Status != http.StatusCreated {
+			if r.Status != http.StatusSeeOther {
 				t.Fatalf("%s: re-registering: %d\n%s", tc.host, r.Status, r.Body)
 			}
+			r = owner.thenGet(r)
 			mustContain(t, tc.host, r.Body, `data-testid="client-secret"`)
 			if tc.note != "" {
 				mustContain(t, tc.host, r.Body, tc.note)

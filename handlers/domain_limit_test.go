@@ -97,7 +97,7 @@ func TestDomainLimitUnderConcurrency(t *testing.T) {
 			created := 0
 			for i, r := range rs {
 				switch r.Status {
-				case http.StatusCreated:
+				case http.StatusSeeOther:
 					created++
 				case http.StatusUnprocessableEntity:
 					mustContain(t, "refused", r.Body, i18n.T("en", "form.host.limit"))

@@ -10,12 +10,16 @@ import (
 	"github.com/nodebird/nodebird-api/models"
 )
 
+// createDomain registers a host; on success it answers 303 to the first
+// page of the dashboard (the new domain heads it), which shows the new
+// secret once (Post/Redirect/Get: a reload neither registers again nor
+// shows the secret again).
 func (a *App) createDomain(c echo.Context) error {
 	f := &domainForm{Host: c.FormValue("host"), Plan: c.FormValue("type"), Label: c.FormValue("label")}
-	p := a.page(c)
+	ws := webSession(c)
 	errs := f.validate()
 	if len(errs) == 0 {
-		d, secret, err := a.domains.InsertLabeled(c.Request().Context(), p.User.ID, f.Host, f.Plan, f.Label)
+		d, secret, err := a.domains.InsertLabeled(c.Request().Context(), ws.user.ID, f.Host, f.Plan, f.Label)
 		switch {
 		case errors.Is(err, models.ErrDuplicateHost):
 			errs["host"] = "form.host.taken"
@@ -27,16 +31,17 @@ func (a *App) createDomain(c echo.Context) error {
 			return err
 		default:
 			a.domainChanged(d.ID) // browsers on the new host may call the API at once
-			p.Flash = append(p.Flash, "flash.domain.created")
+			ws.flash("flash.domain.created")
 			if d.Plan != f.Plan { // the plan an admin set for this host wins
-				p.Flash = append(p.Flash, "flash.domain.plan.admin."+d.Plan)
+				ws.flash("flash.domain.plan.admin." + d.Plan)
 			}
-			// The first page: the new domain heads it.
-			return a.dashboard(c, http.StatusCreated, p, &shownSecret{Host: d.Host, Secret: secret}, dashView{})
+			ws.reveal(shownSecret{Host: d.Host, Secret: secret})
+			return a.redirect(c, "/")
 		}
 	}
+	p := a.page(c)
 	p.Form, p.Errors = f, errs
-	return a.dashboard(c, http.StatusUnprocessableEntity, p, nil, dashView{})
+	return a.dashboard(c, http.StatusUnprocessableEntity, p, dashView{})
 }
 
 // pathID is the :id of the URL; 404, before any query, when it is not an
@@ -66,8 +71,8 @@ func (a *App) rotateDomain(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "form.overlap.invalid")
 	}
-	p := a.page(c)
-	d, secret, err := a.domains.RotateWithOverlap(c.Request().Context(), id, p.User.ID, overlap)
+	ws := webSession(c)
+	d, secret, err := a.domains.RotateWithOverlap(c.Request().Context(), id, ws.user.ID, overlap)
 	if errors.Is(err, models.ErrNoRecord) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -78,9 +83,10 @@ func (a *App) rotateDomain(c echo.Context) error {
 		return err
 	}
 	a.domainChanged(d.ID)
-	p.Flash = append(p.Flash, "flash.domain.rotated")
-	// The page the form was on, with the new secret above it.
-	return a.dashboard(c, http.StatusOK, p, &shownSecret{Host: d.Host, Secret: secret, Rotated: true}, dashViewFrom(c.FormValue("next")))
+	ws.flash("flash.domain.rotated")
+	// Back to the page the form was on, which shows the new secret once.
+	ws.reveal(shownSecret{Host: d.Host, Secret: secret, Rotated: true})
+	return a.redirect(c, dashViewFrom(c.FormValue("next")).url())
 }
 
 func (a *App) deleteDomain(c echo.Context) error {

@@ -177,7 +177,7 @@ func TestDatabaseFaults(t *testing.T) {
 			t.Errorf("/v1/token (secret not in memory) after recovery: %d %s", r.Status, r.Body)
 		}
 		host := round + ".back.example.com"
-		if r := form(owner, "/domain", ownerCSRF, url.Values{"host": {host}, "type": {"free"}})(); r.Status != http.StatusCreated {
+		if r := form(owner, "/domain", ownerCSRF, url.Values{"host": {host}, "type": {"free"}})(); r.Status != http.StatusSeeOther {
 			t.Errorf("register a domain after recovery: %d", r.Status)
 		}
 	}

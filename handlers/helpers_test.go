@@ -210,18 +210,54 @@ func (s *testServer) user(t *testing.T, email string) *client {
 
 var secretRe = regexp.MustCompile(`data-testid="client-secret">([^<]+)<`)
 
-// register registers host and returns its client secret as shown once.
+// register registers host and returns its client secret as shown once,
+// on the page the registration redirects to.
 func (c *client) register(host, plan string) string {
 	c.t.Helper()
 	r := c.post("/domain", url.Values{"host": {host}, "type": {plan}})
-	if r.Status != http.StatusCreated {
-		c.t.Fatalf("register %s: %d\n%s", host, r.Status, r.Body)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		c.t.Fatalf("register %s: %d to %q\n%s", host, r.Status, r.Header.Get("Location"), r.Body)
 	}
-	m := secretRe.FindStringSubmatch(r.Body)
+	m := secretRe.FindStringSubmatch(c.get("/").Body)
 	if m == nil {
 		c.t.Fatalf("register %s: no secret shown", host)
 	}
 	return m[1]
+}
+
+// thenGet follows the 303 r answered (a POST's Post/Redirect/Get), with
+// the jar's cookies as a browser would.
+func (c *client) thenGet(r response) response {
+	c.t.Helper()
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") == "" {
+		c.t.Fatalf("want a 303, got %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+	return c.get(r.Header.Get("Location"))
+}
+
+// followAlone follows the redirect r answered as the browser that sent
+// the request would, with the session cookie r set rather than the jar's
+// (which requests answered at once overwrite).
+func (c *client) followAlone(r response) response {
+	c.t.Helper()
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || loc == "" {
+		c.t.Fatalf("not a redirect: %d %q", r.Status, loc)
+	}
+	req, err := http.NewRequest("GET", c.srv.URL+loc, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+		req.AddCookie(ck)
+	}
+	res, err := (&http.Client{Timeout: c.http.Timeout}).Do(req)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", loc, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, string(b)}
 }
 
 var rowIDRe = regexp.MustCompile(`action="/domain/(\d+)/rotate"`)

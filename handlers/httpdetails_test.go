@@ -32,9 +32,9 @@ func TestCSRFTokenOnlyFromBody(t *testing.T) {
 		host        string // registered by the request when it works
 		want        int
 	}{
-		{"token in the urlencoded body", "", form, "host=body.example.com&type=free&_csrf=" + esc, "body.example.com", 201},
-		{"token in the multipart body", "", mpType, mpBody, "multipart.example.com", 201},
-		{"token in the body, a wrong one in the URL", "?_csrf=forged", form, "host=body2.example.com&type=free&_csrf=" + esc, "body2.example.com", 201},
+		{"token in the urlencoded body", "", form, "host=body.example.com&type=free&_csrf=" + esc, "body.example.com", 303},
+		{"token in the multipart body", "", mpType, mpBody, "multipart.example.com", 303},
+		{"token in the body, a wrong one in the URL", "?_csrf=forged", form, "host=body2.example.com&type=free&_csrf=" + esc, "body2.example.com", 303},
 		{"token in the URL only, urlencoded body", "?_csrf=" + esc, form, "host=query.example.com&type=free", "query.example.com", 403},
 		{"token in the URL only, multipart body", "?_csrf=" + esc, mpType2, mpBody2, "multipart2.example.com", 403},
 		{"token in the URL, a wrong one in the body", "?_csrf=" + esc, form, "host=query2.example.com&type=free&_csrf=forged", "query2.example.com", 403},
@@ -55,8 +55,8 @@ func TestCSRFTokenOnlyFromBody(t *testing.T) {
 				t.Fatalf("POST /domain%s: %d, want %d\n%.300s", tc.query, r.Status, tc.want, r.Body)
 			}
 			registered := strings.Contains(c.get("/").Body, tc.host)
-			if registered != (tc.want == http.StatusCreated) {
-				t.Fatalf("%s registered: %v, want %v", tc.host, registered, tc.want == http.StatusCreated)
+			if registered != (tc.want == http.StatusSeeOther) {
+				t.Fatalf("%s registered: %v, want %v", tc.host, registered, tc.want == http.StatusSeeOther)
 			}
 		})
 	}
@@ -196,11 +196,11 @@ func TestPortalBodyLimitChunked(t *testing.T) {
 		{"register, urlencoded", "/domain", signedIn,
 			func(c *client, n int) (string, string) {
 				return form, padForm(t, domain(c, "u"+strconv.Itoa(n)+".example.com"), n)
-			}, http.StatusCreated},
+			}, http.StatusSeeOther},
 		{"register, multipart", "/domain", signedIn,
 			func(c *client, n int) (string, string) {
 				return padMultipart(t, asMap(domain(c, "m"+strconv.Itoa(n)+".example.com")), n)
-			}, http.StatusCreated},
+			}, http.StatusSeeOther},
 		// The limit holds for the whole body: bytes after multipart's closing
 		// boundary count, and so does a body the portal does not parse.
 		{"login, multipart with an epilogue", "/auth/login", func() *client { return s.client(t) },
@@ -272,7 +272,7 @@ func TestPathIDOutOfRange(t *testing.T) {
 			form   url.Values
 			ok     int // the status with the real id
 		}{
-			{owner, "POST", "/domain/ID/rotate", id, nil, http.StatusOK},
+			{owner, "POST", "/domain/ID/rotate", id, nil, http.StatusSeeOther},
 			{admin, "POST", "/admin/domains/ID/revoke", id, revokeReason(), http.StatusSeeOther},
 			{admin, "POST", "/admin/domains/ID/restore", id, nil, http.StatusSeeOther},
 			{admin, "POST", "/admin/domains/ID/plan", id, url.Values{"type": {"premium"}}, http.StatusSeeOther},

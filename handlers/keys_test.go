@@ -27,10 +27,10 @@ func (c *client) rotate(id uint64, overlap string) string {
 		v.Set("overlap", overlap)
 	}
 	r := c.post(fmt.Sprintf("/domain/%d/rotate", id), v)
-	if r.Status != http.StatusOK {
+	if r.Status != http.StatusSeeOther {
 		c.t.Fatalf("rotate %d (%q): %d\n%s", id, overlap, r.Status, r.Body)
 	}
-	m := secretRe.FindStringSubmatch(r.Body)
+	m := secretRe.FindStringSubmatch(c.get(r.Header.Get("Location")).Body) // shown once, after the redirect
 	if m == nil {
 		c.t.Fatalf("rotate %d: no secret shown", id)
 	}
@@ -317,7 +317,7 @@ func TestDomainLabel(t *testing.T) {
 		s := newTestServer(t, driver)
 		c := s.user(t, "lia@example.com")
 		r := c.post("/domain", url.Values{"host": {"lia.example.com"}, "type": {"free"}, "label": {"  Lia's   <b>shop</b> "}})
-		if r.Status != http.StatusCreated {
+		if r.Status != http.StatusSeeOther {
 			t.Fatalf("register with a label: %d", r.Status)
 		}
 		id := domainIDOf(t, s, "lia.example.com")
@@ -325,7 +325,7 @@ func TestDomainLabel(t *testing.T) {
 			t.Errorf("stored label %q", d.Label)
 		}
 		mustContain(t, "dashboard", c.get("/").Body, `data-testid="label">Lia&#39;s &lt;b&gt;shop&lt;/b&gt;</p>`)
-		if r := c.post("/domain", url.Values{"host": {"nolabel.example.com"}, "type": {"free"}}); r.Status != http.StatusCreated {
+		if r := c.post("/domain", url.Values{"host": {"nolabel.example.com"}, "type": {"free"}}); r.Status != http.StatusSeeOther {
 			t.Errorf("register without a label: %d", r.Status)
 		}
 
@@ -343,7 +343,7 @@ func TestDomainLabel(t *testing.T) {
 				t.Errorf("edit to label %q: %d", tc.label, r.Status)
 			}
 		}
-		if r := c.post("/domain", url.Values{"host": {"ok60.example.com"}, "type": {"free"}, "label": {strings.Repeat("가", 60)}}); r.Status != http.StatusCreated {
+		if r := c.post("/domain", url.Values{"host": {"ok60.example.com"}, "type": {"free"}, "label": {strings.Repeat("가", 60)}}); r.Status != http.StatusSeeOther {
 			t.Errorf("a label of 60 characters: %d", r.Status)
 		}
 

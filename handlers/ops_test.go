@@ -133,7 +133,7 @@ func TestMetrics(t *testing.T) {
 			{"nodebird_http_requests_total", map[string]string{"method": "GET", "route": "unmatched", "status": "404"}, 1},
 			{"nodebird_http_requests_total", map[string]string{"method": "POST", "route": "/v1/token", "status": "200"}, 1},
 			{"nodebird_http_requests_total", map[string]string{"method": "POST", "route": "/v1/token", "status": "401"}, 1},
-			{"nodebird_http_requests_total", map[string]string{"method": "POST", "route": "/domain", "status": "201"}, 1},
+			{"nodebird_http_requests_total", map[string]string{"method": "POST", "route": "/domain", "status": "303"}, 1},
 			{"nodebird_http_request_duration_seconds_count", map[string]string{"method": "GET", "route": "/v1/test", "status": "200"}, 2},
 			{"nodebird_http_request_duration_seconds_bucket", map[string]string{"method": "GET", "route": "/v1/test", "status": "419", "le": "+Inf"}, 1},
 			{"nodebird_tokens_issued_total", map[string]string{"plan": "free"}, 1},

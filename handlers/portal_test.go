@@ -257,7 +257,7 @@ func TestDomainValidation(t *testing.T) {
 	// Extra fields are ignored: no mass assignment.
 	r := c.post("/domain", url.Values{"host": {"extra.example.com"}, "type": {"free"},
 		"user_id": {"2"}, "status": {"revoked"}, "secret_hash": {"x"}, "role": {"admin"}})
-	if r.Status != http.StatusCreated {
+	if r.Status != http.StatusSeeOther {
 		t.Fatalf("extra fields: %d", r.Status)
 	}
 	ds, _ := s.app.domains.ListForUser(context.Background(), 1)
@@ -288,10 +288,10 @@ func TestRotateAndDelete(t *testing.T) {
 		id := c.domainIDs()[0]
 
 		r := c.post("/domain/"+id+"/rotate", noOverlap())
-		if r.Status != http.StatusOK {
-			t.Fatalf("rotate: %d", r.Status)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+			t.Fatalf("rotate: %d to %q", r.Status, r.Header.Get("Location"))
 		}
-		m := secretRe.FindStringSubmatch(r.Body)
+		m := secretRe.FindStringSubmatch(c.get("/").Body)
 		if m == nil || m[1] == first || !secret.WellFormed(m[1]) {
 			t.Fatalf("rotation did not show a new secret")
 		}

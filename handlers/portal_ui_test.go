@@ -46,7 +46,11 @@ func uiPages(t *testing.T, s *testServer, lang string) map[string]response {
 		return strings.NewReader(v.Encode())
 	}
 	ct := map[string]string{"Accept-Language": lang, "Content-Type": "application/x-www-form-urlencoded"}
-	pages["dashboard new secret"] = u.do("POST", "/domain", form(url.Values{"host": {"ui.example.com"}, "type": {"premium"}}), ct)
+	r := u.do("POST", "/domain", form(url.Values{"host": {"ui.example.com"}, "type": {"premium"}}), ct)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d", r.Status)
+	}
+	pages["dashboard new secret"] = u.do("GET", r.Header.Get("Location"), nil, h)
 	pages["dashboard 422"] = u.do("POST", "/domain", form(url.Values{"host": {"http://bad"}, "type": {"free"}}), ct)
 	pages["dashboard"] = u.do("GET", "/", nil, h)
 	pages["docs signed in"] = u.do("GET", "/docs", nil, h)
@@ -413,9 +417,10 @@ func TestSecretPanel(t *testing.T) {
 	mustNotContain(t, "empty dashboard", empty, `data-testid="domains"`, `data-testid="secret-panel"`)
 
 	r := c.post("/domain", url.Values{"host": {"panel.example.com"}, "type": {"free"}})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("register: %d", r.Status)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("register: %d to %q", r.Status, r.Header.Get("Location"))
 	}
+	r = c.get("/") // the page the registration redirects to
 	sec := secretRe.FindStringSubmatch(r.Body)[1]
 	mustContain(t, "secret panel", r.Body,
 		`data-testid="secret-panel"`, i18n.T("en", "secret.once.title"), i18n.T("en", "secret.once"),
@@ -430,7 +435,7 @@ func TestSecretPanel(t *testing.T) {
 	}
 	// Rotation shows the new one, marked as new.
 	id := c.domainIDs()[0]
-	r = c.post("/domain/"+id+"/rotate", nil)
+	r = c.thenGet(c.post("/domain/"+id+"/rotate", nil))
 	mustContain(t, "rotated", r.Body, i18n.T("en", "secret.rotated", "panel.example.com"), i18n.T("en", "flash.domain.rotated"))
 	mustNotContain(t, "rotated", r.Body, sec)
 	// Then never again.

@@ -107,7 +107,9 @@ func (a *App) page(c echo.Context) *Page {
 		p.User = s.user
 		p.IsAdmin = s.admin
 		p.CSRF = s.csrf()
-		p.Flash = s.flashes()
+		if c.Request().Method != http.MethodHead { // its body is not shown: keep them for the GET
+			p.Flash = s.flashes()
+		}
 	}
 	return p
 }

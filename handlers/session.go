@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/gob"
 	"errors"
 	"io"
 	"mime"
@@ -31,7 +32,18 @@ const (
 	// (sessionKeyID), so that one made with SESSION_SECRET_PREVIOUS is
 	// made again with the current key.
 	keyMadeWith = "key"
+
+	// keyReveal holds a secret to show once, on the page a POST redirects
+	// to; keyRevealed, once shown, its host, so that the next dashboard
+	// says it will not be shown again.
+	keyReveal   = "reveal"
+	keyRevealed = "revealed"
 )
+
+func init() {
+	// A stable name: the session cookie must not depend on the Go type's path.
+	gob.RegisterName("nodebird.reveal", shownSecret{})
+}
 
 // sessionKeyID names a session secret in the cookies made with it: a
 // digest, never the secret.
@@ -74,6 +86,34 @@ func (ws *sessionState) flashes() []string {
 func (ws *sessionState) flash(key string) {
 	ws.s.AddFlash(key)
 	ws.dirty = true
+}
+
+// reveal holds s for the next page: the one the POST that made it
+// redirects to. The session cookie is encrypted (App.sessions), and the
+// secret stays in it only until that page is shown.
+func (ws *sessionState) reveal(s shownSecret) {
+	delete(ws.s.Values, keyRevealed)
+	ws.s.Values[keyReveal] = s
+	ws.dirty = true
+}
+
+// takeReveal returns the secret waiting to be shown, once, and leaves in
+// its place a note that it was shown (nil when none waits). When no
+// secret waits, gone is the host of the one shown before, once too: a
+// reload of that page says the secret will not be shown again.
+func (ws *sessionState) takeReveal() (shown *shownSecret, gone *shownSecret) {
+	if s, ok := ws.s.Values[keyReveal].(shownSecret); ok {
+		delete(ws.s.Values, keyReveal)
+		ws.s.Values[keyRevealed] = shownSecret{Host: s.Host, Rotated: s.Rotated}
+		ws.dirty = true
+		return &s, nil
+	}
+	if s, ok := ws.s.Values[keyRevealed].(shownSecret); ok {
+		delete(ws.s.Values, keyRevealed)
+		ws.dirty = true
+		return nil, &s
+	}
+	return nil, nil
 }
 
 func randomToken() string {
