@@ -54,8 +54,13 @@ func TestAdminAccess(t *testing.T) {
 				if tc.method == "POST" {
 					r = visitor.post(tc.path, nil)
 				}
-				if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
-					t.Errorf("signed out: %d %q, want 303 to /", r.Status, r.Header.Get("Location"))
+				// To log in, and back here after (a page; a form cannot be replayed).
+				want := "/auth/login?next=" + url.QueryEscape(tc.path)
+				if tc.method == "POST" {
+					want = "/"
+				}
+				if r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
+					t.Errorf("signed out: %d %q, want 303 to %q", r.Status, r.Header.Get("Location"), want)
 				}
 				r = member.get(tc.path)
 				if tc.method == "POST" {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,6 +18,32 @@ func (a *App) home(c echo.Context) error {
 	p := a.page(c)
 	p.Form = &loginForm{}
 	return a.render(c, http.StatusOK, "login", p)
+}
+
+// loginPage is the login form at its own address: where the pages for
+// signed-in users send visitors (loginURL), with the page to come back to.
+func (a *App) loginPage(c echo.Context) error {
+	next := localPath(c.QueryParam("next"), "")
+	if webSession(c).user != nil {
+		return a.redirect(c, localPath(next, "/"))
+	}
+	p := a.page(c)
+	p.Form = &loginForm{Next: next}
+	return a.render(c, http.StatusOK, "login", p)
+}
+
+// loginURL is where a visitor who is not signed in is sent: the login
+// form, which comes back to this page after (GET and HEAD only: a form
+// posted while signed out cannot be replayed).
+func loginURL(c echo.Context) string {
+	req := c.Request()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return "/"
+	}
+	if next := localPath(req.URL.RequestURI(), ""); next != "" && next != "/" {
+		return "/auth/login?" + url.Values{"next": {next}}.Encode()
+	}
+	return "/"
 }
 
 func (a *App) joinPage(c echo.Context) error {
@@ -61,7 +88,7 @@ func (a *App) join(c echo.Context) error {
 }
 
 func (a *App) login(c echo.Context) error {
-	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password")}
+	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password"), Next: localPath(c.FormValue("next"), "")}
 	errs := f.validate()
 	if len(errs) == 0 {
 		// Throttled before the database and bcrypt run, so that neither is
@@ -85,7 +112,7 @@ func (a *App) login(c echo.Context) error {
 			a.loginSucceeded(n)
 			ws := webSession(c)
 			ws.signIn(u, a.isAdmin(u))
-			return a.redirect(c, "/")
+			return a.redirect(c, localPath(f.Next, "/")) // the page that asked for the login
 		}
 	}
 	f.Password = ""

@@ -56,6 +56,9 @@ func passwordProblem(pw string) string {
 type loginForm struct {
 	Email    string
 	Password string
+	// Next is the local path to go to once signed in ("" for the
+	// dashboard), already checked by localPath.
+	Next string
 }
 
 func (f *loginForm) validate() map[string]string {

@@ -35,7 +35,7 @@ func (c *client) publish(content string) {
 func TestPostsInThePortal(t *testing.T) {
 	forEachDB(t, func(t *testing.T, driver string) {
 		s := newTestServer(t, driver)
-		if r := s.client(t).get("/posts"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		if r := s.client(t).get("/posts"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/auth/login?next=%2Fposts" {
 			t.Fatalf("signed out: %d %q", r.Status, r.Header.Get("Location"))
 		}
 		alice := s.user(t, "alice@example.com")

@@ -38,7 +38,9 @@ func (a *App) routes() {
 	// Portal.
 	web.Match(getHead, "/", a.home, page...)
 	web.Match(getHead, "/join", a.joinPage, page...)
+	web.Match(getHead, "/auth/join", a.joinPage, page...) // where a sign-up with errors leaves the address bar
 	web.POST("/auth/join", a.join, page...)
+	web.Match(getHead, "/auth/login", a.loginPage, page...) // ?next=: where to go after (loginURL)
 	web.POST("/auth/login", a.login, page...)
 	web.POST("/auth/logout", a.logout, page...)
 	web.POST("/lang", a.setLang, page...)

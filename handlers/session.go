@@ -274,11 +274,11 @@ func (a *App) adminByEmail(u *models.User) bool {
 	return u.Verified() && slices.Contains(a.config.AdminEmails, u.Email)
 }
 
-// signedIn sends signed-out visitors to the login page.
+// signedIn sends signed-out visitors to the login page (loginURL).
 func (a *App) signedIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if webSession(c).user == nil {
-			return a.redirect(c, "/")
+			return a.redirect(c, loginURL(c))
 		}
 		return next(c)
 	}
@@ -289,7 +289,7 @@ func (a *App) adminOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ws := webSession(c)
 		if ws.user == nil {
-			return a.redirect(c, "/")
+			return a.redirect(c, loginURL(c))
 		}
 		if !ws.admin {
 			return echo.NewHTTPError(http.StatusForbidden, "err.forbidden")
