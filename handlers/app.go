@@ -162,16 +162,20 @@ func (a *App) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 	return e
 }
 
-// domainChanged makes a change to a domain take effect in the API at once
-// on this instance; other instances see it at their next cache refresh.
-func (a *App) domainChanged(id uint64) {
-	a.cache.Forget(id)
+// domainChanged makes a change to domains take effect in the API at once
+// on this instance (ids are forgotten at once, then the view is
+// refreshed: with no ids, a change that needs no forgetting, such as the
+// owner's nick); other instances see it at their next cache refresh.
+func (a *App) domainChanged(ids ...uint64) {
+	for _, id := range ids {
+		a.cache.Forget(id)
+	}
 	if !a.cache.Loaded() { // the load under way reads the change at its end
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.config.DBQueryTimeout)
 	defer cancel()
 	if err := a.cache.Refresh(ctx); err != nil {
-		a.log.Warn("refreshing the domain cache after a change", "domain_id", id, "err", err)
+		a.log.Warn("refreshing the domain cache after a change", "domain_ids", ids, "err", err)
 	}
 }

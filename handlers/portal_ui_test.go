@@ -54,6 +54,8 @@ func uiPages(t *testing.T, s *testServer, lang string) map[string]response {
 	pages["dashboard 422"] = u.do("POST", "/domain", form(url.Values{"host": {"http://bad"}, "type": {"free"}}), ct)
 	pages["dashboard"] = u.do("GET", "/", nil, h)
 	pages["docs signed in"] = u.do("GET", "/docs", nil, h)
+	pages["account"] = u.do("GET", "/account", nil, h)
+	pages["account 422"] = u.do("POST", "/account/password", form(url.Values{"current_password": {"x"}, "new_password": {"short"}}), ct)
 	return pages
 }
 
@@ -195,6 +197,8 @@ func TestPortalPagesSpeakTheChosenLanguage(t *testing.T) {
 			"dashboard empty":      {T("dash.empty.title"), T("dash.empty.cta"), T("flash.welcome")},
 			"dashboard new secret": {T("secret.created", "ui.example.com"), T("secret.once.title"), T("flash.domain.created")},
 			"dashboard 422":        {T("form.host.scheme")},
+			"account":              {T("account.heading"), T("account.password.heading"), T("account.delete.heading"), T("nav.account")},
+			"account 422":          {T("form.password.short")},
 			"dashboard":            {T("plan.premium"), T("status.active"), T("action.rotate"), T("confirm.delete", "ui.example.com")},
 			"docs":                 {T("docs.heading"), T("docs.status.419.when"), T("docs.cors.title")},
 			"404":                  {T("err.404")},

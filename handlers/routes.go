@@ -64,6 +64,10 @@ func (a *App) routes() {
 	web.Match(getHead, "/posts", a.postsPage, signedIn...)
 	web.POST("/post", a.createPost, signedIn...)
 	web.POST("/post/:id/delete", a.deletePost, signedIn...)
+	web.Match(getHead, "/account", a.accountPage, signedIn...) // account.go: one section per form
+	web.POST("/account/password", a.changePassword, signedIn...)
+	web.POST("/account/nick", a.changeNick, signedIn...)
+	web.POST("/account/delete", a.deleteAccount, signedIn...)
 
 	// Admin console.
 	g := web.Group("/admin", admin...)

@@ -1,0 +1,136 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// The account page (GET /account): one section per form, each posting to
+// its own URL and coming back to the page (303), or answering 422 with
+// the page and the errors shown in the section that was posted.
+
+// accountForm is what the account page's fields show: never a password.
+type accountForm struct {
+	Nick string
+}
+
+// accountData says which section's form was posted with errors ("" for none).
+type accountData struct {
+	Failed string
+}
+
+// The sections of the account page, as accountData.Failed names them.
+const (
+	accountPassword = "password"
+	accountNick     = "nick"
+	accountDelete   = "delete"
+)
+
+func (a *App) accountPage(c echo.Context) error {
+	return a.renderAccount(c, http.StatusOK, a.page(c), "")
+}
+
+// renderAccount renders the account page; failed names the section whose
+// form has errors in p.Errors.
+func (a *App) renderAccount(c echo.Context, status int, p *Page, failed string) error {
+	if p.Form == nil {
+		p.Form = &accountForm{Nick: p.User.Nick}
+	}
+	p.Data = &accountData{Failed: failed}
+	return a.render(c, status, "account", p)
+}
+
+// accountRefused answers a form of the account page with errs, in its section.
+func (a *App) accountRefused(c echo.Context, status int, section string, errs map[string]string) error {
+	p := a.page(c)
+	p.Errors = errs
+	return a.renderAccount(c, status, p, section)
+}
+
+// checkCurrentPassword checks the current password a form of the account
+// page asks for, as the login does and counted against the same limits:
+// a wrong one is a failed login of the account (so that a stolen session
+// cannot guess the password faster than the login form could). It returns
+// the problem's message key and status, or "" when the password is right.
+func (a *App) checkCurrentPassword(c echo.Context, password string) (string, int) {
+	switch {
+	case password == "":
+		return "form.password.required", http.StatusUnprocessableEntity
+	case len(password) > 72:
+		return "form.password.wrong", http.StatusUnprocessableEntity
+	}
+	u := webSession(c).user
+	n, ok := a.loginFromNetwork(c)
+	if !ok {
+		return "form.login.throttled", http.StatusTooManyRequests
+	}
+	switch a.loginForAccount(c, n, accountKey(u, u.Email)) {
+	case loginThrottled:
+		return "form.login.throttled", http.StatusTooManyRequests
+	case loginSlowed:
+		return "form.login.slowed", http.StatusTooManyRequests
+	}
+	if a.users.CheckPassword(u, password) != nil { // the attempt stays counted
+		return "form.password.wrong", http.StatusUnprocessableEntity
+	}
+	a.loginSucceeded(n)
+	return "", 0
+}
+
+// changePassword (POST /account/password: current_password,
+// new_password, with sign-up's rules) sets a new password and ends every
+// other session of the account: the session version goes up, and this
+// session is issued again with the new one.
+func (a *App) changePassword(c echo.Context) error {
+	if k := passwordProblem(c.FormValue("new_password")); k != "" { // checked first: no guess counted for it
+		return a.accountRefused(c, http.StatusUnprocessableEntity, accountPassword, map[string]string{"new_password": k})
+	}
+	if k, status := a.checkCurrentPassword(c, c.FormValue("current_password")); k != "" {
+		return a.accountRefused(c, status, accountPassword, map[string]string{"current_password": k})
+	}
+	ws := webSession(c)
+	u, err := a.users.ChangePassword(c.Request().Context(), ws.user.ID, c.FormValue("new_password"))
+	if err != nil {
+		return err
+	}
+	ws.signIn(u, a.isAdmin(u))
+	ws.flash("account.flash.password")
+	return a.redirect(c, "/account")
+}
+
+// changeNick (POST /account/nick: nick, with sign-up's rules) sets the
+// nickname; tokens issued from then on carry it.
+func (a *App) changeNick(c echo.Context) error {
+	nick, k := nickField.clean(c.FormValue("nick"))
+	if k != "" {
+		p := a.page(c)
+		p.Form, p.Errors = &accountForm{Nick: c.FormValue("nick")}, map[string]string{"nick": k}
+		return a.renderAccount(c, http.StatusUnprocessableEntity, p, accountNick)
+	}
+	ws := webSession(c)
+	if err := a.users.SetNick(c.Request().Context(), ws.user.ID, nick); err != nil {
+		return err
+	}
+	a.domainChanged() // the view's nick, for the tokens this instance issues
+	ws.flash("account.flash.nick")
+	return a.redirect(c, "/account")
+}
+
+// deleteAccount (POST /account/delete: current_password) deletes the
+// account: its domains stop working at once, the admin audit records it,
+// and every session ends.
+func (a *App) deleteAccount(c echo.Context) error {
+	if k, status := a.checkCurrentPassword(c, c.FormValue("current_password")); k != "" {
+		return a.accountRefused(c, status, accountDelete, map[string]string{"current_password": k})
+	}
+	ws := webSession(c)
+	ids, err := a.users.DeleteAccount(c.Request().Context(), ws.user.ID)
+	if err != nil {
+		return err
+	}
+	a.domainChanged(ids...)
+	ws.signOut()
+	ws.flash("account.flash.deleted")
+	return a.redirect(c, "/")
+}

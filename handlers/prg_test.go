@@ -1,0 +1,59 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+)
+
+// Post/Redirect/Get: every portal POST that succeeds answers 303, so that
+// no page the browser shows is the answer to a POST (a reload would send
+// it again). Every POST route of the portal needs a case here.
+func TestEveryPortalPOSTAnswers303(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, admin := adminServer(t, driver)
+		owner := s.user(t, "prg@example.com")
+		owner.register("prg.example.com", "free")
+		owner.register("prg2.example.com", "free")
+		id := func(host string) string { return strconv.FormatUint(domainIDOf(t, s, host), 10) }
+		uid := strconv.FormatUint(userID(t, s, "prg@example.com"), 10)
+		leaving := s.user(t, "leaving@example.com")
+
+		cases := []struct {
+			route string // as in the route table
+			c     *client
+			path  string
+			form  url.Values
+			to    string // Location
+		}{
+			{"/auth/join", s.client(t), "/auth/join", url.Values{"email": {"new@example.com"}, "nick": {"new"}, "password": {accountPassword0}}, "/"},
+			{"/auth/login", s.client(t), "/auth/login", url.Values{"email": {"prg@example.com"}, "password": {accountPassword0}}, "/"},
+			{"/lang", owner, "/lang", url.Values{"lang": {"ko"}, "next": {"/docs"}}, "/docs"},
+			{"/domain", owner, "/domain", url.Values{"host": {"prg3.example.com"}, "type": {"free"}}, "/"},
+			{"/domain/:id/rotate", owner, "/domain/" + id("prg.example.com") + "/rotate", nil, "/"},
+			{"/domain/:id/delete", owner, "/domain/" + id("prg2.example.com") + "/delete", nil, "/"},
+			{"/admin/domains/:id/revoke", admin, "/admin/domains/" + id("prg.example.com") + "/revoke", nil, "/admin/domains"},
+			{"/admin/domains/:id/restore", admin, "/admin/domains/" + id("prg.example.com") + "/restore", nil, "/admin/domains"},
+			{"/admin/domains/:id/plan", admin, "/admin/domains/" + id("prg.example.com") + "/plan", url.Values{"type": {"premium"}}, "/admin/domains"},
+			{"/admin/users/:id", admin, "/admin/users/" + uid, url.Values{"max_domains": {"7"}}, "/admin/users/" + uid},
+			{"/account/nick", owner, "/account/nick", url.Values{"nick": {"renamed"}}, "/account"},
+			{"/account/password", owner, "/account/password", url.Values{"current_password": {accountPassword0}, "new_password": {"another password"}}, "/account"},
+			{"/account/delete", leaving, "/account/delete", url.Values{"current_password": {accountPassword0}}, "/"},
+			{"/auth/logout", owner, "/auth/logout", nil, "/"},
+		}
+		covered := map[string]bool{}
+		for _, tc := range cases {
+			covered[tc.route] = true
+			r := tc.c.post(tc.path, tc.form)
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != tc.to {
+				t.Errorf("POST %s: %d to %q, want 303 to %q\n%.300s", tc.path, r.Status, r.Header.Get("Location"), tc.to, r.Body)
+			}
+		}
+		for _, r := range s.app.web.Routes() {
+			if r.Method == http.MethodPost && !covered[r.Path] {
+				t.Errorf("POST %s: no case in this test", r.Path)
+			}
+		}
+	})
+}
