@@ -27,6 +27,7 @@ func TestReloadAfterRotate(t *testing.T) {
 
 	row := `[data-testid="domain-row"][data-host="reload.example.com"]`
 	b.do(chromedp.Click(chromedp.CSS(row + ` details.confirm summary.button-secondary`)))
+	b.do(chromedp.SetValue(chromedp.CSS(row+` [data-testid="overlap-choice"]`), "0s")) // the old secret ends at once
 	b.submit(row+` [data-testid="confirm-rotate"]`, `[data-testid="client-secret"]`)
 	rotated := b.text(`[data-testid="client-secret"]`)
 	if rotated == first {
