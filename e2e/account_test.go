@@ -85,7 +85,7 @@ func TestAccountPage(t *testing.T) {
 	b.fill("#current-password", "not my password")
 	b.fill("#new-password", newPassword)
 	b.submit(`[data-testid="password-submit"]`, `[data-testid="password-error"]`)
-	b.mustSee(`[data-testid="password-error"]`, en("form.current_password.wrong"))
+	b.mustSee(`[data-testid="password-error"]`, en("form.password.wrong"))
 	b.axe("the account page with an error")
 
 	b.fill("#current-password", password)

@@ -6,46 +6,36 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The account page (GET /account): one section per form, each posting to
-// its own URL and coming back to the page (303), or answering 422 with
-// the page and the errors shown in the section that was posted.
+// The account page (GET /account): one section per form (a partial each,
+// templates/partials/account_*.html), each posting to its own URL and
+// coming back to the page (303), or answering 422 with the page and the
+// errors shown in the section that was posted. Two forms ask for the
+// current password: their errors are keyed by section (password_current,
+// delete_current), so that each shows only its own.
 
 // accountForm is what the account page's fields show: never a password.
 type accountForm struct {
-	Nick string
+	Nick  string
+	Email string // the change-of-address section's (account_mail.go): empty here
 }
-
-// accountData says which section's form was posted with errors ("" for none).
-type accountData struct {
-	Failed string
-}
-
-// The sections of the account page, as accountData.Failed names them.
-const (
-	accountPassword = "password"
-	accountNick     = "nick"
-	accountDelete   = "delete"
-)
 
 func (a *App) accountPage(c echo.Context) error {
-	return a.renderAccount(c, http.StatusOK, a.page(c), "")
+	return a.renderAccount(c, http.StatusOK, a.page(c))
 }
 
-// renderAccount renders the account page; failed names the section whose
-// form has errors in p.Errors.
-func (a *App) renderAccount(c echo.Context, status int, p *Page, failed string) error {
+// renderAccount renders the account page with p's errors.
+func (a *App) renderAccount(c echo.Context, status int, p *Page) error {
 	if p.Form == nil {
 		p.Form = &accountForm{Nick: p.User.Nick}
 	}
-	p.Data = &accountData{Failed: failed}
 	return a.render(c, status, "account", p)
 }
 
-// accountRefused answers a form of the account page with errs, in its section.
-func (a *App) accountRefused(c echo.Context, status int, section string, errs map[string]string) error {
+// accountRefused answers a form of the account page with errs.
+func (a *App) accountRefused(c echo.Context, status int, errs map[string]string) error {
 	p := a.page(c)
 	p.Errors = errs
-	return a.renderAccount(c, status, p, section)
+	return a.renderAccount(c, status, p)
 }
 
 // checkCurrentPassword checks the current password a form of the account
@@ -81,13 +71,13 @@ func (a *App) checkCurrentPassword(c echo.Context, password string) (string, int
 // changePassword (POST /account/password: current_password,
 // new_password, with sign-up's rules) sets a new password and ends every
 // other session of the account: the session version goes up, and this
-// session is issued again with the new one.
+// session is issued again with the new one. The owner gets a notice.
 func (a *App) changePassword(c echo.Context) error {
 	if k := passwordProblem(c.FormValue("new_password")); k != "" { // checked first: no guess counted for it
-		return a.accountRefused(c, http.StatusUnprocessableEntity, accountPassword, map[string]string{"new_password": k})
+		return a.accountRefused(c, http.StatusUnprocessableEntity, map[string]string{"new_password": k})
 	}
 	if k, status := a.checkCurrentPassword(c, c.FormValue("current_password")); k != "" {
-		return a.accountRefused(c, status, accountPassword, map[string]string{"current_password": k})
+		return a.accountRefused(c, status, map[string]string{"password_current": k})
 	}
 	ws := webSession(c)
 	u, err := a.users.ChangePassword(c.Request().Context(), ws.user.ID, c.FormValue("new_password"))
@@ -96,6 +86,7 @@ func (a *App) changePassword(c echo.Context) error {
 	}
 	ws.signIn(u, a.isAdmin(u))
 	ws.flash("account.flash.password")
+	a.mailPasswordChanged(u)
 	return a.redirect(c, "/account")
 }
 
@@ -106,7 +97,7 @@ func (a *App) changeNick(c echo.Context) error {
 	if k != "" {
 		p := a.page(c)
 		p.Form, p.Errors = &accountForm{Nick: c.FormValue("nick")}, map[string]string{"nick": k}
-		return a.renderAccount(c, http.StatusUnprocessableEntity, p, accountNick)
+		return a.renderAccount(c, http.StatusUnprocessableEntity, p)
 	}
 	ws := webSession(c)
 	if err := a.users.SetNick(c.Request().Context(), ws.user.ID, nick); err != nil {
@@ -122,7 +113,7 @@ func (a *App) changeNick(c echo.Context) error {
 // and every session ends.
 func (a *App) deleteAccount(c echo.Context) error {
 	if k, status := a.checkCurrentPassword(c, c.FormValue("current_password")); k != "" {
-		return a.accountRefused(c, status, accountDelete, map[string]string{"current_password": k})
+		return a.accountRefused(c, status, map[string]string{"delete_current": k})
 	}
 	ws := webSession(c)
 	ids, err := a.users.DeleteAccount(c.Request().Context(), ws.user.ID)

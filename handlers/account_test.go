@@ -50,7 +50,7 @@ func TestAccountPage(t *testing.T) {
 		mustContain(t, "account page", r.Body, "page@example.com",
 			`action="/account/password"`, `name="current_password"`, `name="new_password"`,
 			`action="/account/nick"`, `name="nick"`, `value="page"`,
-			`action="/account/delete"`, `href="/account" data-testid="account-link" aria-current="page"`)
+			`action="/account/delete"`, `action="/account/email"`, `href="/account" data-testid="account-link" aria-current="page"`)
 		mustContain(t, "dashboard", v.get("/").Body, `href="/account" data-testid="account-link"`)
 		mustNotContain(t, "visitor's page", s.client(t).get("/").Body, `data-testid="account-link"`)
 	})
@@ -84,7 +84,7 @@ func TestAccountPasswordChange(t *testing.T) {
 			t.Fatalf("wrong current password: %d, want 422", r.Status)
 		}
 		mustContain(t, "wrong current password", r.Body, i18n.T("en", "form.password.wrong"), `data-testid="password-error"`)
-		mustNotContain(t, "wrong current password", r.Body, `data-testid="delete-error"`, "not my password")
+		mustNotContain(t, "wrong current password", r.Body, `data-testid="delete-error"`, `id="email-current-password-error"`, "not my password")
 		if !other.signedIn() {
 			t.Fatal("a refused change ended the other session")
 		}
@@ -98,6 +98,7 @@ func TestAccountPasswordChange(t *testing.T) {
 			t.Fatalf("this session after the change: %d, want still signed in", page.Status)
 		}
 		mustContain(t, "after the change", page.Body, i18n.T("en", "account.flash.password"))
+		mustNotContain(t, "after the change", page.Body, `class="field-error"`)
 		if other.signedIn() {
 			t.Error("the other session still works after the password change")
 		}
@@ -184,6 +185,9 @@ func TestAccountDelete(t *testing.T) {
 		uid := userID(t, s, email)
 		sec := c.register("gone.example.com", "free")
 		sec2 := c.register("gone2.example.com:8080", "premium")
+		if r := c.post("/post", url.Values{"content": {"bye #gone"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("post: %d", r.Status)
+		}
 		tok := s.issueToken(t, sec)
 		other := s.client(t)
 		if r := other.login(email, accountPassword0); r.Status != http.StatusSeeOther {
@@ -253,9 +257,15 @@ func TestAccountDelete(t *testing.T) {
 		}
 		audit := admin.get("/admin/audit?user=" + strconv.FormatUint(uid, 10)).Body
 		mustContain(t, "admin audit", audit, `data-action="user.delete"`, i18n.T("en", "admin.audit.action.user.delete"), email)
-		var live int64
+		var live, posts, tags int64
 		if err := s.app.db.Model(&models.Domain{}).Where("user_id = ? AND status <> ?", uid, models.StatusDeleted).Count(&live).Error; err != nil || live != 0 {
 			t.Errorf("%d domains of the deleted account not deleted (%v)", live, err)
+		}
+		if err := s.app.db.Model(&models.Post{}).Where("user_id = ?", uid).Count(&posts).Error; err != nil || posts != 0 {
+			t.Errorf("%d posts of the deleted account left (%v)", posts, err)
+		}
+		if err := s.app.db.Model(&models.PostHashtag{}).Count(&tags).Error; err != nil || tags != 0 {
+			t.Errorf("%d hashtag links of its posts left (%v)", tags, err)
 		}
 	})
 }
@@ -301,4 +311,24 @@ func mustUser(t *testing.T, s *testServer, email string) *models.User {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// The owner gets a notice when the password changes on the account page.
+func TestAccountPasswordChangeNotice(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, box := mailServer(t, driver)
+		const email = "notice@example.com"
+		c := s.user(t, email)
+		box.next(t, email) // the verification link of the sign-up
+		if r := c.post("/account/password", url.Values{"current_password": {"wrong password!"}, "new_password": {"a brand new password"}}); r.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("wrong current password: %d", r.Status)
+		}
+		if r := c.post("/account/password", url.Values{"current_password": {accountPassword0}, "new_password": {"a brand new password"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("change: %d", r.Status)
+		}
+		if n := box.next(t, email); n.Subject != "Your NodeBird API password changed" || n.Link("/auth/forgot") == "" {
+			t.Errorf("notice: %q\n%s", n.Subject, n.Text)
+		}
+		box.none(t)
+	})
 }

@@ -1,10 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // Post/Redirect/Get: every portal POST that succeeds answers 303, so that
@@ -19,6 +23,22 @@ func TestEveryPortalPOSTAnswers303(t *testing.T) {
 		id := func(host string) string { return strconv.FormatUint(domainIDOf(t, s, host), 10) }
 		uid := strconv.FormatUint(userID(t, s, "prg@example.com"), 10)
 		leaving := s.user(t, "leaving@example.com")
+		ctx := context.Background()
+		mailed := s.user(t, "mailed@example.com") // unverified
+		link := func(email, purpose string) string {
+			tok, err := s.app.users.NewToken(ctx, userID(t, s, email), purpose, email, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		if r := owner.post("/post", url.Values{"content": {"first"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("post: %d", r.Status)
+		}
+		var post models.Post
+		if err := s.app.db.Take(&post).Error; err != nil {
+			t.Fatal(err)
+		}
 
 		cases := []struct {
 			route string // as in the route table
@@ -42,6 +62,13 @@ func TestEveryPortalPOSTAnswers303(t *testing.T) {
 			{"/account/nick", owner, "/account/nick", url.Values{"nick": {"renamed"}}, "/account"},
 			{"/account/password", owner, "/account/password", url.Values{"current_password": {accountPassword0}, "new_password": {"another password"}}, "/account"},
 			{"/account/delete", leaving, "/account/delete", url.Values{"current_password": {accountPassword0}}, "/"},
+			{"/post", owner, "/post", url.Values{"content": {"second"}}, "/posts"},
+			{"/post/:id/delete", owner, "/post/" + strconv.FormatUint(post.ID, 10) + "/delete", nil, "/posts"},
+			{"/auth/forgot", s.client(t), "/auth/forgot", url.Values{"email": {"mailed@example.com"}}, "/"},
+			{"/auth/verify/resend", mailed, "/auth/verify/resend", nil, "/"},
+			{"/auth/verify", s.client(t), "/auth/verify", url.Values{"token": {link("mailed@example.com", models.PurposeVerify)}}, "/"},
+			{"/account/email", mailed, "/account/email", url.Values{"email": {"moved@example.com"}, "current_password": {accountPassword0}}, "/account/email"},
+			{"/auth/reset", s.client(t), "/auth/reset", url.Values{"token": {link("mailed@example.com", models.PurposeReset)}, "new_password": {"a reset password"}}, "/"},
 			{"/auth/logout", owner, "/auth/logout", nil, "/"},
 		}
 		covered := map[string]bool{}

@@ -79,7 +79,8 @@ func DeletedEmail(id uint64) string {
 // DeleteAccount deletes the user's account at its owner's request, in one
 // transaction: its domains are deleted as the owner's deletion of a domain
 // does (their secrets and tokens stop working, domains the caller must
-// make the domain view forget: ids), an audit entry records it, and the
+// make the domain view forget: ids), its posts are deleted, an audit
+// entry records it, and the
 // account is emptied rather than removed: its email, nick and password
 // are cleared and every session ends. The row stays, so that the rows
 // pointing at it (domains, usage, audit) and the domain view's refresh,
@@ -105,6 +106,14 @@ func (m *UserModel) DeleteAccount(ctx context.Context, id uint64) (ids []uint64,
 				Updates(map[string]any{"status": StatusDeleted, "host_key": nil}).Error; err != nil {
 				return err
 			}
+		}
+		// Its posts go (others see them, with its nick, in the hashtag API).
+		mine := tx.Model(&Post{}).Select("id").Where("user_id = ?", id)
+		if err := tx.Where("post_id IN (?)", mine).Delete(&PostHashtag{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&Post{}).Error; err != nil {
+			return err
 		}
 		if err := tx.Create(&AuditEntry{
 			ActorID: id, ActorEmail: u.Email, Action: ActionAccountDelete,
