@@ -14,3 +14,6 @@ var (
 	UsageChunkMySQL = &usageChunkMySQL
 	ChunkSize       = chunkSize
 )
+
+// UsageWritersMySQL lets tests write a flush's chunks one at a time.
+var UsageWritersMySQL = &usageWritersMySQL
