@@ -2,8 +2,9 @@ package models
 
 // MaxOwnerIDs and MaxHostIDs let tests lower the filters' id-list bounds.
 var (
-	MaxOwnerIDs = &maxOwnerIDs
-	MaxHostIDs  = &maxHostIDs
+	MaxOwnerIDs      = &maxOwnerIDs
+	MaxOwnerSubquery = &maxOwnerSubquery
+	MaxHostIDs       = &maxHostIDs
 )
 
 // UsageChunk and UsageChunkMySQL let tests lower the domains a statement
