@@ -395,16 +395,22 @@ func newPager(page int, more bool, link func(page int) string) Pager {
 }
 
 // Total is how many domains a list holds, as the console says it: Count,
-// or more than Count when More (the count stopped there).
+// or more than Count when More (the count stopped there), or "many" when
+// Many (a filter the database cannot count cheaply: see
+// models.AdminModel.CountDomains).
 type Total struct {
 	Count string // with thousands separators: "1,234"
 	One   bool
 	More  bool
+	Many  bool
 }
 
 // newTotal is the total for n domains counted up to countTo (n is countTo+1
-// when more were found).
+// when more were found, models.NotCounted when they were not counted).
 func newTotal(n, countTo int) Total {
+	if n == models.NotCounted {
+		return Total{Many: true}
+	}
 	if n > countTo {
 		return Total{Count: thousands(countTo), More: true}
 	}

@@ -2,8 +2,9 @@ package models
 
 // MaxOwnerIDs and MaxHostIDs let tests lower the filters' id-list bounds.
 var (
-	MaxOwnerIDs = &maxOwnerIDs
-	MaxHostIDs  = &maxHostIDs
+	MaxOwnerIDs      = &maxOwnerIDs
+	MaxOwnerSubquery = &maxOwnerSubquery
+	MaxHostIDs       = &maxHostIDs
 )
 
 // UsageChunk and UsageChunkMySQL let tests lower the domains a statement
@@ -14,3 +15,6 @@ var (
 	UsageChunkMySQL = &usageChunkMySQL
 	ChunkSize       = chunkSize
 )
+
+// UsageWritersMySQL lets tests write a flush's chunks one at a time.
+var UsageWritersMySQL = &usageWritersMySQL

@@ -2,9 +2,14 @@ package models_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/models"
@@ -12,14 +17,19 @@ import (
 
 // withSmallIDLists runs fn with the filters' id lists as they are, then
 // with bounds so small that every filter here goes past them (the
-// filters become conditions on the page's query).
+// filters become conditions on the page's query: an owner's a subquery),
+// then past the owner subquery's bound too (checked row by row).
 func withSmallIDLists(t *testing.T, fn func(how string)) {
 	t.Helper()
 	fn("with id lists")
-	oldOwners, oldHosts := *models.MaxOwnerIDs, *models.MaxHostIDs
+	oldOwners, oldSub, oldHosts := *models.MaxOwnerIDs, *models.MaxOwnerSubquery, *models.MaxHostIDs
+	defer func() {
+		*models.MaxOwnerIDs, *models.MaxOwnerSubquery, *models.MaxHostIDs = oldOwners, oldSub, oldHosts
+	}()
 	*models.MaxOwnerIDs, *models.MaxHostIDs = 1, 1
-	defer func() { *models.MaxOwnerIDs, *models.MaxHostIDs = oldOwners, oldHosts }()
 	fn("past the id lists")
+	*models.MaxOwnerSubquery = 1
+	fn("past the owner subquery")
 }
 
 // The owner and host filters match the start of the email, nick or host
@@ -215,43 +225,131 @@ func TestAdminCountDomains(t *testing.T) {
 }
 
 // Migrate brings a database made by an earlier version to the indexes the
-// console's queries need: it adds (host, created_at) and the nick's index,
-// and drops the (host) index the wider one serves; migrating again changes
-// nothing.
+// console's queries need: it adds (host, created_at), (host, status, type,
+// created_at) and the nick's index, and drops the (host) index the wider
+// ones serve; migrating again changes nothing, and two
+// instances migrating at once both succeed (one drops or creates an
+// index the other is dropping or creating).
 func TestMigrateAddsTheConsoleIndexes(t *testing.T) {
 	eachDB(t, func(t *testing.T, driver string) {
-		db := testdb.Fresh(t, driver)
-		m := db.Migrator()
-		// As the earlier version left it.
-		for _, drop := range []struct {
-			model any
-			name  string
-		}{{&models.Domain{}, "idx_domains_host_created"}, {&models.User{}, "idx_users_nick"}} {
-			if err := m.DropIndex(drop.model, drop.name); err != nil {
-				t.Fatalf("dropping %s: %v", drop.name, err)
+		for _, together := range []int{1, 2} {
+			o := testdb.Open(t, driver)
+			dbs := make([]*gorm.DB, together) // one per instance
+			for i := range dbs {
+				db, err := models.Open(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					if s, err := db.DB(); err == nil {
+						s.Close()
+					}
+				})
+				dbs[i] = db
 			}
-		}
-		if err := db.Exec("CREATE INDEX idx_domains_host ON domains (host)").Error; err != nil {
-			t.Fatal(err)
-		}
-		for range 2 {
+			db := dbs[0]
 			if err := models.Migrate(ctx, db); err != nil {
 				t.Fatal(err)
 			}
-			if !m.HasIndex(&models.Domain{}, "idx_domains_host_created") || !m.HasIndex(&models.User{}, "idx_users_nick") {
-				t.Fatal("Migrate did not add the console's indexes")
+			m := db.Migrator()
+			// As the earlier versions left it.
+			for _, drop := range []struct {
+				model any
+				name  string
+			}{
+				{&models.Domain{}, "idx_domains_host_status_type_created"}, {&models.Domain{}, "idx_domains_host_created"},
+				{&models.User{}, "idx_users_nick"},
+			} {
+				if err := m.DropIndex(drop.model, drop.name); err != nil {
+					t.Fatalf("dropping %s: %v", drop.name, err)
+				}
 			}
-			if m.HasIndex(&models.Domain{}, "idx_domains_host") {
-				t.Fatal("Migrate kept the (host) index that (host, created_at) serves")
+			if err := db.Exec("CREATE INDEX idx_domains_host ON domains (host)").Error; err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				var wg sync.WaitGroup
+				errs := make([]error, together)
+				for i := range together {
+					wg.Go(func() { errs[i] = models.Migrate(ctx, dbs[i]) })
+				}
+				wg.Wait()
+				for _, err := range errs {
+					if err != nil {
+						t.Fatalf("%d migrating at once: %v", together, err)
+					}
+				}
+				if !m.HasIndex(&models.Domain{}, "idx_domains_host_status_type_created") ||
+					!m.HasIndex(&models.Domain{}, "idx_domains_host_created") || !m.HasIndex(&models.User{}, "idx_users_nick") {
+					t.Fatal("Migrate did not add the console's indexes")
+				}
+				if m.HasIndex(&models.Domain{}, "idx_domains_host") {
+					t.Fatal("Migrate kept the (host) index that (host, created_at) serves")
+				}
+			}
+			idx, err := m.GetIndexes(&models.Domain{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]string{
+				"idx_domains_host_status_type_created": {"host", "status", "type", "created_at"},
+				"idx_domains_host_created":             {"host", "created_at"},
+			}
+			for _, i := range idx {
+				if cols, ok := want[i.Name()]; ok && !slices.Equal(i.Columns(), cols) {
+					t.Fatalf("%s on %v, want %v", i.Name(), i.Columns(), cols)
+				}
 			}
 		}
-		idx, err := m.GetIndexes(&models.Domain{})
-		if err != nil {
-			t.Fatal(err)
+	})
+}
+
+// An owner filter matching more accounts than its id list holds, or a host
+// filter more domains, is not counted when another filter is set beside
+// it (NotCounted: counting would read a row per match); alone, or within
+// its bound, it is counted, and the list lists the same domains either way.
+func TestAdminCountLeavesOutWideFiltersNarrowed(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		domains := models.NewDomainModel(db, 2*time.Second)
+		admin := models.NewAdminModel(db, 2*time.Second)
+		for i, email := range []string{"ann@example.com", "amy@example.com"} {
+			u, err := users.Insert(ctx, email, fmt.Sprintf("a%d", i), "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := range 3 {
+				if _, _, err := domains.Insert(ctx, u.ID, fmt.Sprintf("%s-%d.example", email[:3], j), models.PlanFree); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
-		for _, i := range idx {
-			if i.Name() == "idx_domains_host_created" && !slices.Equal(i.Columns(), []string{"host", "created_at"}) {
-				t.Fatalf("idx_domains_host_created on %v", i.Columns())
+		oldOwners, oldHosts := *models.MaxOwnerIDs, *models.MaxHostIDs
+		*models.MaxOwnerIDs, *models.MaxHostIDs = 1, 2 // "a" matches 2 accounts and 6 hosts
+		defer func() { *models.MaxOwnerIDs, *models.MaxHostIDs = oldOwners, oldHosts }()
+		cases := []struct {
+			f    models.DomainFilter
+			want int
+		}{
+			{models.DomainFilter{Owner: "a"}, 6},
+			{models.DomainFilter{Owner: "a", Status: models.StatusActive}, models.NotCounted},
+			{models.DomainFilter{Owner: "a", Plan: models.PlanFree}, models.NotCounted},
+			{models.DomainFilter{Owner: "a", Host: "ann-0"}, models.NotCounted},
+			{models.DomainFilter{Owner: "ann", Status: models.StatusActive}, 3}, // one account: within the bound
+			{models.DomainFilter{Host: "a"}, 6},
+			{models.DomainFilter{Host: "a", Plan: models.PlanFree}, models.NotCounted},
+			{models.DomainFilter{Host: "ann-", Plan: models.PlanFree}, models.NotCounted}, // 3 hosts: past 2
+			{models.DomainFilter{Host: "ann-1", Plan: models.PlanFree}, 1},
+		}
+		for _, tc := range cases {
+			n, err := admin.CountDomains(ctx, tc.f, 100)
+			if err != nil || n != tc.want {
+				t.Errorf("count %+v: %d (%v), want %d", tc.f, n, err, tc.want)
+			}
+			rows, _, err := admin.ListDomains(ctx, tc.f, 100, 0)
+			if err != nil || tc.want != models.NotCounted && len(rows) != tc.want || tc.want == models.NotCounted && len(rows) == 0 {
+				t.Errorf("list %+v: %d rows (%v), count %d", tc.f, len(rows), err, tc.want)
 			}
 		}
 	})

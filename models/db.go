@@ -276,13 +276,36 @@ func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver", "detail", fmt
 
 // Migrate creates or updates the tables.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	if err := db.WithContext(ctx).AutoMigrate(&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}, &AccountToken{}, &Post{}, &Hashtag{}, &PostHashtag{}); err != nil {
-		return err
+	models := []any{&User{}, &Domain{}, &DomainUsage{}, &AuditEntry{}, &AccountToken{}, &Post{}, &Hashtag{}, &PostHashtag{}}
+	for start := time.Now(); ; {
+		err := db.WithContext(ctx).AutoMigrate(models...)
+		if err == nil {
+			break
+		}
+		if !indexCreatedElsewhere(err) || time.Since(start) > time.Minute {
+			return err
+		}
+		// Another instance is creating the same index (both started at
+		// once, and it did so between AutoMigrate's look and its CREATE
+		// INDEX); on a big table that takes seconds. Look again shortly.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if err := dropRetiredIndexes(db.WithContext(ctx)); err != nil {
 		return err
 	}
 	return collateExactly(ctx, db)
+}
+
+// indexCreatedElsewhere reports whether err is a CREATE INDEX refused
+// because the index exists: MySQL's error 1061, SQLite's "already exists".
+func indexCreatedElsewhere(err error) bool {
+	var myErr *mysqldrv.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == 1061 ||
+		strings.Contains(err.Error(), "index") && strings.Contains(err.Error(), "already exists")
 }
 
 // Ping reports whether the database answers within ctx.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,7 +208,8 @@ func TestConcurrentRotationsReturnWhatTheyStored(t *testing.T) {
 
 // A flush covering more domains than one statement takes (chunks of 500
 // on SQLite, 2,000 on MySQL) counts every one of them, twice over to
-// exercise the upsert, and gives each domain its own last times (a time
+// exercise the upsert, and gives each domain its own last times, to the
+// millisecond (a time
 // stays as it was when the flush has no count of that kind for the domain).
 func TestUsageAddInChunks(t *testing.T) {
 	eachDB(t, func(t *testing.T, driver string) {
@@ -225,7 +227,7 @@ func TestUsageAddInChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		usage := models.NewUsageModel(db, 2*time.Second)
-		now := time.Now().UTC().Truncate(time.Second)
+		now := time.Now().UTC().Truncate(time.Millisecond) // as stored: DATETIME(3) on MySQL
 		deltas := map[uint64]models.UsageDelta{}
 		ids := make([]uint64, n)
 		issuedAt := func(i int) time.Time { return now.Add(-time.Duration(i) * time.Second) }
@@ -275,9 +277,11 @@ func TestUsageAddInChunks(t *testing.T) {
 func TestUsageAddThatFailsSaysWhatItDidNotWrite(t *testing.T) {
 	eachDB(t, func(t *testing.T, driver string) {
 		db := testdb.Fresh(t, driver)
-		old, oldMySQL := *models.UsageChunk, *models.UsageChunkMySQL
-		*models.UsageChunk, *models.UsageChunkMySQL = 3, 3
-		defer func() { *models.UsageChunk, *models.UsageChunkMySQL = old, oldMySQL }()
+		old, oldMySQL, oldWriters := *models.UsageChunk, *models.UsageChunkMySQL, *models.UsageWritersMySQL
+		*models.UsageChunk, *models.UsageChunkMySQL, *models.UsageWritersMySQL = 3, 3, 1 // one chunk at a time
+		defer func() {
+			*models.UsageChunk, *models.UsageChunkMySQL, *models.UsageWritersMySQL = old, oldMySQL, oldWriters
+		}()
 		u, err := models.NewUserModel(db, 2*time.Second, 4).Insert(ctx, "part@example.com", "part", "password123")
 		if err != nil {
 			t.Fatal(err)
@@ -332,4 +336,97 @@ func TestUsageAddThatFailsSaysWhatItDidNotWrite(t *testing.T) {
 			}
 		}
 	})
+}
+
+// With several chunks written at once (MySQL), a chunk that fails stops
+// the flush from starting others, the chunks written stay written whole,
+// and the error names exactly the domains of the chunks not written, in
+// id order: those that failed and those never started.
+func TestUsageAddWithWritersAtOnceSaysWhatItDidNotWrite(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		old, oldMySQL := *models.UsageChunk, *models.UsageChunkMySQL
+		*models.UsageChunk, *models.UsageChunkMySQL = 3, 3
+		defer func() { *models.UsageChunk, *models.UsageChunkMySQL = old, oldMySQL }()
+		u, err := models.NewUserModel(db, 2*time.Second, 4).Insert(ctx, "many@example.com", "many", "password123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		domains := models.NewDomainModel(db, 2*time.Second)
+		deltas := map[uint64]models.UsageDelta{}
+		var ids []uint64 // in id order
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for i := range 20 { // 7 chunks
+			d, _, err := domains.Insert(ctx, u.ID, fmt.Sprintf("many-%d.example", i), models.PlanFree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, d.ID)
+			deltas[d.ID] = models.UsageDelta{Issued: int64(i + 1), LastIssued: now}
+		}
+		// The totals of the fourth chunk (ids[9:12]) fail; on MySQL the
+		// first four chunks start together.
+		bad := ids[10]
+		err = db.Callback().Raw().Before("gorm:raw").Register("test:fail", func(tx *gorm.DB) {
+			if strings.HasPrefix(tx.Statement.SQL.String(), "UPDATE domains") && mentions(tx.Statement.Vars, bad) {
+				tx.AddError(errors.New("injected failure"))
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = models.NewUsageModel(db, 2*time.Second).Add(ctx, now, deltas)
+		db.Callback().Raw().Remove("test:fail")
+		var ue *models.UnwrittenError
+		if !errors.As(err, &ue) || !slices.IsSorted(ue.Unwritten) {
+			t.Fatalf("Add: %v; want an UnwrittenError naming domains in id order", err)
+		}
+		for _, id := range ids[9:12] {
+			if !slices.Contains(ue.Unwritten, id) {
+				t.Errorf("the failed chunk's domain %d is not named unwritten (%v)", id, ue.Unwritten)
+			}
+		}
+		got, err := models.NewUsageModel(db, 2*time.Second).Recent(ctx, ids, now.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			var d models.Domain
+			if err := db.Take(&d, id).Error; err != nil {
+				t.Fatal(err)
+			}
+			unwritten := slices.Contains(ue.Unwritten, id)
+			want := int64(i + 1)
+			if unwritten {
+				want = 0
+			}
+			if got[id].Issued != want || d.TokensIssued != want {
+				t.Errorf("domain %d (unwritten %v): hourly %d, total %d; want %d", i, unwritten, got[id].Issued, d.TokensIssued, want)
+			}
+			if i < 9 && unwritten {
+				t.Errorf("domain %d, of a chunk before the failed one, is named unwritten", i)
+			}
+			if i%3 != 0 && i < 18 && unwritten != slices.Contains(ue.Unwritten, ids[i-i%3]) {
+				t.Errorf("domain %d's chunk is named unwritten in part: %v", i, ue.Unwritten)
+			}
+		}
+	})
+}
+
+// mentions reports whether a statement's arguments carry the domain id:
+// as a number (SQLite's UNION of counts) or in the JSON of counts (MySQL).
+func mentions(vars []any, id uint64) bool {
+	for _, v := range vars {
+		switch v := v.(type) {
+		case uint64:
+			if v == id {
+				return true
+			}
+		case string:
+			if strings.Contains(v, fmt.Sprintf(`{"id":%d,`, id)) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -107,3 +108,8 @@ func issueTokens(ctx context.Context, base string, secrets []string, n int, path
 
 // trimmed is a short form of a response body for error messages.
 func trimmed(b []byte) string { return strings.TrimSpace(string(b[:min(len(b), 200)])) }
+
+// writeLines writes one value a line to path, readable by its owner only.
+func writeLines(path string, lines []string) error {
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+}

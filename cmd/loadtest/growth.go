@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nodebird/nodebird-api/internal/loadseed"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -137,7 +138,7 @@ func runGrowth(ctx context.Context, o options, dir, bin string, wrk *wrkRunner) 
 		runtime.Version(), runtime.NumCPU(), o.threads, o.concurrency)
 	fmt.Printf("at each size, a fresh database (%d domains an account) on %s and %d rounds of ceiling,\n"+
 		"POST /v1/token, GET /v1/test in turn, each %s measured after %s of warm-up; APP_ENV=production RATE_LIMITS=%s\n\n",
-		domainsPerUser, server, o.rounds, o.duration, o.warmup, o.limits)
+		loadseed.DomainsPerUser, server, o.rounds, o.duration, o.warmup, o.limits)
 	printGrowth(os.Stdout, rows)
 	errs := 0
 	for _, r := range rows {

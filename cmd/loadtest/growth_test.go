@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebird/nodebird-api/internal/loadseed"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 )
 
@@ -268,7 +269,7 @@ func TestTimeDatabase(t *testing.T) {
 	const n = 3000
 	o := testdb.Open(t, "mysql")
 	ctx := context.Background()
-	if err := seed(ctx, o, n, filepath.Join(t.TempDir(), "secrets.txt")); err != nil {
+	if err := loadseed.Seed(ctx, o, n, filepath.Join(t.TempDir(), "secrets.txt")); err != nil {
 		t.Fatal(err)
 	}
 	var row GrowthRow

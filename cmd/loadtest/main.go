@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nodebird/nodebird-api/internal/loadseed"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -184,7 +185,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%d rounds of ceiling, POST /v1/token, GET /v1/test in turn, each %s measured after %s of warm-up\n",
 		o.rounds, o.duration, o.warmup)
 	fmt.Printf("app on MariaDB/MySQL, %d active domains over %d accounts, APP_ENV=production RATE_LIMITS=%s\n\n",
-		o.domains, (o.domains+domainsPerUser-1)/domainsPerUser, o.limits)
+		o.domains, (o.domains+loadseed.DomainsPerUser-1)/loadseed.DomainsPerUser, o.limits)
 	m.Print(os.Stdout)
 	if errs := m.Issue.Errors + m.Verify.Errors + m.Ceiling.Errors + m.Mine.Errors + m.Tagged.Errors; errs > 0 {
 		return fmt.Errorf("the run had %d errors", errs)
@@ -198,28 +199,28 @@ func run(ctx context.Context, o options) error {
 // the database. An app that does not start is a startError.
 func loadMySQL(ctx context.Context, o options, dir, bin string, wrk *wrkRunner, m *Measurements, afterwards func(dsn string) error) error {
 	step(fmt.Sprintf("seeding %d domains on a fresh database", m.Domains))
-	db, err := createDatabase(ctx, o.dsn)
+	db, err := loadseed.CreateDatabase(ctx, o.dsn)
 	if err != nil {
 		return err
 	}
 	if o.keep {
-		fmt.Printf("database %s kept\n", db.name)
+		fmt.Printf("database %s kept\n", db.Name())
 	} else {
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := db.Drop(dctx); err != nil {
-				fmt.Fprintf(os.Stderr, "loadtest: dropping %s: %v\n", db.name, err)
+				fmt.Fprintf(os.Stderr, "loadtest: dropping %s: %v\n", db.Name(), err)
 			}
 		}()
 	}
 	secretsFile := filepath.Join(dir, "secrets.txt")
 	start := time.Now()
-	if err := seedWithPosts(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, m.Domains, m.Posts, secretsFile); err != nil {
+	if err := loadseed.SeedWithPosts(ctx, models.Options{Driver: "mysql", DSN: db.DSN()}, m.Domains, m.Posts, secretsFile); err != nil {
 		return err
 	}
 	m.Seeding = time.Since(start)
-	secrets, err := readSecrets(secretsFile)
+	secrets, err := loadseed.ReadSecrets(secretsFile)
 	if err != nil {
 		return err
 	}
@@ -390,7 +391,7 @@ func startCeiling(ctx context.Context, dir string) (*child, error) {
 // that does not start is a startError.
 func sqliteStartup(ctx context.Context, o options, n int, dir, bin string) (time.Duration, error) {
 	data := filepath.Join(dir, "sqlite")
-	if err := seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, n, ""); err != nil {
+	if err := loadseed.Seed(ctx, models.Options{Driver: "sqlite", DSN: filepath.Join(data, "nodebird.db")}, n, ""); err != nil {
 		return 0, fmt.Errorf("seeding SQLite: %w", err)
 	}
 	app, err := startApp(ctx, "app-sqlite", o, dir, bin, map[string]string{"DB_DRIVER": "sqlite", "DATA_DIR": data})

@@ -1,4 +1,7 @@
-package main
+// Package loadseed fills a database with many accounts and domains, fast
+// (multi-row INSERTs, several transactions at once on MySQL): the load
+// test's databases and the opt-in scale tests' (models/admin_scale_1m_test.go).
+package loadseed
 
 import (
 	"context"
@@ -21,20 +24,20 @@ import (
 	"github.com/nodebird/nodebird-api/models"
 )
 
-// domainsPerUser is how the seeded domains are spread over accounts.
-const domainsPerUser = 10
+// DomainsPerUser is how the seeded domains are spread over accounts.
+const DomainsPerUser = 10
 
 // fakeBcrypt is shaped like a bcrypt hash; nobody logs in during the test.
 var fakeBcrypt = []byte("$2a$12$" + strings.Repeat("x", 53))
 
-// mysqlDatabase is a throwaway database on the server named by a DSN.
-type mysqlDatabase struct {
+// Database is a throwaway database on the server named by a DSN.
+type Database struct {
 	server *mysql.Config // the server, no database selected
 	name   string
 }
 
-// createDatabase makes a uniquely named database on the server.
-func createDatabase(ctx context.Context, serverDSN string) (*mysqlDatabase, error) {
+// CreateDatabase makes a uniquely named database on the server.
+func CreateDatabase(ctx context.Context, serverDSN string) (*Database, error) {
 	cfg, err := mysql.ParseDSN(serverDSN)
 	if err != nil {
 		return nil, fmt.Errorf("-dsn: %w", err)
@@ -42,7 +45,7 @@ func createDatabase(ctx context.Context, serverDSN string) (*mysqlDatabase, erro
 	cfg.DBName = ""
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	d := &mysqlDatabase{server: cfg, name: "nodebird_load_" + hex.EncodeToString(b[:])}
+	d := &Database{server: cfg, name: "nodebird_load_" + hex.EncodeToString(b[:])}
 	err = d.exec(ctx, "CREATE DATABASE "+d.name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
 	if err != nil {
 		return nil, fmt.Errorf("MySQL at %s is not usable: %w", cfg.Addr, err)
@@ -50,19 +53,37 @@ func createDatabase(ctx context.Context, serverDSN string) (*mysqlDatabase, erro
 	return d, nil
 }
 
+// OpenDatabase is the database name on the server (one a CreateDatabase
+// made and a run kept), or a new one (CreateDatabase) when name is "".
+func OpenDatabase(ctx context.Context, serverDSN, name string) (*Database, error) {
+	if name == "" {
+		return CreateDatabase(ctx, serverDSN)
+	}
+	cfg, err := mysql.ParseDSN(serverDSN)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DBName = ""
+	d := &Database{server: cfg, name: name}
+	return d, d.exec(ctx, "USE "+name)
+}
+
+// Name is the database's name.
+func (d *Database) Name() string { return d.name }
+
 // DSN names the database, for the app and the seeder.
-func (d *mysqlDatabase) DSN() string {
+func (d *Database) DSN() string {
 	cfg := d.server.Clone()
 	cfg.DBName = d.name
 	return cfg.FormatDSN()
 }
 
 // Drop removes the database.
-func (d *mysqlDatabase) Drop(ctx context.Context) error {
+func (d *Database) Drop(ctx context.Context) error {
 	return d.exec(ctx, "DROP DATABASE IF EXISTS "+d.name)
 }
 
-func (d *mysqlDatabase) exec(ctx context.Context, stmt string) error {
+func (d *Database) exec(ctx context.Context, stmt string) error {
 	db, err := sql.Open("mysql", d.server.FormatDSN())
 	if err != nil {
 		return err
@@ -122,7 +143,7 @@ func userTable(now time.Time) seedTable {
 }
 
 // domainTable is the seeded domains: domain i has id i+1, belongs to user
-// i/domainsPerUser (id i/domainsPerUser+1), is free or premium in turn,
+// i/DomainsPerUser (id i/DomainsPerUser+1), is free or premium in turn,
 // and gets a fresh secret, put in secrets.
 func domainTable(now time.Time, secrets secretLines) seedTable {
 	return seedTable{
@@ -138,7 +159,7 @@ func domainTable(now time.Time, secrets secretLines) seedTable {
 				plan = models.PlanPremium
 			}
 			at := pastTime(now, i, count)
-			return append(args, i+1, i/domainsPerUser+1, host, host, plan, models.StatusActive,
+			return append(args, i+1, i/DomainsPerUser+1, host, host, plan, models.StatusActive,
 				secret.Hash(s), secret.Last4(s), 1, 0, at, at)
 		},
 	}
@@ -173,17 +194,17 @@ func postTables(now time.Time, users int) []struct {
 	}
 }
 
-// seed migrates the database and registers n active domains over
-// n/domainsPerUser accounts (rounded up), and writes the n clear-text
+// Seed migrates the database and registers n active domains over
+// n/DomainsPerUser accounts (rounded up), and writes the n clear-text
 // secrets to secretsPath (unless it is empty), domain i's on line i.
 // Timestamps are spread over the past year, as in a real database, so
 // that the app's periodic cache refresh finds no recent change.
-func seed(ctx context.Context, o models.Options, n int, secretsPath string) error {
-	return seedWithPosts(ctx, o, n, 0, secretsPath)
+func Seed(ctx context.Context, o models.Options, n int, secretsPath string) error {
+	return SeedWithPosts(ctx, o, n, 0, secretsPath)
 }
 
-// seedWithPosts is seed, and posts posts over the accounts (postTables).
-func seedWithPosts(ctx context.Context, o models.Options, n, posts int, secretsPath string) error {
+// SeedWithPosts is Seed, and posts posts over the accounts (postTables).
+func SeedWithPosts(ctx context.Context, o models.Options, n, posts int, secretsPath string) error {
 	o.StartupTimeout, o.MaxOpenConns, o.MaxIdleConns, o.ConnMaxLifetime = 10*time.Second, 4, 4, time.Minute
 	db, err := models.Open(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -203,7 +224,7 @@ func seedWithPosts(ctx context.Context, o models.Options, n, posts int, secretsP
 		workers = 4
 	}
 	now := time.Now().UTC()
-	users := (n + domainsPerUser - 1) / domainsPerUser
+	users := (n + DomainsPerUser - 1) / DomainsPerUser
 	if err := insertRows(ctx, sqlDB, isMySQL, workers, userTable(now), users); err != nil {
 		return fmt.Errorf("seeding users: %w", err)
 	}
@@ -340,9 +361,9 @@ func (b secretLines) set(i int, s string) {
 // write saves the lines to path, readable by its owner only.
 func (b secretLines) write(path string) error { return os.WriteFile(path, b, 0o600) }
 
-// readSecrets reads a file written by secretLines.write: every line a
+// ReadSecrets reads a file written by secretLines.write: every line a
 // well-formed secret.
-func readSecrets(path string) ([]string, error) {
+func ReadSecrets(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -360,9 +381,4 @@ func readSecrets(path string) ([]string, error) {
 		secrets[i] = s
 	}
 	return secrets, nil
-}
-
-// writeLines writes one value a line to path, readable by its owner only.
-func writeLines(path string, lines []string) error {
-	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 }

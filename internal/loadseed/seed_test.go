@@ -1,4 +1,4 @@
-package main
+package loadseed
 
 import (
 	"context"
@@ -104,7 +104,7 @@ func TestSecretsFileRoundTrip(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the secrets file: %v, %v; want mode 0600", fi, err)
 	}
-	got, err := readSecrets(path)
+	got, err := ReadSecrets(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func TestReadSecretsRefusesAnythingElse(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := readSecrets(path); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("readSecrets = %v, want an error containing %q", err, tt.wantErr)
+			if _, err := ReadSecrets(path); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ReadSecrets = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -148,12 +148,12 @@ func TestSeed(t *testing.T) {
 			ctx := context.Background()
 			o := testdb.Open(t, driver)
 			path := filepath.Join(t.TempDir(), "secrets.txt")
-			if err := seed(ctx, o, n, path); err != nil {
+			if err := Seed(ctx, o, n, path); err != nil {
 				t.Fatal(err)
 			}
-			secrets, err := readSecrets(path)
+			secrets, err := ReadSecrets(path)
 			if err != nil || len(secrets) != n {
-				t.Fatalf("readSecrets = %d secrets, %v; want %d", len(secrets), err, n)
+				t.Fatalf("ReadSecrets = %d secrets, %v; want %d", len(secrets), err, n)
 			}
 			db, err := models.Open(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
@@ -166,9 +166,9 @@ func TestSeed(t *testing.T) {
 			db.Table("users").Count(&users)
 			db.Table("domains").Count(&domains)
 			db.Table("domains").Distinct("secret_hash").Count(&hashes)
-			if users != (n+domainsPerUser-1)/domainsPerUser || domains != n || hashes != n {
+			if users != (n+DomainsPerUser-1)/DomainsPerUser || domains != n || hashes != n {
 				t.Fatalf("%d users, %d domains, %d distinct secrets; want %d, %d, %d",
-					users, domains, hashes, (n+domainsPerUser-1)/domainsPerUser, n, n)
+					users, domains, hashes, (n+DomainsPerUser-1)/DomainsPerUser, n, n)
 			}
 			model := models.NewDomainModel(db, 10*time.Second)
 			for _, i := range []int{0, 1, rowsPerInsert, insertsPerTx * rowsPerInsert, n - 1} {
@@ -177,7 +177,7 @@ func TestSeed(t *testing.T) {
 					t.Fatalf("the secret of domain %d: %v", i, err)
 				}
 				plan := []string{models.PlanFree, models.PlanPremium}[i%2]
-				if c.ID != uint64(i+1) || c.UserID != uint64(i/domainsPerUser+1) || c.Nick != fmt.Sprintf("load%d", i/domainsPerUser) ||
+				if c.ID != uint64(i+1) || c.UserID != uint64(i/DomainsPerUser+1) || c.Nick != fmt.Sprintf("load%d", i/DomainsPerUser) ||
 					c.Host != fmt.Sprintf("site%d.load.test", i) || c.Plan != plan || c.Status != models.StatusActive || c.SecretVersion != 1 {
 					t.Errorf("the secret of domain %d finds %+v", i, c)
 				}
