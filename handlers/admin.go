@@ -155,6 +155,8 @@ type adminUserInfo struct {
 	Role string
 	// Limit is the account's domains and its limit (admin_users.go).
 	Limit *userLimit
+	// Team is its suspension and role, with their forms (admin_team.go).
+	Team *adminUserTeam
 }
 
 type adminDomainsData struct {
@@ -166,10 +168,12 @@ type adminDomainsData struct {
 	Pager
 	ClearURL string
 	// Here is this page's URL, where an action returns afterwards.
-	Here           string
-	SortCreated    sortLink
-	SortLastUsed   sortLink
-	User           *adminUserInfo
+	Here         string
+	SortCreated  sortLink
+	SortLastUsed sortLink
+	User         *adminUserInfo
+	// CSVURL downloads the domains these filters select.
+	CSVURL         string
 	Plans          []string
 	Statuses       []string
 	FilterSelected bool
@@ -204,7 +208,7 @@ func (a *App) adminUser(c echo.Context) error {
 	case slices.Contains(a.config.AdminEmails, u.Email):
 		role = "admin.user.role.unverified"
 	}
-	info := &adminUserInfo{ID: u.ID, Nick: u.Nick, Email: u.Email, CreatedAt: u.CreatedAt, Role: role}
+	info := &adminUserInfo{ID: u.ID, Nick: u.Nick, Email: u.Email, CreatedAt: u.CreatedAt, Role: role, Team: a.userTeam(c, u)}
 	if info.Limit, err = a.userLimit(c.Request().Context(), u); err != nil {
 		return err
 	}
@@ -244,6 +248,13 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 			f.Sort != models.SortCreated || f.Dir != "desc",
 	}
 	d.Pager = newPager(f.Page, more, func(page int) string { return base + f.query(page, f.Sort, f.Dir) })
+	d.CSVURL = "/admin/domains.csv" + f.query(1, models.SortCreated, f.Dir)
+	if user != nil {
+		d.CSVURL = "/admin/domains.csv?user=" + strconv.FormatUint(user.ID, 10)
+		if q := f.query(1, models.SortCreated, f.Dir); q != "" {
+			d.CSVURL += "&" + q[1:]
+		}
+	}
 	p := a.page(c)
 	p.Data = d
 	return a.render(c, http.StatusOK, "admin_domains", p)
@@ -274,6 +285,11 @@ var refusals = map[refusal]string{
 	{models.ActionRestore, models.Deleted}:       "admin.err.restore.deleted",
 	{models.ActionPlan, models.Deleted}:          "admin.err.plan.deleted",
 	{models.ActionPlan, models.SamePlan}:         "admin.err.plan.same",
+
+	{models.ActionPremiumApprove, models.Deleted}:      "admin.err.premium.deleted",
+	{models.ActionPremiumApprove, models.NotRequested}: "admin.err.premium.none",
+	{models.ActionPremiumDecline, models.Deleted}:      "admin.err.premium.deleted",
+	{models.ActionPremiumDecline, models.NotRequested}: "admin.err.premium.none",
 }
 
 // adminChange runs one audited change on the domain in the URL, makes the
@@ -367,6 +383,10 @@ type adminAuditData struct {
 	Rows     []models.AuditRow
 	DomainID uint64
 	UserID   uint64
+	Filter   *auditFilter
+	Actions  []string
+	// CSVURL downloads the filtered entries; ClearURL drops the filters.
+	CSVURL, ClearURL string
 	Pager
 }
 
@@ -417,46 +437,110 @@ func newTotal(n, countTo int) Total {
 	return Total{Count: thousands(n), One: n == 1}
 }
 
-// adminAudit shows the audit log, newest first, for everything or for
-// one domain (?domain=ID) or user (?user=ID).
+// adminAudit shows the audit log, newest first, filtered by the query
+// (auditFilter): bookmarkable, like the domain list's.
 func (a *App) adminAudit(c echo.Context) error {
 	q := c.QueryParams()
 	page, err := parsePage(q.Get("page"))
 	if err != nil {
 		return err
 	}
-	var f models.AuditFilter
-	for name, dst := range map[string]*uint64{"domain": &f.DomainID, "user": &f.UserID} {
+	f, err := parseAuditFilter(q)
+	if err != nil {
+		return err
+	}
+	rows, more, err := a.audit.List(c.Request().Context(), f.model, adminPageSize, (page-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	link := func(page int) string { return "/admin/audit" + f.query(page) }
+	d := &adminAuditData{
+		Rows: rows, DomainID: f.model.DomainID, UserID: f.model.UserID, Filter: f, Actions: models.Actions,
+		CSVURL: "/admin/audit.csv" + f.query(1), ClearURL: "/admin/audit", Pager: newPager(page, more, link),
+	}
+	p := a.page(c)
+	p.Data = d
+	return a.render(c, http.StatusOK, "admin_audit", p)
+}
+
+// auditFilter is the audit log's query string, as typed and validated:
+// domain and user (ids), actor (an admin's email, exactly), action (one
+// of models.Actions), from and to (dates, YYYY-MM-DD, in UTC, both
+// included).
+type auditFilter struct {
+	From, To, Actor, Action string
+	model                   models.AuditFilter
+}
+
+// auditDate is the form of the from and to dates (an <input type="date">'s).
+const auditDate = "2006-01-02"
+
+// parseAuditFilter reads the query; a value it cannot use is a 400 that
+// says which.
+func parseAuditFilter(q url.Values) (*auditFilter, error) {
+	f := &auditFilter{
+		From:   strings.TrimSpace(q.Get("from")),
+		To:     strings.TrimSpace(q.Get("to")),
+		Actor:  strings.ToLower(strings.TrimSpace(q.Get("actor"))),
+		Action: strings.TrimSpace(q.Get("action")),
+	}
+	for name, dst := range map[string]*uint64{"domain": &f.model.DomainID, "user": &f.model.UserID} {
 		if s := strings.TrimSpace(q.Get(name)); s != "" {
 			n, ok := parseID(s)
 			if !ok {
-				return echo.NewHTTPError(http.StatusBadRequest, "admin.err.filter.id")
+				return nil, echo.NewHTTPError(http.StatusBadRequest, "admin.err.filter.id")
 			}
 			*dst = n
 		}
 	}
-	rows, more, err := a.audit.List(c.Request().Context(), f, adminPageSize, (page-1)*adminPageSize)
-	if err != nil {
-		return err
+	bad := func(key string) error { return echo.NewHTTPError(http.StatusBadRequest, key) }
+	if len(f.Actor) > 254 || !utf8.ValidString(f.Actor) {
+		return nil, bad("admin.err.filter.actor")
 	}
-	link := func(page int) string {
-		v := url.Values{}
-		if f.DomainID != 0 {
-			v.Set("domain", strconv.FormatUint(f.DomainID, 10))
-		}
-		if f.UserID != 0 {
-			v.Set("user", strconv.FormatUint(f.UserID, 10))
-		}
-		if page > 1 {
-			v.Set("page", strconv.Itoa(page))
-		}
-		if len(v) == 0 {
-			return "/admin/audit"
-		}
-		return "/admin/audit?" + v.Encode()
+	if f.Action != "" && !slices.Contains(models.Actions, f.Action) {
+		return nil, bad("admin.err.filter.action")
 	}
-	d := &adminAuditData{Rows: rows, DomainID: f.DomainID, UserID: f.UserID, Pager: newPager(page, more, link)}
-	p := a.page(c)
-	p.Data = d
-	return a.render(c, http.StatusOK, "admin_audit", p)
+	f.model.Actor, f.model.Action = f.Actor, f.Action
+	if f.From != "" {
+		t, err := time.Parse(auditDate, f.From)
+		if err != nil {
+			return nil, bad("admin.err.filter.date")
+		}
+		f.model.From = t
+	}
+	if f.To != "" {
+		t, err := time.Parse(auditDate, f.To)
+		if err != nil {
+			return nil, bad("admin.err.filter.date")
+		}
+		f.model.To = t.AddDate(0, 0, 1) // the whole day
+	}
+	if f.From != "" && f.To != "" && !f.model.From.Before(f.model.To) {
+		return nil, bad("admin.err.filter.dates")
+	}
+	return f, nil
+}
+
+// query is the filter as a query string, with page; empty values are
+// left out so URLs stay short.
+func (f *auditFilter) query(page int) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"from": f.From, "to": f.To, "actor": f.Actor, "action": f.Action} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if f.model.DomainID != 0 {
+		v.Set("domain", strconv.FormatUint(f.model.DomainID, 10))
+	}
+	if f.model.UserID != 0 {
+		v.Set("user", strconv.FormatUint(f.model.UserID, 10))
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
 }

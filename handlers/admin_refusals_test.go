@@ -47,6 +47,8 @@ func TestEveryRefusalHasAMessage(t *testing.T) {
 			{models.ActionRestore, "", func(id uint64) error { _, err := admin.Restore(ctx, actor, id); return err }},
 			{models.ActionPlan, models.PlanFree, func(id uint64) error { return admin.SetPlan(ctx, actor, id, models.PlanFree) }},
 			{models.ActionPlan, models.PlanPremium, func(id uint64) error { return admin.SetPlan(ctx, actor, id, models.PlanPremium) }},
+			{models.ActionPremiumApprove, "", func(id uint64) error { return admin.AnswerPremium(ctx, actor, id, true) }},
+			{models.ActionPremiumDecline, "", func(id uint64) error { return admin.AnswerPremium(ctx, actor, id, false) }},
 		}
 		met := map[refusal]bool{}
 		reasons := map[models.StateReason]bool{}

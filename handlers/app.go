@@ -88,6 +88,7 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		cursorKey:  derive(cfg.JWTSecret, "posts-cursor"),
 	}
 	a.domains.MaxPerUser = cfg.MaxDomainsPerUser // 0 (tests only: Load asks at least 1): no limit
+	a.domains.PremiumApproval = cfg.Premium == config.PremiumApproval
 	a.cache = domaincache.New(a.domains, cfg.DomainCacheMax, log)
 	a.tokenCounts = usage.New(a.usageStats, log)
 	if cfg.RedisURL != "" {

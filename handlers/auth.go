@@ -108,6 +108,14 @@ func (a *App) login(c echo.Context) error {
 		}
 		if err := a.users.CheckPassword(u, f.Password); err != nil { // the attempt stays counted
 			errs["login"] = "form.login.failed"
+		} else if u.Suspended() {
+			// Said only to whoever knows the password: an admin suspended
+			// the account (admin_team.go); it signs in after a restore.
+			a.loginSucceeded(n)
+			f.Password = ""
+			p := a.page(c)
+			p.Form, p.Errors = f, map[string]string{"login": "form.login.suspended"}
+			return a.render(c, http.StatusForbidden, "login", p)
 		} else {
 			a.loginSucceeded(n)
 			ws := webSession(c)

@@ -38,6 +38,8 @@ type domainRow struct {
 	Label       string
 	// RevokeReason is the admin's, for a revoked domain.
 	RevokeReason string
+	// PremiumRequested: a premium request waits for an admin (PREMIUM=approval).
+	PremiumRequested bool
 	// PrevUntil is when the previous secret of a rotation stops getting
 	// tokens; nil when it does not any more.
 	PrevUntil *time.Time
@@ -217,7 +219,7 @@ func (a *App) dashboard(c echo.Context, status int, p *Page, v dashView) error {
 		rows[i] = domainRow{
 			ID: d.ID, Host: d.Host, Plan: d.Plan, Status: d.Status, SecretLast4: d.SecretLast4,
 			CreatedAt: d.CreatedAt, Issued24h: recent[d.ID].Issued, Refused24h: recent[d.ID].Refused, LastUsed: last,
-			Label: d.Label, RevokeReason: d.RevokeReason,
+			Label: d.Label, RevokeReason: d.RevokeReason, PremiumRequested: d.PremiumRequested,
 		}
 		if d.PrevSecretUntil != nil && now.Before(*d.PrevSecretUntil) && d.Status == models.StatusActive {
 			rows[i].PrevUntil = d.PrevSecretUntil

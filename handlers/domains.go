@@ -32,7 +32,10 @@ func (a *App) createDomain(c echo.Context) error {
 		default:
 			a.domainChanged(d.ID) // browsers on the new host may call the API at once
 			ws.flash("flash.domain.created")
-			if d.Plan != f.Plan { // the plan an admin set for this host wins
+			switch {
+			case d.PremiumRequested: // PREMIUM=approval: an admin answers the request
+				ws.flash("flash.domain.premium.requested")
+			case d.Plan != f.Plan: // the plan an admin set for this host wins
 				ws.flash("flash.domain.plan.admin." + d.Plan)
 			}
 			ws.reveal(shownSecret{Host: d.Host, Secret: secret})

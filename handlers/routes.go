@@ -78,7 +78,15 @@ func (a *App) routes() {
 	g.POST("/domains/:id/plan", a.adminSetPlan)
 	g.Match(getHead, "/users/:id", a.adminUser)
 	g.POST("/users/:id", a.adminSetDomainLimit) // the user page's form: max_domains
+	g.POST("/users/:id/suspend", a.adminSuspend)
+	g.POST("/users/:id/unsuspend", a.adminUnsuspend)
+	g.POST("/users/:id/role", a.adminSetRole) // field role: admin or user
 	g.Match(getHead, "/audit", a.adminAudit)
+	g.Match(getHead, "/domains.csv", a.adminDomainsCSV) // the list's filters, streamed
+	g.Match(getHead, "/audit.csv", a.adminAuditCSV)     // the log's filters, streamed
+	g.Match(getHead, "/premium", a.adminPremium)        // the queue of premium requests (PREMIUM=approval)
+	g.POST("/domains/:id/premium/approve", a.adminApprovePremium)
+	g.POST("/domains/:id/premium/decline", a.adminDeclinePremium)
 
 	// API: no sessions, no CSRF; JSON errors; CORS for registered origins.
 	// No Group.Use and no catch-all route here: Echo v4's Group.Use

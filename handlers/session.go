@@ -235,6 +235,8 @@ func (a *App) loadSession(c echo.Context) (*sessionState, error) {
 		return ws, err
 	case s.Values[keyVersion] != u.SessionVersion:
 		ws.signOut() // logged out since: the cookie is a replay
+	case u.Suspended():
+		ws.signOut() // suspending ends the sessions (session_version); this holds whatever changed it
 	default:
 		ws.user = u
 		ws.admin = a.isAdmin(u)

@@ -27,6 +27,7 @@ const (
 	AlreadyActive                         // the domain is active: there is nothing to restore
 	Deleted                               // its owner deleted the domain: nothing changes it any more
 	SamePlan                              // the domain is on the plan asked for already
+	NotRequested                          // no premium request is pending on the domain
 	stateReasonEnd
 )
 
@@ -44,6 +45,8 @@ func (r StateReason) String() string {
 		return "deleted"
 	case SamePlan:
 		return "same plan"
+	case NotRequested:
+		return "not requested"
 	}
 	return fmt.Sprintf("StateReason(%d)", int(r))
 }
@@ -71,7 +74,15 @@ const (
 	ActionRevoke  = "domain.revoke"
 	ActionRestore = "domain.restore"
 	ActionPlan    = "domain.plan"
+	// A premium request's answer (PREMIUM=approval), requested → premium
+	// or requested → free: a plan decision like ActionPlan's, which sticks
+	// to the owner's host (decisions.go).
+	ActionPremiumApprove = "domain.premium.approve"
+	ActionPremiumDecline = "domain.premium.decline"
 )
+
+// premiumRequested is the audit log's "before" of a premium request's answer.
+const premiumRequested = "requested"
 
 // Sort orders of the admin domain list.
 const (
@@ -147,6 +158,8 @@ type AdminDomain struct {
 	// it holds, so its owner cannot register the host again until an
 	// admin restores it.
 	RevocationHeld bool `gorm:"-"`
+	// PremiumRequested: a premium request waits for an admin's answer.
+	PremiumRequested bool
 }
 
 // AdminModel holds the queries of the admin console. Every change it makes
@@ -216,12 +229,22 @@ func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, off
 		return nil, more, nil
 	}
 
+	rows, err := rowsOf(db, ids)
+	return rows, more, err
+}
+
+// rowsOf reads the admin list's rows of the domains ids, in that order
+// (a domain gone meanwhile is left out), with their owners.
+func rowsOf(db *gorm.DB, ids []uint64) ([]AdminDomain, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	var got []AdminDomain
-	err = db.Model(&Domain{}).
-		Select("id, user_id, host, type, status, secret_last4, tokens_issued, last_token_at, last_failed_at, created_at").
+	err := db.Model(&Domain{}).
+		Select("id, user_id, host, type, status, secret_last4, tokens_issued, last_token_at, last_failed_at, created_at, premium_requested").
 		Where("id IN ?", ids).Scan(&got).Error
 	if err != nil {
-		return nil, false, translate(err)
+		return nil, translate(err)
 	}
 	byID := make(map[uint64]AdminDomain, len(got))
 	for _, d := range got {
@@ -234,12 +257,12 @@ func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, off
 		}
 	}
 	if err := fillOwners(db, rows); err != nil {
-		return nil, false, translate(err)
+		return nil, translate(err)
 	}
 	if err := fillHeld(db, rows); err != nil {
-		return nil, false, translate(err)
+		return nil, translate(err)
 	}
-	return rows, more, nil
+	return rows, nil
 }
 
 // selection is the query of the ids of the domains a filter selects.
@@ -487,8 +510,62 @@ func (m *AdminModel) SetPlan(ctx context.Context, actor Actor, id uint64, plan s
 		case d.Plan == plan:
 			return "", "", nil, SamePlan
 		}
-		return d.Plan, plan, map[string]any{"type": plan}, 0
+		// The admin decided: a pending premium request is answered too.
+		return d.Plan, plan, map[string]any{"type": plan, "premium_requested": false}, 0
 	})
+}
+
+// AnswerPremium approves (the domain moves to premium) or declines (it
+// stays on free) the premium request pending on a domain that is not
+// deleted: refused as Deleted, or NotRequested when none is pending. The
+// answer is a plan decision (decisions.go): deleting the domain and
+// registering the host again gets the plan decided, without a new request.
+func (m *AdminModel) AnswerPremium(ctx context.Context, actor Actor, id uint64, approve bool) error {
+	action, plan := ActionPremiumDecline, PlanFree
+	if approve {
+		action, plan = ActionPremiumApprove, PlanPremium
+	}
+	return m.change(ctx, actor, id, action, "", func(d *Domain, _ bool) (string, string, map[string]any, StateReason) {
+		switch {
+		case d.Status == StatusDeleted:
+			return "", "", nil, Deleted
+		case !d.PremiumRequested:
+			return "", "", nil, NotRequested
+		}
+		return premiumRequested, plan, map[string]any{"type": plan, "premium_requested": false}, 0
+	})
+}
+
+// PremiumRequests returns up to limit of the domains with a pending
+// premium request after offset, oldest first, with whether more follow;
+// read from the (premium_requested, created_at) index.
+func (m *AdminModel) PremiumRequests(ctx context.Context, limit, offset int) ([]AdminDomain, bool, error) {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	var ids []uint64
+	err := db.Model(&Domain{}).Where("premium_requested = ?", true).
+		Order("created_at, id").Limit(limit+1).Offset(offset).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	more := len(ids) > limit
+	if more {
+		ids = ids[:limit]
+	}
+	rows, err := rowsOf(db, ids)
+	return rows, more, err
+}
+
+// CountPremiumRequests counts the pending premium requests, up to atMost+1.
+func (m *AdminModel) CountPremiumRequests(ctx context.Context, atMost int) (int, error) {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	var n int64
+	q := db.Model(&Domain{}).Select("id").Where("premium_requested = ?", true).Limit(atMost + 1)
+	if err := db.Table("(?) AS matches", q).Count(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return int(n), nil
 }
 
 // change locks the domain's row, asks decide whether the change applies
@@ -507,7 +584,7 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action,
 	err := db.Transaction(func(tx *gorm.DB) error {
 		var d Domain
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
-			Select("id", "user_id", "host", "type", "status").Where("id = ?", id).Take(&d).Error
+			Select("id", "user_id", "host", "type", "status", "premium_requested").Where("id = ?", id).Take(&d).Error
 		if err != nil {
 			return err
 		}
@@ -551,4 +628,73 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action,
 		return translate(err)
 	}
 	return nil
+}
+
+// ExportDomains calls each with the domains f selects, in the order they
+// were registered (newest first, oldest first with f.Asc; f.Sort aside),
+// a page of at most pageSize at a time: keyset pages, each starting past
+// the last (created_at, id) of the page before, read from the same
+// (filter..., created_at) indexes as the list, each query within its own
+// time limit. A million domains are thus read in bounded memory, and at a
+// cost per page that does not grow with the depth of the walk (an OFFSET
+// would). It stops at the first error, each's included.
+func (m *AdminModel) ExportDomains(ctx context.Context, f DomainFilter, pageSize int, each func([]AdminDomain) error) error {
+	var after *exportKey
+	for {
+		rows, last, n, err := m.exportPage(ctx, f, after, pageSize)
+		if err != nil || n == 0 {
+			return err
+		}
+		if len(rows) > 0 {
+			if err := each(rows); err != nil {
+				return err
+			}
+		}
+		if n < pageSize {
+			return nil
+		}
+		after = &last
+	}
+}
+
+// exportKey is where a page of the export ends.
+type exportKey struct {
+	ID        uint64
+	CreatedAt time.Time
+}
+
+// exportPage reads the page after after: its rows (a domain gone since
+// the first read is left out), its last key and how many ids it read.
+func (m *AdminModel) exportPage(ctx context.Context, f DomainFilter, after *exportKey, limit int) ([]AdminDomain, exportKey, int, error) {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	sel, none, err := selected(db, f)
+	if none || err != nil {
+		return nil, exportKey{}, 0, err
+	}
+	dir, past := "DESC", "<"
+	if f.Asc {
+		dir, past = "ASC", ">"
+	}
+	page := sel.q.Select("id, created_at")
+	if sel.bound > 0 { // as in ListDomains
+		page = db.Table("(?) AS candidates", sel.q.Select("id, created_at").Limit(sel.bound)).Select("id, created_at")
+	}
+	if after != nil {
+		page = page.Where("(created_at "+past+" ? OR (created_at = ? AND id "+past+" ?))",
+			after.CreatedAt, after.CreatedAt, after.ID)
+	}
+	var keys []exportKey
+	if err := page.Order("created_at " + dir + ", id " + dir).Limit(limit).Scan(&keys).Error; err != nil {
+		return nil, exportKey{}, 0, translate(err)
+	}
+	if len(keys) == 0 {
+		return nil, exportKey{}, 0, nil
+	}
+	ids := make([]uint64, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	rows, err := rowsOf(db, ids)
+	return rows, keys[len(keys)-1], len(keys), err
 }

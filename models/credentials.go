@@ -11,14 +11,17 @@ import (
 
 // Credential is what the API needs to know about a domain's secret.
 type Credential struct {
-	ID            uint64
-	UserID        uint64
-	Nick          string
-	Host          string
-	Plan          string `gorm:"column:type"`
-	Status        string
-	SecretHash    string
-	SecretVersion int
+	ID     uint64
+	UserID uint64
+	Nick   string
+	Host   string
+	Plan   string `gorm:"column:type"`
+	Status string
+	// OwnerSuspended: an admin suspended the domain's owner, so the
+	// domain gets no tokens whatever its status (admin_users.go).
+	OwnerSuspended bool
+	SecretHash     string
+	SecretVersion  int
 	// PrevSecretHash is the secret a rotation replaced, which gets tokens
 	// of version SecretVersion-1 until PrevSecretUntil; "" for none.
 	PrevSecretHash  string
@@ -121,19 +124,21 @@ func (m *DomainModel) CredentialsAfter(ctx context.Context, afterID uint64, limi
 	for id := range owners {
 		ids = append(ids, id)
 	}
-	urows, err := db.Table("users").Select("id, nick").Where("id IN ?", ids).Rows()
+	urows, err := db.Table("users").Select("id, nick, suspended_at IS NOT NULL").Where("id IN ?", ids).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}
 	defer urows.Close()
 	found := make(map[uint64]bool, len(ids))
+	suspended := map[uint64]bool{}
 	for urows.Next() {
 		var id uint64
 		var nick string
-		if err := urows.Scan(&id, &nick); err != nil {
+		var off bool
+		if err := urows.Scan(&id, &nick, &off); err != nil {
 			return nil, translate(err)
 		}
-		owners[id], found[id] = nick, true
+		owners[id], found[id], suspended[id] = nick, true, off
 	}
 	if err := urows.Err(); err != nil {
 		return nil, translate(err)
@@ -145,7 +150,7 @@ func (m *DomainModel) CredentialsAfter(ctx context.Context, afterID uint64, limi
 			// walk goes on, but as deleted.
 			cs[i].Status = StatusDeleted
 		}
-		cs[i].Nick = owners[cs[i].UserID]
+		cs[i].Nick, cs[i].OwnerSuspended = owners[cs[i].UserID], suspended[cs[i].UserID]
 	}
 	return cs, nil
 }
@@ -165,7 +170,8 @@ func (m *DomainModel) LastChange(ctx context.Context) (time.Time, error) {
 
 func credentialQuery(db *gorm.DB) *gorm.DB {
 	return db.Table("domains").
-		Select("domains.id, domains.user_id, users.nick, domains.host, domains.type, domains.status, " +
+		Select("domains.id, domains.user_id, users.nick, users.suspended_at IS NOT NULL AS owner_suspended, " +
+			"domains.host, domains.type, domains.status, " +
 			"domains.secret_hash, domains.secret_version, COALESCE(domains.prev_secret_hash, '') AS prev_secret_hash, " +
 			"domains.prev_secret_until, domains.updated_at").
 		Joins("JOIN users ON users.id = domains.user_id")

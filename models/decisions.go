@@ -29,7 +29,15 @@ import (
 var ErrHostRevoked = errors.New("models: an administrator revoked this host for this owner")
 
 // decisionActions are the audited actions that decide a host's fate.
-var decisionActions = []string{ActionRevoke, ActionRestore, ActionPlan}
+var decisionActions = []string{ActionRevoke, ActionRestore, ActionPlan, ActionPremiumApprove, ActionPremiumDecline}
+
+// planDecision reports whether an entry's action sets a plan: an admin's
+// change of plan, or the answer to a premium request (a declined request
+// is the plan free decided, so that deleting the domain and registering
+// the host again does not ask again).
+func planDecision(action string) bool {
+	return action == ActionPlan || action == ActionPremiumApprove || action == ActionPremiumDecline
+}
 
 // hostDecisions is what admins decided about one owner's host.
 type hostDecisions struct {
@@ -61,7 +69,7 @@ func decisionsOn(tx *gorm.DB, userID uint64, host string) (hostDecisions, error)
 		d.revoked = d.revoked || held
 	}
 	for _, e := range es { // newest first
-		if e.Action == ActionPlan && (e.After == PlanFree || e.After == PlanPremium) {
+		if planDecision(e.Action) && (e.After == PlanFree || e.After == PlanPremium) {
 			d.plan = e.After
 			break
 		}
@@ -81,7 +89,7 @@ type decisionEntry struct {
 func heldOf(es []decisionEntry) map[uint64]bool {
 	held := map[uint64]bool{}
 	for _, e := range es {
-		if e.Action == ActionPlan {
+		if e.Action != ActionRevoke && e.Action != ActionRestore {
 			continue
 		}
 		if _, seen := held[e.DomainID]; !seen {

@@ -47,6 +47,10 @@ type Domain struct {
 	// RevokeReason is what the admin who revoked the domain told its owner
 	// ("" unless revoked).
 	RevokeReason string `gorm:"size:200;not null;default:''"`
+	// PremiumRequested: registered for premium under PREMIUM=approval, the
+	// domain is on free until an admin approves or declines the request
+	// (the queue reads them oldest first from (premium_requested, created_at)).
+	PremiumRequested bool `gorm:"not null;default:false;index:idx_domains_premium_created,priority:1"`
 	// Label is the owner's name for the domain (optional).
 	Label        string     `gorm:"size:60;not null;default:''"`
 	TokensIssued int64      `gorm:"not null;default:0"`
@@ -54,7 +58,7 @@ type Domain struct {
 	LastFailedAt *time.Time
 	// The admin list reads newest first (or by last use), filtered by
 	// status and plan; each (filter..., created_at) index serves one mix.
-	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3;index:idx_domains_host_created,priority:2;index:idx_domains_host_status_type_created,priority:4"`
+	CreatedAt time.Time `gorm:"index;index:idx_domains_owner_created,priority:2;index:idx_domains_status_created,priority:2;index:idx_domains_type_created,priority:2;index:idx_domains_status_type_created,priority:3;index:idx_domains_host_created,priority:2;index:idx_domains_host_status_type_created,priority:4;index:idx_domains_premium_created,priority:2"`
 	UpdatedAt time.Time `gorm:"index"`
 }
 
@@ -90,6 +94,9 @@ type DomainModel struct {
 	// MaxPerUser is how many domains an account may have unless an admin
 	// set its own limit (User.MaxDomains); 0 means no limit.
 	MaxPerUser int
+	// PremiumApproval (PREMIUM=approval): a domain registered for premium
+	// starts on free with a request an admin approves or declines.
+	PremiumApproval bool
 }
 
 // NewDomainModel returns a DomainModel with the given per-query timeout.
@@ -102,7 +109,8 @@ func NewDomainModel(db *gorm.DB, timeout time.Duration) *DomainModel {
 // the owner's host stick (decisions.go): ErrHostRevoked while a revocation
 // holds, and the plan an admin set, whatever plan is asked (the domain
 // returned says which it got). ErrDomainLimit when the account has as many
-// domains as it may have (owner_domains.go).
+// domains as it may have (owner_domains.go). With PremiumApproval, premium
+// asked for (and no plan decided by an admin) is free with PremiumRequested.
 func (m *DomainModel) Insert(ctx context.Context, userID uint64, host, plan string) (*Domain, string, error) {
 	return m.InsertLabeled(ctx, userID, host, plan, "")
 }
@@ -129,6 +137,8 @@ func (m *DomainModel) InsertLabeled(ctx context.Context, userID uint64, host, pl
 			return ErrHostRevoked
 		case decided.plan != "":
 			d.Plan = decided.plan
+		case plan == PlanPremium && m.PremiumApproval:
+			d.Plan, d.PremiumRequested = PlanFree, true
 		}
 		return tx.Omit("User").Create(d).Error
 	})
@@ -291,7 +301,8 @@ func (m *DomainModel) Delete(ctx context.Context, id, userID uint64) error {
 	db, cancel := m.with(ctx)
 	defer cancel()
 	res := db.Model(&Domain{}).Where("id = ? AND user_id = ? AND status <> ?", id, userID, StatusDeleted).
-		Updates(map[string]any{"status": StatusDeleted, "host_key": nil, "prev_secret_hash": nil, "prev_secret_until": nil})
+		Updates(map[string]any{"status": StatusDeleted, "host_key": nil, "prev_secret_hash": nil, "prev_secret_until": nil,
+			"premium_requested": false})
 	if res.Error != nil {
 		return translate(res.Error)
 	}

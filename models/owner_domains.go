@@ -150,7 +150,7 @@ func (m *DomainModel) PageForUser(ctx context.Context, userID uint64, q DomainPa
 		return tx.Where("created_at >= ? AND (created_at > ? OR id "+op+" ?)", cur.CreatedAt, cur.CreatedAt, cur.ID)
 	}
 	const cols = "id, user_id, host, type, status, secret_last4, last_token_at, last_failed_at, created_at, " +
-		"label, revoke_reason, prev_secret_until"
+		"label, revoke_reason, prev_secret_until, premium_requested"
 	page := &DomainPage{}
 	var err error
 	switch {

@@ -29,13 +29,20 @@ type User struct {
 	EmailVerifiedAt *time.Time
 	// Lang is the language of the account's mails (en, ko): the portal's
 	// at sign-up, then at each change of language while signed in.
-	Lang      string `gorm:"size:8;not null;default:en"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Lang string `gorm:"size:8;not null;default:en"`
+	// SuspendedAt is when an admin suspended the account (NULL: it is not):
+	// a suspended user cannot sign in and their domains get no tokens
+	// (admin_users.go).
+	SuspendedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Verified reports whether the account's address has been verified.
 func (u *User) Verified() bool { return u.EmailVerifiedAt != nil }
+
+// Suspended reports whether an admin suspended the account.
+func (u *User) Suspended() bool { return u.SuspendedAt != nil }
 
 // UserModel queries users.
 type UserModel struct {

@@ -24,6 +24,12 @@ var bodyLimitRe = regexp.MustCompile(`(?i)^[0-9]+[KMGTP]?B?$`)
 // MinSecretLen is the shortest JWT_SECRET or SESSION_SECRET accepted in production.
 const MinSecretLen = 32
 
+// The values of PREMIUM.
+const (
+	PremiumOpen     = "open"     // anyone may pick the premium plan
+	PremiumApproval = "approval" // premium is a request an admin answers
+)
+
 // Config holds every setting of the application.
 type Config struct {
 	Env string // "development" (default) or "production"
@@ -58,6 +64,9 @@ type Config struct {
 	// MaxDomainsPerUser is how many domains an account may have, unless an
 	// admin set another limit for it.
 	MaxDomainsPerUser int
+	// Premium is who may pick the premium plan: PremiumOpen (anyone) or
+	// PremiumApproval (a request an admin approves or declines).
+	Premium string
 
 	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies  []string
@@ -214,6 +223,10 @@ func Load(lookup func(string) (string, bool), log *slog.Logger) (*Config, error)
 	c.LoginAccountCeiling = num("LOGIN_ACCOUNT_CEILING", 50)
 	c.LoginSlowInterval = dur("LOGIN_SLOW_INTERVAL", "30s")
 	c.MaxDomainsPerUser = num("MAX_DOMAINS_PER_USER", 100)
+	c.Premium = strings.ToLower(strings.TrimSpace(get("PREMIUM", PremiumOpen)))
+	if c.Premium != PremiumOpen && c.Premium != PremiumApproval {
+		errs = append(errs, fmt.Errorf("PREMIUM: %q is neither open nor approval", c.Premium))
+	}
 	if n, err := strconv.Atoi(get("MAX_DOMAINS_PER_USER", "100")); err == nil && n == 0 {
 		errs = append(errs, errors.New("MAX_DOMAINS_PER_USER: must be at least 1"))
 	}

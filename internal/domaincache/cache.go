@@ -143,7 +143,7 @@ func recordOf(cr *models.Credential) record {
 	return record{
 		id: cr.ID, userID: cr.UserID, updated: cr.UpdatedAt.UnixMicro(), hash: sumOf(cr.SecretHash),
 		host: cr.Host, nick: unique.Make(cr.Nick), version: int32(cr.SecretVersion), plan: planOf(cr.Plan),
-		active: cr.Status == models.StatusActive,
+		active: cr.Status == models.StatusActive && !cr.OwnerSuspended,
 	}
 }
 
