@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -517,6 +518,39 @@ func TestAdminDecisionsAreMailedToTheOwner(t *testing.T) {
 			m := box.next(t, "own@example.com")
 			if m.Subject != step.subject || !strings.Contains(m.Text, step.body) || !strings.Contains(m.HTML, `lang="ko"`) {
 				t.Errorf("%s: %q\n%s", step.path, m.Subject, m.Text)
+			}
+		}
+		box.none(t)
+	})
+}
+
+// PREMIUM=approval: the owner hears of the answer to a premium request,
+// in the language of the account.
+func TestPremiumAnswersAreMailedToTheOwner(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		box := &inbox{Server: mailtest.Start(t, mailtest.Plain)}
+		s := newTestServer(t, driver, func(c *config.Config) { c.SMTPURL = box.URL(); c.Premium = config.PremiumApproval })
+		admin := s.user(t, rootEmail)
+		s.app.config.AdminEmails = []string{rootEmail}
+		markVerified(t, s.app.db, rootEmail)
+		box.next(t, rootEmail)
+		owner := s.user(t, "pro@example.com")
+		box.next(t, "pro@example.com")
+		for _, step := range []struct {
+			lang, host, answer, subject, body string
+		}{
+			{"en", "yes.example.com", "approve", "Premium approved for yes.example.com", "higher token limit applies now"},
+			{"ko", "no.example.com", "decline", "no.example.com의 프리미엄 신청이 거절되었습니다", "무료 요금제로 계속 동작"},
+		} {
+			owner.post("/lang", url.Values{"lang": {step.lang}, "next": {"/"}})
+			owner.register(step.host, "premium")
+			path := fmt.Sprintf("/admin/domains/%d/premium/%s", domainIDOf(t, s, step.host), step.answer)
+			if r := admin.post(path, nil); r.Status != http.StatusSeeOther {
+				t.Fatalf("%s: %d", path, r.Status)
+			}
+			m := box.next(t, "pro@example.com")
+			if m.Subject != step.subject || !strings.Contains(m.Text, step.body) || !strings.Contains(m.HTML, `lang="`+step.lang+`"`) {
+				t.Errorf("%s: %q\n%s", path, m.Subject, m.Text)
 			}
 		}
 		box.none(t)

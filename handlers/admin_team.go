@@ -15,7 +15,8 @@ import (
 // What a team of admins needs besides the domain list (issue 18 point 2):
 // suspending a user, granting and revoking the admin role, and the queue
 // of premium requests (PREMIUM=approval, issue 16 point 9). Each change is
-// audited (models/admin_users.go, models/admin.go). CSV exports are in
+// audited (models/admin_users.go, models/admin.go); the owner of a domain
+// hears of the answer to a premium request by mail. CSV exports are in
 // admin_export.go.
 
 // adminSuspend suspends the user of the URL: their sessions end, their
@@ -165,32 +166,17 @@ func (a *App) adminApprovePremium(c echo.Context) error { return a.answerPremium
 func (a *App) adminDeclinePremium(c echo.Context) error { return a.answerPremium(c, false) }
 
 func (a *App) answerPremium(c echo.Context, approve bool) error {
-	flash, event := "admin.flash.premium.declined", ownerPremiumDeclined
+	flash, kind, subject, body := "admin.flash.premium.declined", "premium_declined", "mail.premium.declined.subject", "mail.premium.declined.body"
 	if approve {
-		flash, event = "admin.flash.premium.approved", ownerPremiumApproved
+		flash, kind, subject, body = "admin.flash.premium.approved", "premium_approved", "mail.premium.approved.subject", "mail.premium.approved.body"
 	}
 	return a.adminChange(c, func(ctx context.Context, actor models.Actor, id uint64) (string, error) {
 		if err := a.admin.AnswerPremium(ctx, actor, id, approve); err != nil {
 			return "", err
 		}
-		a.notifyOwner(ctx, id, event)
+		a.mailDomainOwner(ctx, id, func(host string) mailContent {
+			return mailContent{Kind: kind, Subject: say(subject, host), Lines: []msg{say(body, host)}}
+		})
 		return flash, nil
 	})
-}
-
-// ownerEvent is an admin's decision a domain's owner is told about.
-type ownerEvent string
-
-const (
-	ownerPremiumApproved ownerEvent = "premium.approved"
-	ownerPremiumDeclined ownerEvent = "premium.declined"
-)
-
-// notifyOwner is the hook where the owner of domain domainID is told of an
-// admin's decision by mail (issue 16 point 8). The mail component is
-// being built on another branch; until it is in, the owner sees the
-// answer on the dashboard (the plan, and no "premium requested" mark),
-// and this only logs that no mail was sent.
-func (a *App) notifyOwner(ctx context.Context, domainID uint64, event ownerEvent) {
-	a.log.DebugContext(ctx, "owner notification: no mail component yet", "domain_id", domainID, "event", string(event))
 }

@@ -72,6 +72,10 @@ func init() {
 			"plan.premium.requested.hint":          "An administrator approves premium: the domain works on the free plan until then.",
 			"flash.domain.premium.requested":       "Premium requested: the domain works on the free plan until an administrator approves it.",
 			"form.login.suspended":                 "This account is suspended by an administrator. Contact them to have it restored.",
+			"mail.premium.approved.subject":        "Premium approved for %s",
+			"mail.premium.approved.body":           "An administrator approved the premium plan for %s: its higher token limit applies now.",
+			"mail.premium.declined.subject":        "Premium declined for %s",
+			"mail.premium.declined.body":           "An administrator declined the premium plan for %s. It keeps working on the free plan; registering the host again will not ask again.",
 		},
 		"ko": {
 			"admin.nav.premium": "프리미엄 신청",
@@ -141,6 +145,10 @@ func init() {
 			"plan.premium.requested.hint":          "프리미엄은 관리자가 승인합니다. 그때까지 도메인은 무료 요금제로 동작합니다.",
 			"flash.domain.premium.requested":       "프리미엄을 신청했습니다. 관리자가 승인할 때까지 도메인은 무료 요금제로 동작합니다.",
 			"form.login.suspended":                 "관리자가 이 계정을 정지했습니다. 복구하려면 관리자에게 문의하세요.",
+			"mail.premium.approved.subject":        "%s의 프리미엄 신청이 승인되었습니다",
+			"mail.premium.approved.body":           "관리자가 %s의 프리미엄 요금제를 승인했습니다. 지금부터 더 높은 토큰 한도가 적용됩니다.",
+			"mail.premium.declined.subject":        "%s의 프리미엄 신청이 거절되었습니다",
+			"mail.premium.declined.body":           "관리자가 %s의 프리미엄 요금제를 거절했습니다. 도메인은 무료 요금제로 계속 동작하며, 호스트를 다시 등록해도 다시 신청되지 않습니다.",
 		},
 	})
 }
