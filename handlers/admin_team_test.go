@@ -358,10 +358,10 @@ func TestPremiumQueue(t *testing.T) {
 		markVerified(t, s.app.db, rootEmail)
 		owner := s.user(t, "pia@example.com")
 		r := owner.post("/domain", url.Values{"host": {"pia.example.com"}, "type": {"premium"}})
-		if r.Status != http.StatusCreated {
+		if r.Status != http.StatusSeeOther {
 			t.Fatalf("register: %d", r.Status)
 		}
-		mustContain(t, "registered", r.Body, "Premium requested: the domain works on the free plan")
+		mustContain(t, "registered", owner.get("/").Body, "Premium requested: the domain works on the free plan")
 		owner.register("pia2.example.com", "premium")
 		owner.register("pia3.example.com", "free")
 		d := domainByHost(t, s, "pia.example.com")
@@ -414,10 +414,10 @@ func TestPremiumQueue(t *testing.T) {
 				t.Fatalf("delete: %d", r.Status)
 			}
 			r := owner.post("/domain", url.Values{"host": {"pia2.example.com"}, "type": {"premium"}})
-			if r.Status != http.StatusCreated {
+			if r.Status != http.StatusSeeOther {
 				t.Fatalf("register again: %d", r.Status)
 			}
-			mustContain(t, "registered again", r.Body, "An administrator put this host on the free plan")
+			mustContain(t, "registered again", owner.get("/").Body, "An administrator put this host on the free plan")
 			if d := domainByHost(t, s, "pia2.example.com"); d.Plan != models.PlanFree || d.PremiumRequested {
 				t.Errorf("a declined host registered again: plan %s, requested %v", d.Plan, d.PremiumRequested)
 			}

@@ -40,6 +40,17 @@ func TestEveryPortalPOSTAnswers303(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// The team's actions (admin_team.go): another user, and two
+		// domains with a premium request.
+		team := s.user(t, "team@example.com")
+		team.register("prg4.example.com", "free")
+		team.register("prg5.example.com", "free")
+		if err := s.app.db.Model(&models.Domain{}).Where("host IN ?", []string{"prg4.example.com", "prg5.example.com"}).
+			UpdateColumn("premium_requested", true).Error; err != nil {
+			t.Fatal(err)
+		}
+		teamID := strconv.FormatUint(userID(t, s, "team@example.com"), 10)
+
 		cases := []struct {
 			route string // as in the route table
 			c     *client
@@ -59,6 +70,11 @@ func TestEveryPortalPOSTAnswers303(t *testing.T) {
 			{"/admin/domains/:id/restore", admin, "/admin/domains/" + id("prg.example.com") + "/restore", nil, "/admin/domains"},
 			{"/admin/domains/:id/plan", admin, "/admin/domains/" + id("prg.example.com") + "/plan", url.Values{"type": {"premium"}}, "/admin/domains"},
 			{"/admin/users/:id", admin, "/admin/users/" + uid, url.Values{"max_domains": {"7"}}, "/admin/users/" + uid},
+			{"/admin/users/:id/suspend", admin, "/admin/users/" + teamID + "/suspend", nil, "/admin/users/" + teamID},
+			{"/admin/users/:id/unsuspend", admin, "/admin/users/" + teamID + "/unsuspend", nil, "/admin/users/" + teamID},
+			{"/admin/users/:id/role", admin, "/admin/users/" + teamID + "/role", url.Values{"role": {"admin"}}, "/admin/users/" + teamID},
+			{"/admin/domains/:id/premium/approve", admin, "/admin/domains/" + id("prg4.example.com") + "/premium/approve", url.Values{"next": {"/admin/premium"}}, "/admin/premium"},
+			{"/admin/domains/:id/premium/decline", admin, "/admin/domains/" + id("prg5.example.com") + "/premium/decline", url.Values{"next": {"/admin/premium"}}, "/admin/premium"},
 			{"/account/nick", owner, "/account/nick", url.Values{"nick": {"renamed"}}, "/account"},
 			{"/account/password", owner, "/account/password", url.Values{"current_password": {accountPassword0}, "new_password": {"another password"}}, "/account"},
 			{"/account/delete", leaving, "/account/delete", url.Values{"current_password": {accountPassword0}}, "/"},
