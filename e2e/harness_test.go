@@ -169,14 +169,19 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// tail is the last n lines of the log, after every warning and error (a
+// test that polls fills the end of the log with its requests).
 func (l *lockedBuffer) tail(n int) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	var out []string
+	for _, line := range lines[:max(0, len(lines)-n)] {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(append(out, lines[max(0, len(lines)-n):]...), "\n")
 }
 
 // browser is one headless Chromium with a fresh profile, and one tab.

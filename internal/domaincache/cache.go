@@ -42,7 +42,8 @@ const (
 	// defaultPageSize is how many domains one query of the load reads.
 	defaultPageSize = 10000
 	// pageTimeout bounds each page of the load (instead of the per-request
-	// query timeout); the whole load is bounded by its context.
+	// query timeout), and each periodic refresh when it is longer than the
+	// interval; the whole load is bounded by its context.
 	pageTimeout = 30 * time.Second
 )
 
@@ -687,7 +688,11 @@ func (c *Cache) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, every)
+			// A refresh may take longer than the interval on a busy
+			// database: bounded by the interval, every refresh failed and
+			// the view stopped learning of changes (the ticker drops the
+			// ticks it misses meanwhile).
+			rctx, cancel := context.WithTimeout(ctx, max(every, pageTimeout))
 			err := c.Refresh(rctx)
 			cancel()
 			if err != nil && !errors.Is(err, context.Canceled) {

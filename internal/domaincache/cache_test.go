@@ -17,6 +17,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/domaincache"
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -43,6 +44,9 @@ type fakeSource struct {
 	// the page's afterID), as changes made by other instances would.
 	beforePage func(afterID uint64)
 	failPage   int // the page (1-based) that fails with fail; 0: fail applies to all
+	// slow delays every CredentialsChangedSince call (a busy database); the
+	// call gives up with its context's error, as a driver does.
+	slow time.Duration
 }
 
 func newSource() *fakeSource {
@@ -118,7 +122,26 @@ func (s *fakeSource) CredentialByHash(_ context.Context, hash string) (*models.C
 	return nil, models.ErrNoRecord
 }
 
-func (s *fakeSource) CredentialsChangedSince(_ context.Context, t time.Time) ([]models.Credential, error) {
+// CredentialsChangedSince reads the rows when called (as a query's
+// snapshot), then takes s.slow to answer.
+func (s *fakeSource) CredentialsChangedSince(ctx context.Context, t time.Time) ([]models.Credential, error) {
+	out, err := s.changedSince(t)
+	s.mu.Lock()
+	slow := s.slow
+	s.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-time.After(slow):
+	}
+	// Past its deadline the answer is lost, however late the wake-up (the
+	// context's own timer may not have fired yet on a busy machine).
+	if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Now().After(dl) {
+		return nil, context.DeadlineExceeded
+	}
+	return out, err
+}
+
+func (s *fakeSource) changedSince(t time.Time) ([]models.Credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sinces = append(s.sinces, t)
@@ -433,6 +456,30 @@ func TestRefreshIsIncrementalWithOverlap(t *testing.T) {
 	if got := c.Check(3, 1); got != domaincache.Valid {
 		t.Errorf("restored: %v", got)
 	}
+}
+
+// A refresh slower than the refresh interval still completes: a busy
+// database delays changes, it does not stop them from reaching the view
+// (with the interval as the refresh's time limit, every refresh failed).
+func TestRunRefreshesWhenTheDatabaseIsSlowerThanTheInterval(t *testing.T) {
+	src := newSource()
+	c := domaincache.New(src, 100, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { c.Run(ctx, 10*time.Millisecond); close(done) }()
+	if !testutil.Eventually(5*time.Second, c.Loaded) {
+		t.Fatal("the view did not load")
+	}
+	src.mu.Lock()
+	src.slow = 100 * time.Millisecond // ten intervals
+	src.mu.Unlock()
+	src.add(1)
+	if !testutil.Eventually(5*time.Second, func() bool { return c.HasHost("d1.example.com") }) {
+		t.Error("a domain added while each refresh takes longer than the interval never reached the view")
+	}
+	cancel()
+	<-done
 }
 
 // An instance started before any domain existed keeps refreshing.
