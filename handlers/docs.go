@@ -56,7 +56,7 @@ type docsErrorID struct {
 // them (TestDocsListEveryErrorID checks it against the tables in api.go).
 var errorIDList = []docsErrorID{
 	{"bad_request", 400}, {"missing_secret", 400}, {"malformed_body", 400}, {"invalid_limit", 400}, {"invalid_cursor", 400},
-	{"malformed_secret", 401}, {"unknown_secret", 401}, {"missing_token", 401}, {"invalid_token", 401}, {"unauthorized", 401},
+	{"malformed_secret", 401}, {"unknown_secret", 401}, {"missing_token", 401}, {"invalid_token", 401}, {"domain_revoked", 401}, {"unauthorized", 401},
 	{"origin_not_allowed", 403}, {"forbidden", 403},
 	{"not_found", 404}, {"hashtag_not_found", 404}, {"method_not_allowed", 405}, {"gone", 410},
 	{"body_too_large", 413}, {"unsupported_media_type", 415}, {"token_expired", 419}, {"rate_limited", 429},

@@ -217,3 +217,33 @@ func TestDocsListEveryErrorID(t *testing.T) {
 		mustContain(t, "/docs in "+lang, r.Body, i18n.T(lang, "docs.error.hashtag_not_found"))
 	}
 }
+
+// TestDomainRevokedErrorID: a revoked domain's secret and its genuine
+// tokens (on every route behind the token) answer 401 domain_revoked with
+// the message that says so; a tampered token of it stays invalid_token.
+func TestDomainRevokedErrorID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s := newTestServer(t, driver)
+		// A revoked domain: its secret and its genuine tokens are told
+		// domain_revoked; a tampered token of it is invalid_token.
+		revSec := s.user(t, "revoked@example.com").register("revoked.example.com", "free")
+		revTok := s.issueToken(t, revSec)
+		revokeHere(t, s, domainIDOf(t, s, "revoked.example.com"))
+		for _, tc := range []struct {
+			name string
+			req  apiReq
+			id   string
+		}{
+			{"revoked domain's secret", jsonSecret(revSec), "domain_revoked"},
+			{"revoked domain's token", verifyReq(revTok), "domain_revoked"},
+			{"revoked domain's token on /v1/posts/my", apiReq{method: "GET", path: "/v1/posts/my", header: map[string]string{"Authorization": revTok}}, "domain_revoked"},
+			{"tampered token of the revoked domain", verifyReq(revTok[:len(revTok)-2] + "xx"), "invalid_token"},
+		} {
+			r := s.call(t, tc.req)
+			if b := checkAPIAnswer(t, r, 401, map[bool]string{true: "api.domain.revoked", false: "api.token.invalid"}[tc.id == "domain_revoked"], "en"); b.Error != tc.id {
+				t.Errorf("%s: %q, want %q", tc.name, b.Error, tc.id)
+			}
+		}
+
+	})
+}
