@@ -40,6 +40,7 @@ var accessStatus = map[access.Reason]struct {
 	access.InvalidToken:    {http.StatusUnauthorized, "api.token.invalid", "invalid_token"},
 	access.Expired:         {419, "api.token.expired", "token_expired"}, // the seed's status
 	access.Unavailable:     {http.StatusServiceUnavailable, "err.503", "unavailable"},
+	access.DomainRevoked:   {http.StatusUnauthorized, "api.domain.revoked", "domain_revoked"},
 }
 
 // keyErrorIDs are the error ids of the API's other refusals that say more
@@ -196,7 +197,7 @@ func (a *App) withToken(next echo.HandlerFunc) echo.HandlerFunc {
 				allowOrigin(c)
 				a.metrics.tokenVerified(verifyExpired)
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="The token expired"`)
-			case access.MissingToken, access.InvalidToken:
+			case access.MissingToken, access.InvalidToken, access.DomainRevoked:
 				a.metrics.tokenVerified(verifyInvalid)
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
 			}

@@ -154,7 +154,6 @@ func forgedTokens(t *testing.T, f *apiFixture) []namedToken {
 		{"100 KB", strings.Repeat("A", 100<<10)},
 		{"token of the rotated-away secret", f.rotatedTok},
 		{"token of the deleted domain", f.deletedTok},
-		{"token of the revoked domain", f.revokedTok},
 		// Genuine signatures over claims golang-jwt refuses to decode.
 		{"aud [null]", tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", []any{nil}))},
 		{`aud ["a",null]`, tokentest.Sign(t, key, tokentest.Header("HS256"), but(good, "aud", []any{good["aud"].([]any)[0], nil}))},
@@ -255,7 +254,7 @@ func tokenCases(t *testing.T, f *apiFixture) []apiCase {
 		{"well-formed unknown secret", jsonSecret(secret.New()), 401, "api.secret.unknown", ""},
 		{"rotated-away secret", jsonSecret(f.rotatedAway), 401, "api.secret.unknown", ""},
 		{"deleted domain's secret", jsonSecret(f.deleted), 401, "api.secret.unknown", ""},
-		{"revoked domain's secret", jsonSecret(f.revoked), 401, "api.secret.unknown", ""},
+		{"revoked domain's secret: its holder is told", jsonSecret(f.revoked), 401, "api.domain.revoked", ""},
 
 		// Wrong methods and URLs.
 		{"GET /v1/token", apiReq{method: "GET", path: tokenPath}, 405, "err.405", "POST"},
@@ -283,6 +282,7 @@ func verifyCases(t *testing.T, f *apiFixture) []apiCase {
 	good := jwt.MapClaims(jwtPayload(t, f.tok))
 	expired := but(good, "iat", time.Now().Add(-2*time.Hour).Unix(), "exp", time.Now().Add(-time.Hour).Unix())
 	expiredRotated := but(jwt.MapClaims(jwtPayload(t, f.rotatedTok)), "iat", time.Now().Add(-2*time.Hour).Unix(), "exp", time.Now().Add(-time.Hour).Unix())
+	expiredRevoked := but(jwt.MapClaims(jwtPayload(t, f.revokedTok)), "iat", time.Now().Add(-2*time.Hour).Unix(), "exp", time.Now().Add(-time.Hour).Unix())
 
 	cs := []apiCase{
 		{"raw token, as the seed's clients send it", verifyReq(f.tok), 200, "api.token.valid", ""},
@@ -297,6 +297,12 @@ func verifyCases(t *testing.T, f *apiFixture) []apiCase {
 		{"expired, nothing else wrong", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
 		{"expired, raw", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expired, nil)), 419, "api.token.expired", ""},
 		{"expired and of a rotated-away secret", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expiredRotated, nil)), 401, "api.token.invalid", ""},
+
+		// A genuine token of a revoked domain: its holder is told, expired
+		// or not (renewing would not help); a tampered one learns nothing.
+		{"token of the revoked domain", verifyReq(f.revokedTok), 401, "api.domain.revoked", ""},
+		{"expired token of the revoked domain", verifyReq(tokentest.SignMethod(t, jwt.SigningMethodHS256, key, expiredRevoked, nil)), 401, "api.domain.revoked", ""},
+		{"token of the revoked domain, bit flipped in the signature", verifyReq(tokentest.FlipBit(t, f.revokedTok, 2, 5)), 401, "api.token.invalid", ""},
 
 		{"no Authorization header", verifyReq(""), 401, "api.token.missing", ""},
 		{"Bearer without a token", verifyReq("Bearer"), 401, "api.token.missing", ""},

@@ -61,6 +61,7 @@ type App struct {
 	sessionKey string
 	templates  map[string]*pageTemplate
 	static     fs.FS
+	openAPI    []byte // static/openapi.json, served at /openapi.json (openapi.go)
 
 	// web serves the portal, api serves /v1 (routes.go); handler mounts
 	// both: the whole application as one http.Handler.
@@ -111,6 +112,9 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 	}
 	if a.static, err = fs.Sub(files, "static"); err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
+	}
+	if a.openAPI, err = fs.ReadFile(a.static, "openapi.json"); err != nil {
+		return nil, fmt.Errorf("the OpenAPI document: %w", err)
 	}
 	if a.mail, err = newMailer(a, files); err != nil {
 		return nil, err

@@ -43,6 +43,20 @@ type docsData struct {
 	PolicyFree, RateFree, RetryFree string
 	Statuses                        []docsStatus
 	ErrorIDs                        []docsErrorID
+	// Posts is a sample page of GET /v1/posts/my (the API's own type),
+	// PostsNext its next cursor.
+	Posts, PostsNext string
+}
+
+// samplePosts is the sample page /docs shows: made-up values in the API's
+// own response type, in the form its answers take (a cursor of the real
+// length, not a real one).
+func samplePosts() (body, next string) {
+	next = "AAAAAAAAACrZ2V0LXN0YXJ0ZWQtd2l0aA"[:32]
+	at := jsTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	return indentJSON(postsResponse{Code: http.StatusOK, Next: &next, Payload: []postJSON{
+		{ID: 42, Content: "#노드 #Go 공부 중", CreatedAt: at, UpdatedAt: at, UserID: 1, Hashtags: []string{"노드", "go"}},
+	}}), next
 }
 
 // docsErrorID is one line of the table of error ids; its meaning is the
@@ -56,7 +70,7 @@ type docsErrorID struct {
 // them (TestDocsListEveryErrorID checks it against the tables in api.go).
 var errorIDList = []docsErrorID{
 	{"bad_request", 400}, {"missing_secret", 400}, {"malformed_body", 400}, {"invalid_limit", 400}, {"invalid_cursor", 400},
-	{"malformed_secret", 401}, {"unknown_secret", 401}, {"missing_token", 401}, {"invalid_token", 401}, {"unauthorized", 401},
+	{"malformed_secret", 401}, {"unknown_secret", 401}, {"missing_token", 401}, {"invalid_token", 401}, {"domain_revoked", 401}, {"unauthorized", 401},
 	{"origin_not_allowed", 403}, {"forbidden", 403},
 	{"not_found", 404}, {"hashtag_not_found", 404}, {"method_not_allowed", 405}, {"gone", 410},
 	{"body_too_large", 413}, {"unsupported_media_type", 415}, {"token_expired", 419}, {"rate_limited", 429},
@@ -171,6 +185,7 @@ func (a *App) docs(c echo.Context) error {
 		},
 		ErrorIDs: errorIDList,
 	}
+	p.Data.(*docsData).Posts, p.Data.(*docsData).PostsNext = samplePosts()
 	return a.render(c, http.StatusOK, "docs", p)
 }
 

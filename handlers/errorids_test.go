@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,12 @@ func TestRetire(t *testing.T) {
 	old := s.app.api.Group("/v1/retired") // a version of its own in all but name: the mux sends /v1/ to the API
 	old.GET("/thing", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]int{"code": 200}) },
 		s.app.apiCORS, retire(retirement{Deprecated: deprecated, Sunset: sunset, Doc: "/docs#versions", Now: clk.now}))
+	// The made-up version is in no OpenAPI document: this test's calls go
+	// to a server that does not check them against v1's (its 410 is
+	// checked below, as an answer of a URL v1 does not serve).
+	plain := httptest.NewServer(s.app.handler)
+	t.Cleanup(plain.Close)
+	s = &testServer{Server: plain, app: s.app, log: s.log}
 
 	check := func(at time.Time, status int) response {
 		t.Helper()
@@ -170,6 +177,9 @@ func TestRetire(t *testing.T) {
 	r := check(sunset, http.StatusGone)   // gone from the sunset on
 	if b := checkAPIAnswer(t, r, 410, "api.gone", "en"); b.Error != "gone" {
 		t.Errorf("410: error %q", b.Error)
+	}
+	if err := mustOpenAPI(t).validate(httptest.NewRequest("GET", "/v1/retired/thing", nil), r.Status, r.Header, []byte(r.Body)); err != nil {
+		t.Errorf("410 is not as the OpenAPI document describes it: %v", err)
 	}
 	check(sunset.AddDate(1, 0, 0), http.StatusGone)
 
@@ -216,4 +226,34 @@ func TestDocsListEveryErrorID(t *testing.T) {
 		}
 		mustContain(t, "/docs in "+lang, r.Body, i18n.T(lang, "docs.error.hashtag_not_found"))
 	}
+}
+
+// TestDomainRevokedErrorID: a revoked domain's secret and its genuine
+// tokens (on every route behind the token) answer 401 domain_revoked with
+// the message that says so; a tampered token of it stays invalid_token.
+func TestDomainRevokedErrorID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s := newTestServer(t, driver)
+		// A revoked domain: its secret and its genuine tokens are told
+		// domain_revoked; a tampered token of it is invalid_token.
+		revSec := s.user(t, "revoked@example.com").register("revoked.example.com", "free")
+		revTok := s.issueToken(t, revSec)
+		revokeHere(t, s, domainIDOf(t, s, "revoked.example.com"))
+		for _, tc := range []struct {
+			name string
+			req  apiReq
+			id   string
+		}{
+			{"revoked domain's secret", jsonSecret(revSec), "domain_revoked"},
+			{"revoked domain's token", verifyReq(revTok), "domain_revoked"},
+			{"revoked domain's token on /v1/posts/my", apiReq{method: "GET", path: "/v1/posts/my", header: map[string]string{"Authorization": revTok}}, "domain_revoked"},
+			{"tampered token of the revoked domain", verifyReq(revTok[:len(revTok)-2] + "xx"), "invalid_token"},
+		} {
+			r := s.call(t, tc.req)
+			if b := checkAPIAnswer(t, r, 401, map[bool]string{true: "api.domain.revoked", false: "api.token.invalid"}[tc.id == "domain_revoked"], "en"); b.Error != tc.id {
+				t.Errorf("%s: %q, want %q", tc.name, b.Error, tc.id)
+			}
+		}
+
+	})
 }

@@ -111,10 +111,11 @@ func buildApp(t testing.TB, db *gorm.DB, cfg *config.Config, jsonLogs bool, hook
 	return app, logs
 }
 
-// serveApp starts app on a test server.
+// serveApp starts app on a test server, every answer under /v1 checked
+// against the OpenAPI document (openapi_test.go).
 func serveApp(t testing.TB, app *App, logs *logBuffer) *testServer {
 	t.Helper()
-	srv := httptest.NewServer(app.handler)
+	srv := httptest.NewServer(openAPIChecked(t, app.handler))
 	t.Cleanup(srv.Close)
 	if app.config.BaseURL == "" { // the links in mails
 		app.config.BaseURL = srv.URL

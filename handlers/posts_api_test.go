@@ -345,10 +345,10 @@ func TestPostsAPITokens(t *testing.T) {
 			t.Errorf("bob's posts: %v", idsOf(b.Payload))
 		}
 
-		// A revoked domain's token opens nothing.
+		// A revoked domain's token opens nothing, and its holder is told why.
 		revokeHere(t, f.s, domainIDOf(t, f.s, f.bobHost))
 		r = f.s.call(t, apiReq{method: "GET", path: "/v1/posts/my", header: map[string]string{"Authorization": f.bobTok}})
-		if b := checkAPIAnswer(t, r, 401, "api.token.invalid", "en"); b.Error != "invalid_token" {
+		if b := checkAPIAnswer(t, r, 401, "api.domain.revoked", "en"); b.Error != "domain_revoked" {
 			t.Errorf("revoked: %q", b.Error)
 		}
 	})

@@ -55,6 +55,7 @@ func (a *App) routes() {
 	web.Match(getHead, "/account/email", a.accountEmailPage, signedIn...)
 	web.POST("/account/email", a.changeEmail, signedIn...)
 	web.Match(getHead, "/docs", a.docs, page...)
+	web.Match(getHead, "/openapi.json", a.openAPIDocument) // the API's OpenAPI 3.1 description (openapi.go)
 	web.POST("/domain", a.createDomain, signedIn...)
 	web.Match(getHead, "/domain/:id", a.showDomain, signedIn...)
 	web.POST("/domain/:id/label", a.setLabel, signedIn...)

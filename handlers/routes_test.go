@@ -81,7 +81,7 @@ func TestPortalAndAPIAreApart(t *testing.T) {
 // TestEveryAccessRefusalHasAStatus: the table from the access rules'
 // refusals to statuses covers every reason, with a message in every language.
 func TestEveryAccessRefusalHasAStatus(t *testing.T) {
-	for r := access.UnknownSecret; r <= access.Unavailable; r++ {
+	for r := access.UnknownSecret; r <= access.DomainRevoked; r++ { // DomainRevoked: the last reason
 		s, ok := accessStatus[r]
 		if !ok || s.status < 400 {
 			t.Errorf("%v: no status", r)
@@ -94,7 +94,7 @@ func TestEveryAccessRefusalHasAStatus(t *testing.T) {
 			t.Errorf("%v: statusOf = %d %s, want %d %s", r, status, key, s.status, s.key)
 		}
 	}
-	if n := len(accessStatus); n != int(access.Unavailable) {
-		t.Errorf("the table has %d entries, the access package %d reasons", n, access.Unavailable)
+	if n := len(accessStatus); n != int(access.DomainRevoked) {
+		t.Errorf("the table has %d entries, the access package %d reasons", n, access.DomainRevoked)
 	}
 }

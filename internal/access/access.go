@@ -36,8 +36,8 @@ import (
 type Reason int
 
 const (
-	// UnknownSecret: unknown, rotated away, or of a revoked or deleted
-	// domain. The four are not told apart (no oracle for guessing).
+	// UnknownSecret: unknown, rotated away, or of a deleted domain. The
+	// three are not told apart (no oracle for guessing).
 	UnknownSecret Reason = iota + 1
 	// WrongOrigin: a browser on another origin than the domain's host.
 	WrongOrigin
@@ -47,7 +47,7 @@ const (
 	// MissingToken: no token was presented.
 	MissingToken
 	// InvalidToken: forged, malformed, of another issuer or algorithm, or
-	// of a domain rotated, revoked or deleted since it was issued.
+	// of a domain rotated or deleted since it was issued.
 	InvalidToken
 	// Expired: a genuine token whose only fault is its age.
 	Expired
@@ -58,12 +58,16 @@ const (
 	MalformedSecret
 	// Unavailable: the database could not answer; try again.
 	Unavailable
+	// DomainRevoked: a secret of a domain an administrator revoked, or a genuine token of such a domain (an expired one too:
+	// renewing would not help). Only a caller that holds the secret or a
+	// token signed by this server learns it: a guesser learns nothing.
+	DomainRevoked
 )
 
 var reasonNames = [...]string{
 	UnknownSecret: "unknown secret", WrongOrigin: "wrong origin", RateLimited: "rate limited",
 	MissingToken: "missing token", InvalidToken: "invalid token", Expired: "token expired",
-	MalformedSecret: "malformed secret", Unavailable: "unavailable",
+	MalformedSecret: "malformed secret", Unavailable: "unavailable", DomainRevoked: "domain revoked",
 }
 
 func (r Reason) String() string {
@@ -277,8 +281,12 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 		}
 	}
 	if !d.Active {
-		err := s.guessed(cl, UnknownSecret)
-		if ReasonOf(err) == UnknownSecret {
+		reason := UnknownSecret
+		if d.Revoked { // the caller holds this domain's secret: tell it why
+			reason = DomainRevoked
+		}
+		err := s.guessed(cl, reason)
+		if ReasonOf(err) == reason {
 			s.usage.Refused(d.ID)
 		}
 		return nil, err
@@ -343,6 +351,8 @@ func (s *Service) Check(ctx context.Context, raw string, cl Client) (*Checked, e
 		return nil, &Error{Reason: Unavailable, Err: err}
 	case v == domaincache.Retired:
 		return nil, &Error{Reason: InvalidToken}
+	case v == domaincache.Revoked:
+		return nil, &Error{Reason: DomainRevoked}
 	}
 	if cl.Browser && cl.OriginHost != Host(claims) {
 		return nil, &Error{Reason: WrongOrigin}

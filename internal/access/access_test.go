@@ -189,9 +189,9 @@ func TestIssue(t *testing.T) {
 			}
 
 			// MalformedSecret (the first two), then UnknownSecret: well
-			// formed but unknown, rotated away, of a revoked domain, of a
-			// deleted domain; each counted against the client's bad-secret
-			// limit.
+			// formed but unknown, rotated away, of a deleted domain; and
+			// DomainRevoked for a revoked domain's secret (its holder is
+			// told); each counted against the client's bad-secret limit.
 			rotatedID, rotatedAway := w.domain(t, "rotated.example.com", models.PlanPremium)
 			revokedID, revoked := w.domain(t, "revoked.example.com", models.PlanPremium)
 			deletedID, deleted := w.domain(t, "deleted.example.com", models.PlanPremium)
@@ -199,8 +199,11 @@ func TestIssue(t *testing.T) {
 			for i, bad := range []string{"nbk_short", sec + "x", secret.New(), rotatedAway, revoked, deleted} {
 				_, err := w.svc.Issue(ctx, bad, server("203.0.113.9"))
 				want := access.UnknownSecret
-				if i < 2 {
+				switch {
+				case i < 2:
 					want = access.MalformedSecret
+				case bad == revoked:
+					want = access.DomainRevoked
 				}
 				ae := wantReason(t, "bad secret", err, want)
 				wantLimits(t, "bad secret", ae.Limits, lim{"bad-secret", 30, 30 - (i + 1), true})
@@ -350,20 +353,30 @@ func TestCheck(t *testing.T) {
 			w.limitClk.advance(time.Minute)
 			wantNoErr(t, checkErr(w, tok, server("198.51.100.1")))
 
-			// InvalidToken once the domain is rotated, revoked or deleted,
-			// expired or not.
+			// InvalidToken once the domain is rotated or deleted, expired or
+			// not; DomainRevoked once it is revoked (a genuine token: its
+			// holder is told why).
 			rotatedID, rotated := w.domain(t, "rotated.example.com", models.PlanPremium)
 			revokedID, revoked := w.domain(t, "revoked.example.com", models.PlanPremium)
 			deletedID, deleted := w.domain(t, "deleted.example.com", models.PlanPremium)
 			toks := map[string]string{"rotated": issue(rotated), "revoked": issue(revoked), "deleted": issue(deleted)}
 			w.retire(t, rotatedID, revokedID, deletedID)
+			reasonOf := func(name string) access.Reason {
+				if name == "revoked" {
+					return access.DomainRevoked
+				}
+				return access.InvalidToken
+			}
 			for name, tk := range toks {
-				wantReason(t, name, checkErr(w, tk, server("198.51.100.9")), access.InvalidToken)
+				wantReason(t, name, checkErr(w, tk, server("198.51.100.9")), reasonOf(name))
 			}
 			w.tokenClk.advance(2 * time.Minute)
 			for name, tk := range toks {
-				wantReason(t, name+", expired", checkErr(w, tk, server("198.51.100.9")), access.InvalidToken)
+				wantReason(t, name+", expired", checkErr(w, tk, server("198.51.100.9")), reasonOf(name))
 			}
+			// A forged token naming the revoked domain learns nothing.
+			tampered := toks["revoked"][:len(toks["revoked"])-4] + "AAAA"
+			wantReason(t, "forged, of the revoked domain", checkErr(w, tampered, server("198.51.100.9")), access.InvalidToken)
 		})
 	}
 }

@@ -70,6 +70,9 @@ type Entry struct {
 	Plan          string
 	SecretVersion int
 	Active        bool
+	// Revoked: an administrator revoked the domain (Active is false). A
+	// caller that presented its secret or a genuine token may be told so.
+	Revoked bool
 	// Until is, for a domain's previous secret (Lookup by a secret a
 	// rotation replaced, within its overlap), when it stops working: its
 	// tokens must not outlive it. Zero for the current secret.
@@ -82,7 +85,7 @@ type Validity int
 const (
 	// Valid: the domain is active and the token carries its current secret version.
 	Valid Validity = iota
-	// Retired: the domain was deleted, revoked or rotated since the token was issued.
+	// Retired: the domain was deleted or rotated since the token was issued.
 	Retired
 	// Unknown: the domain is not in the view yet. A token carries a valid
 	// signature, so the domain existed when the token was issued: it was
@@ -90,6 +93,9 @@ const (
 	// accepts such tokens; the next refresh settles them. (While the view
 	// is still loading, Verify asks the database instead.)
 	Unknown
+	// Revoked: an administrator revoked the domain since the token was
+	// issued (whatever its secret version).
+	Revoked
 )
 
 func (v Validity) String() string {
@@ -100,6 +106,8 @@ func (v Validity) String() string {
 		return "Retired"
 	case Unknown:
 		return "Unknown"
+	case Revoked:
+		return "Revoked"
 	}
 	return "Validity(" + strconv.Itoa(int(v)) + ")"
 }
@@ -117,8 +125,33 @@ type record struct {
 	nick    unique.Handle[string]
 	version int32
 	plan    plan
-	active  bool
+	state   state // in the record's padding: no byte more per domain
 }
+
+// state is a domain's standing in the view. The zero value (a free slot,
+// or a domain Forget retired until the refresh that follows) opens nothing.
+type state uint8
+
+const (
+	stateRetired state = iota
+	stateActive
+	stateRevoked
+)
+
+// stateOf is the view's state of a row: revoked, active (and its owner
+// not suspended), else retired (deleted, an active domain of a suspended
+// owner, a status the application does not know).
+func stateOf(cr *models.Credential) state {
+	switch {
+	case cr.Status == models.StatusRevoked:
+		return stateRevoked
+	case cr.Status == models.StatusActive && !cr.OwnerSuspended:
+		return stateActive
+	}
+	return stateRetired
+}
+
+func (r *record) active() bool { return r.state == stateActive }
 
 // plan is a domain's plan as an index in plans.
 type plan uint8
@@ -136,7 +169,7 @@ func planOf(p string) plan {
 func (r *record) entry() Entry {
 	return Entry{
 		ID: r.id, UserID: r.userID, Nick: r.nick.Value(), Host: r.host, Plan: plans[r.plan],
-		SecretVersion: int(r.version), Active: r.active,
+		SecretVersion: int(r.version), Active: r.active(), Revoked: r.state == stateRevoked,
 	}
 }
 
@@ -144,7 +177,7 @@ func recordOf(cr *models.Credential) record {
 	return record{
 		id: cr.ID, userID: cr.UserID, updated: cr.UpdatedAt.UnixMicro(), hash: sumOf(cr.SecretHash),
 		host: cr.Host, nick: unique.Make(cr.Nick), version: int32(cr.SecretVersion), plan: planOf(cr.Plan),
-		active: cr.Status == models.StatusActive && !cr.OwnerSuspended,
+		state: stateOf(cr),
 	}
 }
 
@@ -392,7 +425,7 @@ func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
 		return i, r.version > cur.version
 	case r.updated == cur.updated:
 		// The same row: never undo a Forget (which retires it in place).
-		return i, cur.active || !r.active
+		return i, cur.active() || !r.active()
 	}
 	return i, r.updated > cur.updated
 }
@@ -410,7 +443,9 @@ func (c *Cache) Check(id uint64, sv int) Validity {
 	switch {
 	case !ok:
 		return Unknown
-	case !c.recs.at(i).active:
+	case c.recs.at(i).state == stateRevoked:
+		return Revoked
+	case !c.recs.at(i).active():
 		return Retired
 	case int(c.recs.at(i).version) == sv:
 		return Valid
@@ -586,7 +621,7 @@ func (c *Cache) Forget(id uint64) {
 	defer c.mu.Unlock()
 	if i, ok := c.byID[id]; ok {
 		c.unindexLocked(i)
-		c.recs.at(i).active = false
+		c.recs.at(i).state = stateRetired
 	}
 }
 
@@ -609,7 +644,7 @@ func (c *Cache) putLocked(r record, i int32) int32 {
 		c.byID[r.id] = i
 		delete(c.gone, r.id)
 	}
-	if r.active {
+	if r.active() {
 		c.hosts[r.host]++
 	}
 	if r.hash == (secretSum{}) { // no secret hashes to it: nothing to find it by
@@ -633,7 +668,7 @@ func (c *Cache) putLocked(r record, i int32) int32 {
 func (c *Cache) unindexLocked(i int32) {
 	r := c.recs.at(i)
 	c.dropPrevLocked(r.id)
-	if r.active {
+	if r.active() {
 		if c.hosts[r.host]--; c.hosts[r.host] <= 0 {
 			delete(c.hosts, r.host)
 		}

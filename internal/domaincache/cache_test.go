@@ -359,7 +359,7 @@ func TestCheck(t *testing.T) {
 		{"active domain, a version it never had", 1, 2, domaincache.Retired},
 		{"rotated domain, the old version", 2, 1, domaincache.Retired},
 		{"rotated domain, the new version", 2, 2, domaincache.Valid},
-		{"revoked domain", 3, 1, domaincache.Retired},
+		{"revoked domain", 3, 1, domaincache.Revoked},
 		{"deleted domain", 4, 1, domaincache.Retired},
 		{"domain forgotten after a local change", 5, 1, domaincache.Retired},
 		{"domain this instance has not seen yet", 99, 1, domaincache.Unknown},
@@ -448,8 +448,8 @@ func TestRefreshIsIncrementalWithOverlap(t *testing.T) {
 	// Revocation and restoration.
 	src.setStatus(3, models.StatusRevoked)
 	refresh(t, c)
-	if got := c.Check(3, 1); got != domaincache.Retired {
-		t.Errorf("revoked: %v", got)
+	if got := c.Check(3, 1); got != domaincache.Revoked {
+		t.Errorf("revoked: %v, want Revoked", got)
 	}
 	src.setStatus(3, models.StatusActive)
 	refresh(t, c)
@@ -558,8 +558,12 @@ func TestLookupRacingAChangeDoesNotResurrectIt(t *testing.T) {
 			if err == nil && e.Active != tc.wantActive {
 				t.Fatalf("entry active = %v, want %v", e.Active, tc.wantActive)
 			}
-			if got := c.Check(1, 1); got != domaincache.Retired {
-				t.Fatalf("Check(old version) = %v after the racing lookup, want Retired", got)
+			want := domaincache.Retired
+			if tc.name == "revocation seen by a refresh" {
+				want = domaincache.Revoked
+			}
+			if got := c.Check(1, 1); got != want {
+				t.Fatalf("Check(old version) = %v after the racing lookup, want %v", got, want)
 			}
 		})
 	}
@@ -710,7 +714,7 @@ func TestWithDatabase(t *testing.T) {
 				{"rotated, old version", d1.ID, 1, domaincache.Retired},
 				{"rotated, new version", d1.ID, 2, domaincache.Valid},
 				{"deleted", d2.ID, 1, domaincache.Retired},
-				{"revoked", d3.ID, 1, domaincache.Retired},
+				{"revoked", d3.ID, 1, domaincache.Revoked},
 			}
 			for _, ck := range checks {
 				if got := c.Check(ck.id, ck.sv); got != ck.want {
@@ -728,7 +732,7 @@ func TestWithDatabase(t *testing.T) {
 				{"revoked domain's secret", s3, nil, false},
 			} {
 				e, err := c.Lookup(ctx, secret.Sum(tc.secret))
-				if !errors.Is(err, tc.wantErr) || (err == nil && e.Active != tc.wantActive) {
+				if !errors.Is(err, tc.wantErr) || (err == nil && (e.Active != tc.wantActive || e.Revoked != (tc.secret == s3))) {
 					t.Errorf("%s: %+v %v", tc.name, e, err)
 				}
 			}
@@ -750,4 +754,37 @@ func TestWithDatabase(t *testing.T) {
 // revoke is what the admin console does to a domain, minus the audit entry.
 func revoke(db *gorm.DB, id uint64) error {
 	return db.Model(&models.Domain{}).Where("id = ?", id).Update("status", models.StatusRevoked).Error
+}
+
+// TestRevokedIsToldApart: the view keeps a revoked domain apart from a
+// deleted, rotated or forgotten one (Entry.Revoked, Check's Revoked), in
+// the record's spare byte; a restore makes it Valid again, and a Forget
+// retires it until the refresh that follows, whatever it was.
+func TestRevokedIsToldApart(t *testing.T) {
+	src := newSource()
+	sec := src.add(1)
+	src.add(2)
+	c := domaincache.New(src, 100, quiet)
+	refresh(t, c)
+	src.setStatus(1, models.StatusRevoked)
+	src.setStatus(2, models.StatusDeleted)
+	refresh(t, c)
+	if e, err := c.Lookup(ctx, secret.Sum(sec)); err != nil || e.Active || !e.Revoked {
+		t.Fatalf("revoked: %+v %v, want found, revoked, not active", e, err)
+	}
+	if got := c.Check(1, 1); got != domaincache.Revoked {
+		t.Errorf("revoked: Check = %v, want Revoked", got)
+	}
+	if got := c.Check(2, 1); got != domaincache.Retired {
+		t.Errorf("deleted: Check = %v, want Retired", got)
+	}
+	c.Forget(1) // a change made here: nothing is told until the refresh
+	if got := c.Check(1, 1); got != domaincache.Retired {
+		t.Errorf("forgotten: Check = %v, want Retired", got)
+	}
+	src.setStatus(1, models.StatusActive) // restored
+	refresh(t, c)
+	if e, err := c.Lookup(ctx, secret.Sum(sec)); err != nil || !e.Active || e.Revoked || c.Check(1, 1) != domaincache.Valid {
+		t.Errorf("restored: %+v %v %v, want active and Valid", e, err, c.Check(1, 1))
+	}
 }

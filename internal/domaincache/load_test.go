@@ -160,7 +160,7 @@ func TestChangesDuringTheLoadAreKept(t *testing.T) {
 		{"inserted below the cursor", 1, 1, domaincache.Valid},
 		{"rotated after its page: old version", 3, 1, domaincache.Retired},
 		{"rotated after its page: new version", 3, 2, domaincache.Valid},
-		{"revoked after its page", 15, 1, domaincache.Retired},
+		{"revoked after its page", 15, 1, domaincache.Revoked},
 		{"deleted after its page", 18, 2, domaincache.Retired},
 		{"deleted before its page", 63, 1, domaincache.Retired},
 		{"rotated a minute later, before its page", 45, 2, domaincache.Valid},
@@ -252,7 +252,7 @@ func TestVerifyWhileLoading(t *testing.T) {
 		{"active", 1, 1, domaincache.Valid},
 		{"rotated: old version", 2, 1, domaincache.Retired},
 		{"rotated: new version", 2, 2, domaincache.Valid},
-		{"revoked", 3, 1, domaincache.Retired},
+		{"revoked", 3, 1, domaincache.Revoked},
 		{"deleted", 4, 1, domaincache.Retired},
 		{"not in the database", 99, 1, domaincache.Retired},
 	} {
@@ -408,7 +408,7 @@ func TestPagedLoadWithDatabase(t *testing.T) {
 			}{
 				{"rotated after its page: old version", ds[0].id, 1, domaincache.Retired},
 				{"rotated after its page: new version", ds[0].id, 2, domaincache.Valid},
-				{"revoked after its page", ds[2].id, 1, domaincache.Retired},
+				{"revoked after its page", ds[2].id, 1, domaincache.Revoked},
 				{"deleted after its page", ds[3].id, 1, domaincache.Retired},
 				{"deleted before its page", ds[9].id, 1, domaincache.Retired},
 			} {

@@ -174,15 +174,15 @@ func TestOverlapOnTheDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			refresh(t, two)
-			if e, err := two.Lookup(ctx, secret.Sum(cur)); err != nil || e.Active {
-				t.Errorf("revoked: the current secret %+v %v, want found inactive", e, err)
+			if e, err := two.Lookup(ctx, secret.Sum(cur)); err != nil || e.Active || !e.Revoked {
+				t.Errorf("revoked: the current secret %+v %v, want found revoked", e, err)
 			}
 			if _, err := two.Lookup(ctx, secret.Sum(old)); !errors.Is(err, models.ErrNoRecord) {
 				t.Errorf("revoked: the previous secret: %v, want ErrNoRecord", err)
 			}
 			for sv := 1; sv <= 6; sv++ {
-				if got := two.Check(d.ID, sv); got != domaincache.Retired {
-					t.Errorf("revoked: Check(version %d) = %v", sv, got)
+				if got := two.Check(d.ID, sv); got != domaincache.Revoked {
+					t.Errorf("revoked: Check(version %d) = %v, want Revoked", sv, got)
 				}
 			}
 			var stored models.Domain
