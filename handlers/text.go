@@ -107,7 +107,11 @@ func cleanText(s string, maxRunes int) (string, string) {
 		space = false
 		b.WriteRune(r)
 	}
-	out := b.String()
+	return measured(b.String(), maxRunes)
+}
+
+// measured is a cleaned text with the problem of its length, if any.
+func measured(out string, maxRunes int) (string, string) {
 	switch n := utf8.RuneCountInString(out); {
 	case n == 0:
 		return "", textRequired
@@ -147,14 +151,7 @@ func cleanLines(s string, maxRunes int) (string, string) {
 		blank = false
 		b.WriteString(out)
 	}
-	out := b.String()
-	switch n := utf8.RuneCountInString(out); {
-	case n == 0:
-		return "", textRequired
-	case n > maxRunes:
-		return out, textLength
-	}
-	return out, ""
+	return measured(b.String(), maxRunes)
 }
 
 // blanks are the characters that draw nothing although they are neither
