@@ -174,7 +174,7 @@ var catalogue = map[string]map[string]string{
 		"nav.admin":     "관리자 콘솔",
 		"nav.logout":    "로그아웃",
 		"nav.join":      "회원가입",
-		"footer.text":   "NodeBird API — 웹사이트를 위한 짧은 수명의 토큰.",
+		"footer.text":   "NodeBird API — 웹사이트를 위한 클라이언트 비밀 키와 짧은 수명의 토큰.",
 
 		"login.title":          "로그인",
 		"login.heading":        "웹사이트용 API 키를 1분 만에",
@@ -201,7 +201,7 @@ var catalogue = map[string]map[string]string{
 
 		"form.email.required":    "이메일 주소를 입력하세요.",
 		"form.email.invalid":     "name@example.com 같은 올바른 이메일 주소를 입력하세요.",
-		"form.email.taken":       "이미 가입된 이메일입니다. 로그인하세요.",
+		"form.email.taken":       "이 이메일로 가입된 계정이 이미 있습니다. 로그인하세요.",
 		"form.nick.required":     "닉네임을 입력하세요.",
 		"form.nick.length":       "닉네임은 15자까지입니다.",
 		"form.nick.invalid":      "닉네임에 제어 문자를 쓸 수 없습니다.",
@@ -260,7 +260,7 @@ var catalogue = map[string]map[string]string{
 		"plan.premium.hint": "분당 토큰 1,000개",
 
 		"status.active":  "사용 중",
-		"status.revoked": "취소됨",
+		"status.revoked": "사용 중지됨",
 		"status.deleted": "삭제됨",
 
 		"usage.summary": "발급 %d건, 거부 %d건",
@@ -301,7 +301,7 @@ var catalogue = map[string]map[string]string{
 		"api.ratelimit":      "요청 한도를 초과했습니다. 잠시 후 다시 시도하세요",
 
 		// Portal UI: page chrome, dashboard guidance, copy buttons.
-		"meta.description":       "NodeBird API: 웹사이트의 도메인을 등록하고 클라이언트 비밀 키를 받아 짧은 수명의 토큰으로 교환하세요.",
+		"meta.description":       "NodeBird API: 웹사이트의 도메인을 등록하고 클라이언트 비밀 키를 받아, 곧 만료되는 서명된 토큰으로 교환하세요.",
 		"lang.name.en":           "English",
 		"lang.name.ko":           "한국어",
 		"flash.dismiss":          "이 메시지 닫기",
