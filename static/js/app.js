@@ -116,7 +116,9 @@
   // ago", "3분 전") with the exact local time as its title, kept current.
   const lang = document.documentElement.lang || 'en';
   const relative = 'RelativeTimeFormat' in Intl ? new Intl.RelativeTimeFormat(lang, { numeric: 'auto' }) : null;
-  const exact = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZoneName: 'short' });
+  const exact = new Intl.DateTimeFormat(lang, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short',
+  });
   const units = [['year', 31536000], ['month', 2592000], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
   function relativeText(when, now) {
     const seconds = Math.round((when - now) / 1000);
