@@ -20,7 +20,11 @@ var glossary = []struct {
 }{
 	{"revoke", regexp.MustCompile(`(?i)\brevo(ke|kes|ked|king|cation)\b`), regexp.MustCompile(`사용(을|이|이 모두)? ?중지`),
 		res(`취소`, `차단`, `폐기`, `철회`, `해지`, `무효화`),
-		map[string]string{"admin.err.filter.status": "names the filter's literal values (revoked)"}},
+		map[string]string{"admin.err.filter.status": "names the filter's literal values (revoked)",
+			"admin.role.config": "a role, not a domain: the concept below"}},
+	// Taking a role back is another concept: 회수 (what 관리자 역할 회수 says).
+	{"remove a role", regexp.MustCompile(`(?i)\brole\b[^.]*\b(revok|remov)|\b(revok|remov)\w*\b[^.]*\brole\b`), regexp.MustCompile(`회수`),
+		res(`사용 ?중지`, `취소`, `박탈`, `해제`), nil},
 	{"secret", regexp.MustCompile(`(?i)\bsecrets?\b`), regexp.MustCompile(`비밀 키`),
 		res(`시크릿`, `비밀키`, `비밀 열쇠`, `암호 키`),
 		map[string]string{"api.secret.unknown": "the seed's Korean wording, kept for its clients"}},
