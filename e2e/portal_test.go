@@ -57,7 +57,7 @@ func TestJourney(t *testing.T) {
 
 	// A mistake in the host is explained next to the field.
 	host := "localhost:" + site.Port
-	b.fill("#host", "http://"+host)
+	b.fill("#host", "ftp://"+host) // a web address would be reduced to its host (TestKorean)
 	b.submit(`[data-testid="register-submit"]`, "#host-error")
 	b.mustSee("#host-error", en("form.host.scheme"))
 	if attr := get(b, chromedp.AttributeValue(chromedp.CSS("#host"), "aria-describedby")); !strings.Contains(attr.Value, "host-error") {
@@ -212,11 +212,15 @@ func TestKorean(t *testing.T) {
 		b.mustSee(`[data-testid="lang-switch"]`, "English")
 
 		// A form's messages are Korean too.
-		b.fill("#host", "https://example.com")
+		b.fill("#host", "ftp://example.com")
 		b.submit(`[data-testid="register-submit"]`, "#host-error")
 		b.mustSee("#host-error", ko("form.host.scheme"))
-		b.register("example.com", "premium")
+		// A pasted web address is registered as its host, and the page says so.
+		b.register("https://example.com/some/page?x=1", "premium")
 		b.mustSee(`[data-testid="flash"]`, ko("flash.domain.created"))
+		if got := b.text(`.flashes`); !strings.Contains(got, ko("flash.domain.host.reduced")) {
+			t.Errorf("no note that the pasted address was reduced: %q", got)
+		}
 		b.mustSee(`[data-testid="secret-panel"] h2`, ko("secret.created", "example.com"))
 		b.mustSee(`[data-testid="plan"]`, ko("plan.premium"))
 
