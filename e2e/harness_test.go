@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -186,8 +187,9 @@ func (l *lockedBuffer) tail(n int) string {
 
 // browser is one headless Chromium with a fresh profile, and one tab.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
+	t      *testing.T
+	ctx    context.Context
+	scheme string // the emulated prefers-color-scheme ("": the browser's)
 }
 
 // newBrowser starts Chromium for this test. On failure the test saves a
@@ -369,9 +371,37 @@ func (b *browser) register(host, plan string) string {
 	return b.text(`[data-testid="client-secret"]`)
 }
 
-// axe runs axe-core on the current page and fails the test on any
-// violation of impact serious or critical, listing each one.
+// colorScheme makes the page's prefers-color-scheme light or dark ("" for
+// the browser's own, which is light in headless Chromium).
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	}))
+	b.scheme = scheme
+	// Buttons and fields fade their colours (.12s): let them settle before
+	// anything measures them.
+	b.do(chromedp.Sleep(300 * time.Millisecond))
+}
+
+// axe checks the current page in both colour schemes (light, then dark;
+// the tab is left in the scheme it was in).
 func (b *browser) axe(what string) {
+	b.t.Helper()
+	was := b.scheme
+	for _, scheme := range []string{"light", "dark"} {
+		b.colorScheme(scheme)
+		b.axeOnce(what + " (" + scheme + ")")
+	}
+	b.colorScheme(was)
+}
+
+// axeOnce runs axe-core on the current page and fails the test on any
+// violation of impact serious or critical, listing each one.
+func (b *browser) axeOnce(what string) {
 	b.t.Helper()
 	src, err := os.ReadFile(axePath)
 	if err != nil {

@@ -57,7 +57,7 @@ func TestJourney(t *testing.T) {
 
 	// A mistake in the host is explained next to the field.
 	host := "localhost:" + site.Port
-	b.fill("#host", "http://"+host)
+	b.fill("#host", "ftp://"+host) // a web address would be reduced to its host (TestKorean)
 	b.submit(`[data-testid="register-submit"]`, "#host-error")
 	b.mustSee("#host-error", en("form.host.scheme"))
 	if attr := get(b, chromedp.AttributeValue(chromedp.CSS("#host"), "aria-describedby")); !strings.Contains(attr.Value, "host-error") {
@@ -212,11 +212,15 @@ func TestKorean(t *testing.T) {
 		b.mustSee(`[data-testid="lang-switch"]`, "English")
 
 		// A form's messages are Korean too.
-		b.fill("#host", "https://example.com")
+		b.fill("#host", "ftp://example.com")
 		b.submit(`[data-testid="register-submit"]`, "#host-error")
 		b.mustSee("#host-error", ko("form.host.scheme"))
-		b.register("example.com", "premium")
+		// A pasted web address is registered as its host, and the page says so.
+		b.register("https://example.com/some/page?x=1", "premium")
 		b.mustSee(`[data-testid="flash"]`, ko("flash.domain.created"))
+		if got := b.text(`.flashes`); !strings.Contains(got, ko("flash.domain.host.reduced")) {
+			t.Errorf("no note that the pasted address was reduced: %q", got)
+		}
 		b.mustSee(`[data-testid="secret-panel"] h2`, ko("secret.created", "example.com"))
 		b.mustSee(`[data-testid="plan"]`, ko("plan.premium"))
 
@@ -274,67 +278,72 @@ func TestAdminSeesTheConsole(t *testing.T) {
 	}
 }
 
-// TestAccessibility runs axe-core on every main page, in both languages,
-// and checks the keyboard basics: a skip link first, a visible focus.
+// TestAccessibility runs axe-core on every main page, in both languages
+// and both colour schemes (b.axe), and checks the keyboard basics: a skip
+// link first, a visible focus.
 func TestAccessibility(t *testing.T) {
 	a := startApp(t)
-	b := newBrowser(t, "en")
+	for _, lang := range i18n.Languages {
+		t.Run(lang, func(t *testing.T) {
+			b := newBrowser(t, lang)
+			b.open(a.URL+"/", "#email")
+			if got := b.eval(`document.documentElement.lang`); got != lang {
+				t.Fatalf("the login page is in %q, want %q", got, lang)
+			}
+			b.axe("the login page")
+			// The first Tab reaches the skip link, which then shows, with an outline.
+			b.do(chromedp.KeyEvent("\t"))
+			focus := b.eval(`(() => {
+				const el = document.activeElement, r = el.getBoundingClientRect(), s = getComputedStyle(el);
+				return [el.className, r.top >= 0 && r.bottom <= innerHeight, s.outlineStyle, s.outlineWidth].join('|');
+			})()`)
+			parts := strings.Split(focus, "|")
+			if parts[0] != "skip-link" || parts[1] != "true" || parts[2] == "none" {
+				t.Errorf("first Tab: %q, want the skip link, visible, with an outline", focus)
+			} else if w, _ := strconv.ParseFloat(strings.TrimSuffix(parts[3], "px"), 64); w < 2 {
+				t.Errorf("focus outline %s is too thin", parts[3])
+			}
+			b.do(chromedp.KeyEvent("\r"))
+			if id := b.eval(`document.activeElement.id`); id != "main" {
+				t.Errorf("the skip link moved focus to %q, not to main", id)
+			}
 
-	b.open(a.URL+"/", "#email")
-	b.axe("the login page")
-	// The first Tab reaches the skip link, which then shows, with an outline.
-	b.do(chromedp.KeyEvent("\t"))
-	focus := b.eval(`(() => {
-		const el = document.activeElement, r = el.getBoundingClientRect(), s = getComputedStyle(el);
-		return [el.className, r.top >= 0 && r.bottom <= innerHeight, s.outlineStyle, s.outlineWidth].join('|');
-	})()`)
-	parts := strings.Split(focus, "|")
-	if parts[0] != "skip-link" || parts[1] != "true" || parts[2] == "none" {
-		t.Errorf("first Tab: %q, want the skip link, visible, with an outline", focus)
-	} else if w, _ := strconv.ParseFloat(strings.TrimSuffix(parts[3], "px"), 64); w < 2 {
-		t.Errorf("focus outline %s is too thin", parts[3])
+			b.fill("#email", "nobody@example.com")
+			b.fill("#password", "wrong password")
+			b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
+			b.axe("the login page with an error")
+
+			b.open(a.URL+"/join", "#email")
+			b.axe("the sign-up page")
+			b.fill("#email", "not an email")
+			b.submit(`[data-testid="join-submit"]`, ".field-error")
+			b.axe("the sign-up page with errors")
+
+			b.signup(a.URL, "frank-"+lang+"@example.com", "frank", password)
+			b.axe("the empty dashboard")
+			b.register("one-"+lang+".example.com", "free")
+			b.axe("the dashboard showing a new secret")
+			b.register("two-"+lang+".example.com", "premium")
+			b.open(a.URL+"/", `[data-testid="domains"]`)
+			b.axe("the dashboard with domains")
+			b.do(chromedp.Click(chromedp.CSS(`[data-testid="domain-row"] summary.button-danger`)))
+			b.axe("the dashboard with a confirmation open")
+			b.fill("#host", "bad host!")
+			b.submit(`[data-testid="register-submit"]`, "#host-error")
+			b.axe("the dashboard with a form error")
+			b.open(a.URL+"/domain/"+b.eval(`document.querySelector('[data-testid="domain-link"]').getAttribute('href').split('/').pop()`), `[data-testid="usage-chart"]`)
+			b.axe("a domain's page")
+			b.open(a.URL+"/account", `[data-testid="account-link"]`)
+			b.axe("the account page")
+			b.open(a.URL+"/posts", `[data-testid="posts-link"]`)
+			b.axe("the posts page")
+
+			b.open(a.URL+"/docs", `[data-testid="docs"]`)
+			b.axe("the API docs")
+			b.open(a.URL+"/no/such/page", `[data-testid="error-message"]`)
+			b.axe("the 404 page")
+		})
 	}
-	b.do(chromedp.KeyEvent("\r"))
-	if id := b.eval(`document.activeElement.id`); id != "main" {
-		t.Errorf("the skip link moved focus to %q, not to main", id)
-	}
-
-	b.fill("#email", "nobody@example.com")
-	b.fill("#password", "wrong password")
-	b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
-	b.axe("the login page with an error")
-
-	b.open(a.URL+"/join", "#email")
-	b.axe("the sign-up page")
-	b.fill("#email", "not an email")
-	b.submit(`[data-testid="join-submit"]`, ".field-error")
-	b.axe("the sign-up page with errors")
-
-	b.signup(a.URL, "frank@example.com", "frank", password)
-	b.axe("the empty dashboard")
-	b.register("one.example.com", "free")
-	b.axe("the dashboard showing a new secret")
-	b.register("two.example.com", "premium")
-	b.open(a.URL+"/", `[data-testid="domains"]`)
-	b.axe("the dashboard with domains")
-	b.do(chromedp.Click(chromedp.CSS(`[data-testid="domain-row"] summary.button-danger`)))
-	b.axe("the dashboard with a confirmation open")
-	b.fill("#host", "bad host!")
-	b.submit(`[data-testid="register-submit"]`, "#host-error")
-	b.axe("the dashboard with a form error")
-
-	b.open(a.URL+"/docs", `[data-testid="docs"]`)
-	b.axe("the API docs")
-	b.open(a.URL+"/no/such/page", `[data-testid="error-message"]`)
-	b.axe("the 404 page")
-
-	b.open(a.URL+"/docs", `[data-testid="docs"]`)
-	b.submit(`[data-testid="lang-switch"]`, `html[lang="ko"] [data-testid="docs"]`)
-	b.axe("the Korean API docs")
-	b.open(a.URL+"/no/such/page", `[data-testid="error-message"]`)
-	b.axe("the Korean 404 page")
-	b.open(a.URL+"/", `[data-testid="domains"]`)
-	b.axe("the Korean dashboard")
 }
 
 // TestPhoneLayout: on a phone-sized screen no page scrolls sideways, and

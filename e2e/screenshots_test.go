@@ -66,7 +66,17 @@ func TestReadmeScreenshots(t *testing.T) {
 	page("dashboard-ko")
 	b.submit(`[data-testid="lang-switch"]`, `html[lang="en"] [data-testid="domains"]`)
 
+	b.viewport(1280, 860, false, 1)
+	b.colorScheme("dark")
+	b.open(a.URL+"/", `[data-testid="domains"]`)
+	page("dashboard-dark")
+	b.colorScheme("light")
+
 	b.viewport(390, 844, true, 2)
 	b.open(a.URL+"/", `[data-testid="domains"]`)
 	screen("mobile")
+	// A visitor's first screen on a phone: the login form.
+	b.open(a.URL+"/", `[data-testid="logout"]`)
+	b.submit(`[data-testid="logout"]`, "#email")
+	screen("mobile-login")
 }

@@ -509,8 +509,8 @@ func TestAdminDecisionsAreMailedToTheOwner(t *testing.T) {
 			body    string
 		}{
 			{"/admin/domains/" + id + "/revoke", url.Values{"reason": {"피싱 페이지"}}, "도메인 own.example.com의 사용이 중지되었습니다", "사유: 피싱 페이지"},
-			{"/admin/domains/" + id + "/restore", nil, "도메인 own.example.com가 복구되었습니다", "중지 전에 발급된 토큰은 계속 거부"},
-			{"/admin/domains/" + id + "/plan", url.Values{"type": {"premium"}}, "own.example.com의 요금제가 바뀌었습니다", "프리미엄(으)로 바꿨습니다"},
+			{"/admin/domains/" + id + "/restore", nil, "도메인 own.example.com이 복구되었습니다", "사용 중지 전에 발급된 토큰은 계속 거부"},
+			{"/admin/domains/" + id + "/plan", url.Values{"type": {"premium"}}, "own.example.com의 요금제가 바뀌었습니다", "프리미엄으로 바꿨습니다"},
 		} {
 			if r := admin.post(step.path, step.form); r.Status != http.StatusSeeOther {
 				t.Fatalf("%s: %d", step.path, r.Status)

@@ -32,6 +32,9 @@ func (a *App) createDomain(c echo.Context) error {
 		default:
 			a.domainChanged(d.ID) // browsers on the new host may call the API at once
 			ws.flash("flash.domain.created")
+			if f.Pasted != "" {
+				ws.flash("flash.domain.host.reduced")
+			}
 			switch {
 			case d.PremiumRequested: // PREMIUM=approval: an admin answers the request
 				ws.flash("flash.domain.premium.requested")

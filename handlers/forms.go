@@ -3,6 +3,7 @@ package handlers
 import (
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -81,6 +82,9 @@ type domainForm struct {
 	Host  string
 	Plan  string // the form field "type"
 	Label string // optional
+	// Pasted is the web address the host was taken from, when one was
+	// pasted ("https://shop.example.com/path"): the page says so.
+	Pasted string
 }
 
 func (f *domainForm) validate() map[string]string {
@@ -94,6 +98,9 @@ func (f *domainForm) validate() map[string]string {
 	if key != "" {
 		errs["host"] = key
 	} else {
+		if strings.Contains(f.Host, "://") {
+			f.Pasted = strings.TrimSpace(f.Host)
+		}
 		f.Host = host
 	}
 	f.Plan = strings.ToLower(strings.TrimSpace(f.Plan))
@@ -137,9 +144,12 @@ const MaxHostLen = 80
 
 // NormalizeHost turns what a user typed into the canonical host of a site:
 // lower-case, no trailing dot, IDN in punycode, with an optional port for
-// local development ("localhost:4000"). It refuses schemes, paths, spaces
-// and anything that is not a host name or IPv4 address, returning the
-// message key that says why.
+// local development ("localhost:4000"). A pasted web address
+// ("https://shop.example.com/path?q") is reduced to its host and port
+// (an origin's default port dropped, as a browser's Origin does). It
+// refuses other schemes, user names in an address, paths after a bare host,
+// spaces and anything that is not a host name or IPv4 address, returning
+// the message key that says why.
 func NormalizeHost(in string) (string, string) {
 	s := strings.TrimSpace(in)
 	if s == "" {
@@ -149,7 +159,17 @@ func NormalizeHost(in string) (string, string) {
 		return "", "form.host.long"
 	}
 	if strings.Contains(s, "://") {
-		return "", "form.host.scheme"
+		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+			return "", "form.host.space"
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+			return "", "form.host.scheme"
+		}
+		if u.User != nil { // "https://user:pass@host": not something to register
+			return "", "form.host.invalid"
+		}
+		s = u.Host
 	}
 	if strings.ContainsAny(s, "/?#\\") {
 		return "", "form.host.path"

@@ -23,6 +23,9 @@ var hostSeeds = []string{
 	"example.com:080", "한국.kr", "xn--3e0b707e.kr", "ｅｘａｍｐｌｅ.com", "\u212aelvin.com", "ß.de", "\x00",
 	"a.com\n", "a\u200b.com", strings.Repeat("a", 63) + ".com", strings.Repeat("a", 64) + ".com",
 	strings.Repeat("a.", 40) + "com", "", ".", ":", "a:b:80", "user@example.com", "%2e.com",
+	"https://shop.example.com/path", "HTTPS://Shop.Example.COM:443/a?b#c", "http://localhost:4000/", "ftp://example.com",
+	"https://user:pw@example.com/", "https://", "http:///path", "https://exa mple.com/", "https://한국.kr/경로",
+	"https://example.com%2F/", "https://[::1]:80/", "http://1.2.3.4:8080?x", "https:example.com", " https://a.com ",
 }
 
 // FuzzNormalizeHost: no panic; an accepted host is canonical (normalising
@@ -55,6 +58,20 @@ func FuzzNormalizeHost(f *testing.F) {
 		again, key := NormalizeHost(out)
 		if key != "" || again != out {
 			t.Fatalf("NormalizeHost(%q) = %q, but NormalizeHost(%q) = %q, %q: not idempotent", in, out, out, again, key)
+		}
+		if strings.Contains(in, "://") {
+			if scheme := strings.ToLower(strings.TrimSpace(in)); !strings.HasPrefix(scheme, "http://") && !strings.HasPrefix(scheme, "https://") {
+				t.Fatalf("NormalizeHost(%q) = %q: only a web address is reduced to its host", in, out)
+			}
+			return
+		}
+		// A pasted web address of an accepted host is reduced to that
+		// host, whatever its scheme, path, query or fragment.
+		h := strings.TrimSpace(in)
+		for _, u := range []string{"https://" + h, "http://" + h + "/", "HTTPS://" + h + "/a/b?c=d#e"} {
+			if got, key := NormalizeHost(u); got != out || key != "" {
+				t.Fatalf("NormalizeHost(%q) = %q, %q; want %q, as NormalizeHost(%q)", u, got, key, out, h)
+			}
 		}
 	})
 }
@@ -239,8 +256,16 @@ func TestNormalizeHostCases(t *testing.T) {
 		{"xn--a.com", "", "form.host.invalid"},       // not decodable punycode
 		{"a.xn--zz-zz.com", "", "form.host.invalid"}, // idem, in a later label
 		{"xn--.com", "", "form.host.invalid"},
-		{"\u2138a", "", "form.host.invalid"}, // maps to Hebrew dalet + a: its punycode does not validate
-		{"http://example.com", "", "form.host.scheme"},
+		{"\u2138a", "", "form.host.invalid"},      // maps to Hebrew dalet + a: its punycode does not validate
+		{"http://example.com", "example.com", ""}, // a pasted web address: its host
+		{"https://shop.example.com/path?q=1#top", "shop.example.com", ""},
+		{"HTTPS://Shop.Example.COM:443/", "shop.example.com", ""},
+		{"http://localhost:4000/app", "localhost:4000", ""},
+		{"https://한국.kr/경로", "xn--3e0b707e.kr", ""},
+		{"ftp://example.com", "", "form.host.scheme"},
+		{"https://", "", "form.host.scheme"},
+		{"https://user:pw@example.com/", "", "form.host.invalid"},
+		{"https://exa mple.com/", "", "form.host.space"},
 		{"example.com/x", "", "form.host.path"},
 		{"exa mple.com", "", "form.host.space"},
 		{"example.com:0", "", "form.host.port"},

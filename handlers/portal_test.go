@@ -160,7 +160,7 @@ func TestSignupValidation(t *testing.T) {
 		{"overlong email", long + "@example.com", "nick", "password123", "Enter a valid email address"},
 		{"empty nick", "e1@example.com", "  ", "password123", "Enter a nickname."},
 		{"long nick", "e2@example.com", "sixteen-chars-xx", "password123", "at most 15 characters"},
-		{"short password", "e3@example.com", "nick", "shrtpw1", "at least 8 characters"},
+		{"short password", "e3@example.com", "nick", "shrtpw1", "at least 8 bytes"},
 		{"long password", "e4@example.com", "nick", strings.Repeat("p", 73), "at most 72 bytes"},
 		{"script nick", "e5@example.com", "<script>x", "password123", ""},
 	}
@@ -231,7 +231,7 @@ func TestDomainValidation(t *testing.T) {
 	c := s.user(t, "gina@example.com")
 	cases := []struct{ name, host, plan, want string }{
 		{"empty host", "", "free", "Enter the host"},
-		{"scheme", "https://example.com", "free", "without http://"},
+		{"scheme", "ftp://example.com", "free", "a web address that starts with http:// or https://"}, // an http(s) address is reduced to its host (TestPastedAddressIsReducedToItsHost)
 		{"path", "example.com/path", "free", "without a path"},
 		{"space", "exa mple.com", "free", "cannot contain spaces"},
 		{"script", "<script>alert(1)</script>", "free", "without a path"},

@@ -51,7 +51,7 @@ func uiPages(t *testing.T, s *testServer, lang string) map[string]response {
 		t.Fatalf("register: %d", r.Status)
 	}
 	pages["dashboard new secret"] = u.do("GET", r.Header.Get("Location"), nil, h)
-	pages["dashboard 422"] = u.do("POST", "/domain", form(url.Values{"host": {"http://bad"}, "type": {"free"}}), ct)
+	pages["dashboard 422"] = u.do("POST", "/domain", form(url.Values{"host": {"ftp://bad"}, "type": {"free"}}), ct)
 	pages["dashboard"] = u.do("GET", "/", nil, h)
 	pages["docs signed in"] = u.do("GET", "/docs", nil, h)
 	pages["account"] = u.do("GET", "/account", nil, h)

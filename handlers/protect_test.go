@@ -239,5 +239,5 @@ func TestDashboardShowsRecentUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := owner.get("/").Body
-	mustContain(t, "dashboard usage", body, "10 issued, 2 refused", "last used")
+	mustContain(t, "dashboard usage", body, "10 issued, 2 refused", "Last used")
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,28 @@ type Page struct {
 	Form    any
 	Errors  map[string]string
 	Data    any
+	// Figures are this server's settings as pages state them.
+	Figures Figures
+}
+
+// Figures are the figures pages show (token lifetime, plan quotas), taken
+// from the server's settings so that no page states a default that this
+// server does not use.
+type Figures struct {
+	TokenTTL        string // in words, in the page's language
+	TokenTTLSeconds int
+	Limits          bool   // rate limits are on
+	FreeRPM         string // tokens a minute per domain, by plan
+	PremiumRPM      string
+}
+
+func (a *App) figures(lang string) Figures {
+	ttl := a.access.TokenTTL()
+	l := a.access.Limits()
+	return Figures{
+		TokenTTL: durationWords(lang, ttl), TokenTTLSeconds: int(ttl.Seconds()),
+		Limits: l.On, FreeRPM: thousands(l.TokenFree.Quota), PremiumRPM: thousands(l.TokenPremium.Quota),
+	}
 }
 
 // T translates a catalogue key into the page's language.
@@ -51,6 +74,12 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"optiso": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
 	"day": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"add": func(a, b int) int { return a + b },
 }
@@ -96,13 +125,16 @@ func (a *App) render(c echo.Context, status int, page string, p *Page) error {
 // page builds the common page data for this request: language, user,
 // admin flag, CSRF token and pending flash messages.
 func (a *App) page(c echo.Context) *Page {
-	// Path is where the language switch comes back to: the page itself for
-	// a GET, the start page after a form was posted (it has no GET).
-	path := "/"
-	if c.Request().Method == http.MethodGet {
-		path = c.Request().URL.EscapedPath()
+	// Path is where the language switch comes back to, and what the
+	// navigation marks as the current page: the page itself for a GET; for
+	// a form posted and shown again, the page of that form (formPage), so
+	// that its header is the one the form had.
+	path := c.Request().URL.EscapedPath()
+	if c.Request().Method != http.MethodGet {
+		path = formPage(path)
 	}
-	p := &Page{Lang: a.lang(c), Path: path, Errors: map[string]string{}}
+	lang := a.lang(c)
+	p := &Page{Lang: lang, Path: path, Errors: map[string]string{}, Figures: a.figures(lang)}
 	if s := webSession(c); s != nil {
 		p.User = s.user
 		p.IsAdmin = s.admin
@@ -112,6 +144,26 @@ func (a *App) page(c echo.Context) *Page {
 		}
 	}
 	return p
+}
+
+// formPage is the page whose form posts to path (the start page when the
+// path has no page of its own): "/auth/join" and the other forms with a GET
+// at their own address, "/account" for its sections' forms, "/posts" for
+// a post, "/domain/ID" for its label.
+func formPage(path string) string {
+	switch {
+	case path == "/auth/join", path == "/auth/login", path == "/auth/forgot", path == "/account/email":
+		return path
+	case path == "/post":
+		return "/posts"
+	case strings.HasPrefix(path, "/account/"):
+		return "/account"
+	case strings.HasPrefix(path, "/domain/") && strings.HasSuffix(path, "/label"):
+		if id, ok := parseID(strings.TrimSuffix(strings.TrimPrefix(path, "/domain/"), "/label")); ok {
+			return "/domain/" + strconv.FormatUint(id, 10)
+		}
+	}
+	return "/"
 }
 
 func (a *App) redirect(c echo.Context, to string) error {

@@ -45,7 +45,7 @@ func init() {
 			"docs.error.unknown_secret":         "알 수 없거나 교체된 비밀 키이거나, 도메인이 삭제되었습니다.",
 			"docs.error.domain_revoked":         "관리자가 이 비밀 키나 토큰의 도메인 사용을 중지했습니다. 관리자가 복구할 때까지 어떤 요청도 받지 않습니다. 소유자는 대시보드에서 사유를 볼 수 있습니다.",
 			"docs.error.missing_token":          "Authorization 헤더에 토큰이 없습니다.",
-			"docs.error.invalid_token":          "위조되었거나 형식이 잘못된 토큰, 또는 발급 뒤 도메인의 키가 교체되거나 도메인이 삭제된 토큰입니다.",
+			"docs.error.invalid_token":          "위조되었거나 형식이 잘못된 토큰, 또는 발급 뒤 도메인의 비밀 키가 교체되거나 도메인이 삭제된 토큰입니다.",
 			"docs.error.unauthorized":           "인증이 필요합니다.",
 			"docs.error.origin_not_allowed":     "도메인에 등록된 호스트가 아닌 출처에서 브라우저로 호출했습니다.",
 			"docs.error.forbidden":              "접근이 거부되었습니다.",

@@ -49,7 +49,10 @@ func T(lang, key string, args ...any) string {
 		}
 	}
 	if len(args) > 0 {
-		return fmt.Sprintf(m, args...)
+		m = fmt.Sprintf(m, args...)
+	}
+	if lang == "ko" {
+		m = resolveParticles(m)
 	}
 	return m
 }

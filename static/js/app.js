@@ -48,6 +48,12 @@
     if (status) {
       status.textContent = message;
       status.classList.toggle('is-error', failed);
+      // "Copied" says what just happened: it goes after a few seconds
+      // (a failure stays, with its advice).
+      clearTimeout(status.clearTimer);
+      if (!failed) {
+        status.clearTimer = setTimeout(() => { status.textContent = ''; }, 4000);
+      }
     } else if (!failed) {
       // A code block's button says "Copied" for a moment.
       if (!button.dataset.label) button.dataset.label = button.textContent;
@@ -96,6 +102,47 @@
         if (other !== details) other.open = false;
       }
     });
+  }
+
+  // A form shown again with errors (422): focus goes to the first field
+  // the server marked wrong, so keyboard and screen reader users land on it.
+  const invalid = document.querySelector('main [aria-invalid="true"]');
+  if (invalid) {
+    invalid.focus();
+  }
+
+  // Times: the server writes an absolute UTC time in <time datetime> (what
+  // a page without script shows); here it becomes relative ("3 minutes
+  // ago", "3분 전") with the exact local time as its title, kept current.
+  const lang = document.documentElement.lang || 'en';
+  const relative = 'RelativeTimeFormat' in Intl ? new Intl.RelativeTimeFormat(lang, { numeric: 'auto' }) : null;
+  const exact = new Intl.DateTimeFormat(lang, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short',
+  });
+  const units = [['year', 31536000], ['month', 2592000], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+  function relativeText(when, now) {
+    const seconds = Math.round((when - now) / 1000);
+    for (const [unit, size] of units) {
+      if (Math.abs(seconds) >= size || unit === 'second') {
+        return relative.format(Math.round(seconds / size), unit);
+      }
+    }
+    return '';
+  }
+  const times = document.querySelectorAll('time[datetime][data-relative]');
+  function updateTimes() {
+    const now = Date.now();
+    for (const time of times) {
+      const when = Date.parse(time.getAttribute('datetime'));
+      if (Number.isNaN(when)) continue;
+      if (!time.dataset.absolute) time.dataset.absolute = time.textContent;
+      time.title = exact.format(when);
+      time.textContent = relativeText(when, now);
+    }
+  }
+  if (relative && times.length) {
+    updateTimes();
+    setInterval(updateTimes, 30000);
   }
 
   // Links that lead to a form field focus it.
