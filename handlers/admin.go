@@ -167,9 +167,8 @@ type adminDomainsData struct {
 	Base string
 	Pager
 	ClearURL string
-	// Here is this page's URL, where an action returns afterwards.
-	Here         string
-	SortCreated  sortLink
+	// SortLastUsed is the "Last use" column's header link (sorting by
+	// creation is the default, and a choice of the filters).
 	SortLastUsed sortLink
 	User         *adminUserInfo
 	// CSVURL downloads the domains these filters select.
@@ -177,6 +176,9 @@ type adminDomainsData struct {
 	Plans          []string
 	Statuses       []string
 	FilterSelected bool
+	// FilterCount is how many filters (and sort choices) differ from the
+	// defaults, shown on the phone's filter button.
+	FilterCount int
 }
 
 // adminDomains lists every domain of every user.
@@ -239,14 +241,16 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 	}
 	d := &adminDomainsData{
 		Rows: rows, Total: newTotal(n, adminCountTo), Filter: f, Base: base, User: user, ClearURL: base,
-		Here:         base + f.query(f.Page, f.Sort, f.Dir),
-		SortCreated:  f.sortLink(base, models.SortCreated),
 		SortLastUsed: f.sortLink(base, models.SortLastUsed),
 		Plans:        []string{models.PlanFree, models.PlanPremium},
 		Statuses:     []string{models.StatusActive, models.StatusRevoked, models.StatusDeleted},
-		FilterSelected: f.Owner != "" || f.Host != "" || f.Plan != "" || f.Status != "" ||
-			f.Sort != models.SortCreated || f.Dir != "desc",
 	}
+	for _, set := range []bool{f.Owner != "", f.Host != "", f.Plan != "", f.Status != "", f.Sort != models.SortCreated, f.Dir != "desc"} {
+		if set {
+			d.FilterCount++
+		}
+	}
+	d.FilterSelected = d.FilterCount > 0
 	d.Pager = newPager(f.Page, more, func(page int) string { return base + f.query(page, f.Sort, f.Dir) })
 	d.CSVURL = "/admin/domains.csv" + f.query(1, models.SortCreated, f.Dir)
 	if user != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,9 @@ func markVerified(t testing.TB, db *gorm.DB, email string) {
 	}
 }
 
-// adminRow is what a row of the admin list says about its domain.
+// adminRow is what a row of the admin list says about its domain (ID to
+// LastToken), and what the domain's console page adds (Issued, LastFail:
+// adminDetails fills them).
 type adminRow struct {
 	ID                          uint64
 	Host, Owner, Plan, Status   string
@@ -47,24 +50,76 @@ type adminRow struct {
 }
 
 var (
+	// A row of the list: the domain's data, the host as shown, the last use.
 	adminRowRe = regexp.MustCompile(`(?s)data-testid="admin-domain-row" data-id="(\d+)" data-host="([^"]*)" data-owner="([^"]*)" data-plan="([^"]*)" data-status="([^"]*)">` +
-		`.*?data-testid="tokens-issued">(\d+)</td>\s*<td[^>]*data-testid="last-token">(.*?)</td>\s*<td[^>]*data-testid="last-failed">(.*?)</td>`)
+		`\s*<td[^>]*><span class="host" data-testid="host">([^<]*)</span>.*?<td[^>]*data-testid="last-token">(.*?)</td>\s*<td[^>]*><a [^>]*href="/admin/domains/(\d+)" data-testid="manage">`)
+	// The console's page of one domain.
+	adminDomainRe = regexp.MustCompile(`(?s)data-testid="admin-domain" data-id="(\d+)" data-host="([^"]*)" data-owner="([^"]*)" data-plan="([^"]*)" data-status="([^"]*)">` +
+		`\s*<h1 class="host" data-testid="domain-heading">([^<]*)</h1>.*?data-testid="owner-email">([^<]*)</span>` +
+		`.*?data-testid="tokens-issued">([\d,]+)</dd>.*?data-testid="last-token">(.*?)</dd>.*?data-testid="last-failed">(.*?)</dd>`)
 	auditRowRe = regexp.MustCompile(`(?s)data-testid="audit-row" data-action="([^"]*)" data-domain="(\d+)" data-user="(\d+)" data-actor="([^"]*)">.*?data-testid="audit-change">(.*?)</td>`)
 	tagRe      = regexp.MustCompile(`<[^>]+>`)
 )
 
-// adminRows parses the rows of an admin list page, in order.
+// adminRows parses the rows of an admin list page, in order: each shows
+// its host and links to its own page.
 func adminRows(t *testing.T, body string) []adminRow {
 	t.Helper()
 	var out []adminRow
 	for _, m := range adminRowRe.FindAllStringSubmatch(body, -1) {
 		id, _ := strconv.ParseUint(m[1], 10, 64)
+		if m[8] != m[1] {
+			t.Errorf("row of domain %s links to /admin/domains/%s", m[1], m[8])
+		}
+		host := html.UnescapeString(m[2])
+		if shown := html.UnescapeString(m[6]); shown != host {
+			t.Errorf("row of %s shows the host %q", host, shown)
+		}
 		out = append(out, adminRow{
-			ID: id, Host: html.UnescapeString(m[2]), Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5],
-			Issued: m[6], LastToken: text(m[7]), LastFail: text(m[8]),
+			ID: id, Host: host, Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5], LastToken: text(m[7]),
 		})
 	}
+	if n := strings.Count(body, `data-testid="admin-domain-row"`); n != len(out) {
+		t.Fatalf("%d rows in the list, %d in the expected layout", n, len(out))
+	}
 	return out
+}
+
+// adminDetail reads the console's page of domain id.
+func adminDetail(t *testing.T, c *client, id uint64) adminRow {
+	t.Helper()
+	r := c.get("/admin/domains/" + strconv.FormatUint(id, 10))
+	if r.Status != http.StatusOK {
+		t.Fatalf("domain page %d: %d", id, r.Status)
+	}
+	m := adminDomainRe.FindStringSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("domain page %d is not in the expected layout:\n%s", id, r.Body)
+	}
+	got, _ := strconv.ParseUint(m[1], 10, 64)
+	d := adminRow{
+		ID: got, Host: html.UnescapeString(m[2]), Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5],
+		Issued: m[8], LastToken: text(m[9]), LastFail: text(m[10]),
+	}
+	if d.ID != id || html.UnescapeString(m[6]) != d.Host || html.UnescapeString(m[7]) != d.Owner {
+		t.Fatalf("domain page %d shows %+v (heading %q, owner %q)", id, d, m[6], m[7])
+	}
+	return d
+}
+
+// adminDetails is adminRows with each row's page read too: the page
+// agrees with the row, and adds the use.
+func adminDetails(t *testing.T, c *client, body string) []adminRow {
+	t.Helper()
+	rows := adminRows(t, body)
+	for i, r := range rows {
+		d := adminDetail(t, c, r.ID)
+		if r.Issued, r.LastFail = d.Issued, d.LastFail; r != d {
+			t.Errorf("the list says %+v, the domain's page %+v", r, d)
+		}
+		rows[i] = d
+	}
+	return rows
 }
 
 func text(s string) string { return html.UnescapeString(tagRe.ReplaceAllString(s, "")) }

@@ -181,8 +181,9 @@ func TestTeamFormsAdminOnlyWithCSRF(t *testing.T) {
 		}
 		// Every confirmation of the console has a Cancel.
 		admin.register("root.example.com", "free")
-		admin.post(fmt.Sprintf("/admin/domains/%d/revoke", domainIDOf(t, s, "root.example.com")), revokeReason())
-		for _, path := range []string{"/admin/domains", ned} {
+		rootDomain := domainIDOf(t, s, "root.example.com")
+		admin.post(fmt.Sprintf("/admin/domains/%d/revoke", rootDomain), revokeReason())
+		for _, path := range []string{fmt.Sprintf("/admin/domains/%d", rootDomain), fmt.Sprintf("/admin/domains/%d", domainIDOf(t, s, "ned.example.com")), ned} {
 			body := admin.get(path).Body
 			if n, m := strings.Count(body, `<details class="confirm">`), strings.Count(body, "data-close hidden>Cancel</button>"); n == 0 || n != m {
 				t.Errorf("%s: %d confirmations, %d Cancel buttons", path, n, m)

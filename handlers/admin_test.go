@@ -44,6 +44,8 @@ func TestAdminAccess(t *testing.T) {
 			{"GET", "/admin/domains", http.StatusOK},
 			{"GET", "/admin/domains?owner=olive&plan=free&status=active", http.StatusOK},
 			{"GET", "/admin/users/" + uid, http.StatusOK},
+			{"GET", "/admin/domains/" + id, http.StatusOK},
+			{"GET", "/admin/domains/999999", http.StatusNotFound},
 			{"GET", "/admin/audit", http.StatusOK},
 			{"GET", "/admin/no/such/page", http.StatusNotFound},
 			{"POST", "/admin/domains/" + id + "/plan", http.StatusUnprocessableEntity}, // no plan given
@@ -120,7 +122,7 @@ func TestAdminListsEveryDomain(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Fatalf("admin list: %d\n%s", r.Status, r.Body)
 		}
-		rows := adminRows(t, r.Body)
+		rows := adminDetails(t, admin, r.Body)
 		if got, want := hostsOf(rows), []string{"gone.example.org", "bob.example.org", "alice.example.com"}; !slices.Equal(got, want) {
 			t.Fatalf("rows %v, want %v (every user's domains, deleted too, newest first)", got, want)
 		}
@@ -142,13 +144,22 @@ func TestAdminListsEveryDomain(t *testing.T) {
 				t.Errorf("row %d:\n got %+v\nwant %+v", i, g, w)
 			}
 		}
-		mustContain(t, "admin list", r.Body, ">alice<", ">bob<", "…"+secret.Last4(aliceSecret), "…"+secret.Last4(bobSecret),
-			`href="/admin/users/`, `data-testid="admin-link"`)
+		mustContain(t, "admin list", r.Body, ">alice<", ">bob<", `href="/admin/users/`, `data-testid="admin-link"`)
 		aliceRow := domainByHost(t, s, "alice.example.com")
-		mustNotContain(t, "admin list", r.Body, aliceSecret, bobSecret, aliceRow.SecretHash, "$2a$")
+		bobRow := domainByHost(t, s, "bob.example.org")
+		mustNotContain(t, "admin list", r.Body, aliceSecret, bobSecret, aliceRow.SecretHash, "$2a$", `<form method="post"`)
+		alicePage := admin.get(fmt.Sprintf("/admin/domains/%d", aliceRow.ID)).Body
+		bobPage := admin.get(fmt.Sprintf("/admin/domains/%d", bobRow.ID)).Body
+		gonePage := admin.get(fmt.Sprintf("/admin/domains/%d", gone.ID)).Body
+		mustContain(t, "alice's domain page", alicePage, ">alice<", "…"+secret.Last4(aliceSecret), `href="/admin/users/`)
+		mustContain(t, "bob's domain page", bobPage, ">bob<", "…"+secret.Last4(bobSecret))
+		for what, body := range map[string]string{"alice's": alicePage, "bob's": bobPage, "the deleted": gonePage} {
+			mustNotContain(t, what+" domain page", body, aliceSecret, bobSecret, aliceRow.SecretHash, bobRow.SecretHash, "$2a$")
+		}
 		// Only domains that can change offer actions: the deleted one has none.
-		mustContain(t, "admin list", r.Body, fmt.Sprintf(`action="/admin/domains/%d/revoke"`, aliceRow.ID))
-		mustNotContain(t, "admin list", r.Body, fmt.Sprintf(`action="/admin/domains/%d/`, gone.ID))
+		mustContain(t, "alice's domain page", alicePage, fmt.Sprintf(`action="/admin/domains/%d/revoke"`, aliceRow.ID))
+		mustNotContain(t, "the deleted domain's page", gonePage, fmt.Sprintf(`action="/admin/domains/%d/`, gone.ID))
+		mustContain(t, "the deleted domain's page", gonePage, `data-testid="admin-domain-final"`)
 
 		ko := admin.do("GET", "/admin/domains", nil, map[string]string{"Accept-Language": "ko"})
 		mustContain(t, "Korean admin list", ko.Body, "발급된 모든 도메인", "소유자")
@@ -292,7 +303,7 @@ func TestAdminRevokeRestoreAndPlan(t *testing.T) {
 		if err := s.app.tokenCounts.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		row := adminRows(t, admin.get("/admin/domains?owner=erin").Body)[0]
+		row := adminDetails(t, admin, admin.get("/admin/domains?owner=erin").Body)[0]
 		if row.Issued != "1" || !strings.HasSuffix(row.LastFail, " UTC") || !strings.HasSuffix(row.LastToken, " UTC") {
 			t.Fatalf("usage after one token and one refusal: %+v", row)
 		}

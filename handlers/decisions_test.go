@@ -88,7 +88,12 @@ func TestRevokedHostStaysRefusedToItsOwner(t *testing.T) {
 		if got := heldIDs(list.Body); !slices.Equal(got, []string{sid}) {
 			t.Fatalf("held revocations on the owner's page: %v, want [%s]", got, sid)
 		}
-		mustContain(t, "owner's page", list.Body, `action="/admin/domains/`+sid+`/restore"`)
+		mustContain(t, "owner's page", list.Body, `href="/admin/domains/`+sid+`" data-testid="manage"`)
+		page := admin.get("/admin/domains/" + sid).Body
+		if got := heldIDs(page); !slices.Equal(got, []string{sid}) {
+			t.Fatalf("held revocation on the domain's page: %v, want [%s]", got, sid)
+		}
+		mustContain(t, "the domain's page", page, `action="/admin/domains/`+sid+`/restore"`, `Lift the revocation of <span class="host">mia.example.com</span>?`)
 
 		// The admin restores it: the domain stays deleted (its owner chose
 		// that), its old secret stays refused, and the owner may register

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -119,14 +120,12 @@ func (a *App) domainPage(c echo.Context, status int, p *Page, id uint64) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	end := now.UTC().Truncate(time.Hour).Add(time.Hour) // the end of this hour
-	rows, err := a.usageStats.Hourly(ctx, id, end.Add(-chartHours*time.Hour))
+	chart, err := a.usageChart(ctx, id)
 	if err != nil {
 		return err
 	}
-	data := &domainPageData{Domain: d, Chart: newUsageChart(rows, end), Here: domainURL(id)}
-	if d.InOverlap(now) {
+	data := &domainPageData{Domain: d, Chart: chart, Here: domainURL(id)}
+	if d.InOverlap(time.Now()) {
 		data.PrevUntil = d.PrevSecretUntil
 	}
 	if p.Form == nil {
@@ -134,6 +133,17 @@ func (a *App) domainPage(c echo.Context, status int, p *Page, id uint64) error {
 	}
 	p.Data = data
 	return a.render(c, status, "domain", p)
+}
+
+// usageChart is the domain's usage over the chartHours hours that end
+// with this one (the owner's domain page and the console's show it).
+func (a *App) usageChart(ctx context.Context, id uint64) (*usageChart, error) {
+	end := time.Now().UTC().Truncate(time.Hour).Add(time.Hour) // the end of this hour
+	rows, err := a.usageStats.Hourly(ctx, id, end.Add(-chartHours*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	return newUsageChart(rows, end), nil
 }
 
 // The usage chart: chartHours bars, one an hour, each the tokens issued

@@ -57,6 +57,16 @@ func (a *App) figures(lang string) Figures {
 // T translates a catalogue key into the page's language.
 func (p *Page) T(key string, args ...any) string { return i18n.T(p.Lang, key, args...) }
 
+// THost translates key with one argument, a host, which it wraps in
+// <span class="host"> so that the stylesheet keeps the host whole where it
+// fits on a line (a sentence would otherwise break it at a hyphen).
+// Everything is escaped: the catalogue's text and the host.
+func (p *Page) THost(key, host string) template.HTML {
+	const mark = "\x01host\x01"
+	text := template.HTMLEscapeString(p.T(key, mark))
+	return template.HTML(strings.Replace(text, mark, `<span class="host">`+template.HTMLEscapeString(host)+`</span>`, 1))
+}
+
 // FieldError is the translated message for a form field, or "".
 func (p *Page) FieldError(field string) string {
 	if k, ok := p.Errors[field]; ok {

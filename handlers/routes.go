@@ -74,6 +74,7 @@ func (a *App) routes() {
 	g := web.Group("/admin", admin...)
 	g.Match(getHead, "", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/domains") })
 	g.Match(getHead, "/domains", a.adminDomains)
+	g.Match(getHead, "/domains/:id", a.adminDomain) // one domain: details, usage, actions, history
 	g.POST("/domains/:id/revoke", a.adminRevoke)
 	g.POST("/domains/:id/restore", a.adminRestore)
 	g.POST("/domains/:id/plan", a.adminSetPlan)

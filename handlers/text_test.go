@@ -236,3 +236,16 @@ func TestCleanLines(t *testing.T) {
 		}
 	}
 }
+
+// THost escapes the catalogue's text and the host, and wraps the host.
+func TestTHostEscapesAndWrapsTheHost(t *testing.T) {
+	p := &Page{Lang: "en"}
+	got := string(p.THost("admin.confirm.revoke", `a<b>&"c`))
+	want := `Revoke <span class="host">a&lt;b&gt;&amp;&#34;c</span>? Its secret gets 401 at /v1/token until it is restored.`
+	if got != want {
+		t.Fatalf("THost:\n got %s\nwant %s", got, want)
+	}
+	if got := string((&Page{Lang: "ko"}).THost("admin.confirm.revoke", "shop.example.com")); !strings.Contains(got, `<span class="host">shop.example.com</span>`) {
+		t.Fatalf("Korean THost: %s", got)
+	}
+}

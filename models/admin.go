@@ -160,6 +160,13 @@ type AdminDomain struct {
 	RevocationHeld bool `gorm:"-"`
 	// PremiumRequested: a premium request waits for an admin's answer.
 	PremiumRequested bool
+	// RevokeReason is what the revoking admin told the owner ("" unless
+	// revoked); Label is the owner's name for the domain.
+	RevokeReason string
+	Label        string
+	// OwnerSuspended: an admin suspended the owner's account, so the
+	// domain gets no tokens whatever its status.
+	OwnerSuspended bool `gorm:"-"`
 }
 
 // AdminModel holds the queries of the admin console. Every change it makes
@@ -241,7 +248,7 @@ func rowsOf(db *gorm.DB, ids []uint64) ([]AdminDomain, error) {
 	}
 	var got []AdminDomain
 	err := db.Model(&Domain{}).
-		Select("id, user_id, host, type, status, secret_last4, tokens_issued, last_token_at, last_failed_at, created_at, premium_requested").
+		Select("id, user_id, host, type, status, secret_last4, tokens_issued, last_token_at, last_failed_at, created_at, premium_requested, revoke_reason, label").
 		Where("id IN ?", ids).Scan(&got).Error
 	if err != nil {
 		return nil, translate(err)
@@ -401,7 +408,26 @@ func (m *AdminModel) CountDomains(ctx context.Context, f DomainFilter, atMost in
 	return int(n), nil
 }
 
-// fillOwners sets the owner's nick and email of each row, in one query.
+// Domain returns one domain of any user, as a row of the admin list,
+// deleted ones included (ErrNoRecord when there is no such domain).
+func (m *AdminModel) Domain(ctx context.Context, id uint64) (*AdminDomain, error) {
+	if noSuchID(id) {
+		return nil, ErrNoRecord
+	}
+	db, cancel := m.with(ctx)
+	defer cancel()
+	rows, err := rowsOf(db, []uint64{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, ErrNoRecord
+	}
+	return &rows[0], nil
+}
+
+// fillOwners sets the owner's nick, email and suspension of each row, in
+// one query.
 func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 	if len(rows) == 0 {
 		return nil
@@ -415,7 +441,7 @@ func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 		}
 	}
 	var us []User
-	if err := db.Select("id, nick, email").Where("id IN ?", ids).Find(&us).Error; err != nil {
+	if err := db.Select("id, nick, email, suspended_at").Where("id IN ?", ids).Find(&us).Error; err != nil {
 		return err
 	}
 	byID := make(map[uint64]*User, len(us))
@@ -424,7 +450,7 @@ func fillOwners(db *gorm.DB, rows []AdminDomain) error {
 	}
 	for i := range rows {
 		if u := byID[rows[i].UserID]; u != nil {
-			rows[i].OwnerNick, rows[i].OwnerEmail = u.Nick, u.Email
+			rows[i].OwnerNick, rows[i].OwnerEmail, rows[i].OwnerSuspended = u.Nick, u.Email, u.Suspended()
 		}
 	}
 	return nil

@@ -129,3 +129,50 @@ func TestAdminChangeAndItsAuditEntryAreOne(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminDomainReadsAnyUsersDomain: the console's domain page reads one
+// domain of any user, deleted ones too, with its owner and whether the
+// owner is suspended (which the list marks too).
+func TestAdminDomainReadsAnyUsersDomain(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		domains := models.NewDomainModel(db, 2*time.Second)
+		admin := models.NewAdminModel(db, 2*time.Second)
+		u, err := users.Insert(ctx, "quinn@example.com", "퀸", "password123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _, err := domains.Insert(ctx, u.ID, "quinn.example.com", models.PlanPremium)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actor := models.Actor{ID: 99, Email: "root@example.com"}
+		if err := admin.Revoke(ctx, actor, d.ID, "spam"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := admin.Domain(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != d.ID || got.Host != "quinn.example.com" || got.OwnerEmail != "quinn@example.com" || got.OwnerNick != "퀸" ||
+			got.Plan != models.PlanPremium || got.Status != models.StatusRevoked || got.RevokeReason != "spam" || got.OwnerSuspended {
+			t.Fatalf("domain: %+v", got)
+		}
+		if _, _, err := admin.SetSuspended(ctx, actor, u.ID, true, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := admin.Domain(ctx, d.ID); err != nil || !got.OwnerSuspended {
+			t.Fatalf("after suspending the owner: %+v %v", got, err)
+		}
+		rows, _, err := admin.ListDomains(ctx, models.DomainFilter{}, 50, 0)
+		if err != nil || len(rows) != 1 || !rows[0].OwnerSuspended {
+			t.Fatalf("the list after suspending the owner: %+v %v", rows, err)
+		}
+		for _, id := range []uint64{0, d.ID + 1000, models.MaxID + 1} {
+			if _, err := admin.Domain(ctx, id); !errors.Is(err, models.ErrNoRecord) {
+				t.Errorf("domain %d: %v, want ErrNoRecord", id, err)
+			}
+		}
+	})
+}
