@@ -9,7 +9,7 @@
 // another instance therefore reaches this one within one refresh interval
 // (plus the time the refresh query takes).
 //
-// The view holds every domain that is not deleted (about 140 bytes each
+// The view holds every domain that is not deleted (about 150 bytes each
 // at a million, host name included: a 64-byte record without pointers, in
 // blocks, found through two open-addressing indexes of 4-byte cells, by id
 // and by secret hash; hosts and owners are interned), the ids of deleted
