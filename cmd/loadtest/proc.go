@@ -84,8 +84,9 @@ func startChild(ctx context.Context, name, bin string, args []string, env map[st
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	// The Go runtime's own settings reach the children, so that a run can
-	// compare, say, GOGC=400 with the default.
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS"} {
+	// compare, say, GOGC=400 with the default (and GODEBUG=gctrace=1 puts
+	// the collector's trace, live heap included, in the app's log).
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}

@@ -9,12 +9,13 @@
 // another instance therefore reaches this one within one refresh interval
 // (plus the time the refresh query takes).
 //
-// The view holds every domain that is not deleted (220-270 bytes each,
-// as fixed-size records in blocks: no pointer per domain but its host name
-// and its interned nick), the ids of deleted ones (so that their tokens stay
-// refused), and an index of at most max secret hashes: a secret evicted
-// from a full index is looked up in the database again when it is next
-// presented.
+// The view holds every domain that is not deleted (about 150 bytes each
+// at a million, host name included: a 64-byte record without pointers, in
+// blocks, found through two open-addressing indexes of 4-byte cells, by id
+// and by secret hash; hosts and owners are interned), the ids of deleted
+// ones (so that their tokens stay refused), and an index of at most max
+// secret hashes: a secret evicted from a full index is looked up in the
+// database again when it is next presented.
 package domaincache
 
 import (
@@ -29,7 +30,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/nodebird/nodebird-api/models"
 )
@@ -112,20 +112,28 @@ func (v Validity) String() string {
 	return "Validity(" + strconv.Itoa(int(v)) + ")"
 }
 
-// record is one domain in the view: fixed size, no pointer but the host's
-// and the interned nick's.
+// record is one domain in the view: 64 bytes and no pointer, so that the
+// collector never scans the records (they live in blocks, see slots). Its
+// host and owner are numbers in the Cache's hosts and owners.
 type record struct {
-	id, userID uint64
+	id uint64
 	// updated is the row's updated_at (Unix microseconds): a lookup that
 	// read the database before a change never overwrites what a refresh
 	// learned after it.
 	updated int64
 	hash    secretSum // zero if the stored hash is not hex SHA-256
-	host    string
-	nick    unique.Handle[string]
+	host    int32     // in Cache.hosts
+	owner   int32     // in Cache.owners
 	version int32
 	plan    plan
-	state   state // in the record's padding: no byte more per domain
+	state   state   // active, revoked or retired
+	_       [2]byte // spare: room for more state at no cost (the record is 64 bytes either way)
+}
+
+// owner is a domain's account: interned, as an account has many domains.
+type owner struct {
+	id   uint64
+	nick string
 }
 
 // state is a domain's standing in the view. The zero value (a free slot,
@@ -166,18 +174,22 @@ func planOf(p string) plan {
 	return 0
 }
 
-func (r *record) entry() Entry {
+// entryLocked is the entry of the record in slot i.
+func (c *Cache) entryLocked(i int32) Entry {
+	r := c.recs.at(i)
+	o := c.owners.vals[r.owner]
 	return Entry{
-		ID: r.id, UserID: r.userID, Nick: r.nick.Value(), Host: r.host, Plan: plans[r.plan],
+		ID: r.id, UserID: o.id, Nick: o.nick, Host: c.hosts.vals[r.host], Plan: plans[r.plan],
 		SecretVersion: int(r.version), Active: r.active(), Revoked: r.state == stateRevoked,
 	}
 }
 
+// recordOf is cr as a record, but for its host and owner: putLocked
+// numbers them.
 func recordOf(cr *models.Credential) record {
 	return record{
-		id: cr.ID, userID: cr.UserID, updated: cr.UpdatedAt.UnixMicro(), hash: sumOf(cr.SecretHash),
-		host: cr.Host, nick: unique.Make(cr.Nick), version: int32(cr.SecretVersion), plan: planOf(cr.Plan),
-		state: stateOf(cr),
+		id: cr.ID, updated: cr.UpdatedAt.UnixMicro(), hash: sumOf(cr.SecretHash),
+		version: int32(cr.SecretVersion), plan: planOf(cr.Plan), state: stateOf(cr),
 	}
 }
 
@@ -188,16 +200,17 @@ type Cache struct {
 	log      *slog.Logger
 	pageSize int
 
-	mu   sync.RWMutex
-	recs slots   // the domains not deleted; a free slot is zero
-	free []int32 // free slots
-	byID map[uint64]int32
-	// byHash finds a slot by the first 8 bytes of a secret's SHA-256 (at
-	// most max of them); the slot's full hash is compared on every lookup,
-	// so a shared prefix only costs a database lookup.
-	byHash map[uint64]int32
+	mu     sync.RWMutex
+	recs   slots   // the domains not deleted; a free slot is zero
+	free   []int32 // free slots
+	byID   index[uint64]
+	byHash index[secretSum] // at most max secrets
 	gone   map[uint64]int64 // deleted domains, with the time of deletion
-	hosts  map[string]int32 // active domains per host (CORS preflights)
+	hosts  *intern[string]
+	owners *intern[owner]
+	// live counts the active domains of each host (CORS preflights), by
+	// its number in hosts.
+	live []int32
 	// prev holds the previous secrets of the domains in a rotation's
 	// overlap, by domain id, and prevByHash finds them by hashKey: side
 	// maps, since few domains are in an overlap at once (a field of every
@@ -222,11 +235,16 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	if max < 1 {
 		max = 1
 	}
-	return &Cache{
+	c := &Cache{
 		src: src, max: max, log: log, pageSize: defaultPageSize,
-		byID: map[uint64]int32{}, byHash: map[uint64]int32{}, gone: map[uint64]int64{}, hosts: map[string]int32{},
+		gone: map[uint64]int64{}, hosts: newIntern[string](), owners: newIntern[owner](),
 		prev: map[uint64]prevSecret{}, prevByHash: map[uint64]uint64{}, now: time.Now,
 	}
+	c.byID.key = func(i int32) uint64 { return c.recs.at(i).id }
+	c.byID.hash = func(id uint64) uint64 { return id }
+	c.byHash.key = func(i int32) secretSum { return c.recs.at(i).hash }
+	c.byHash.hash = hashKey // SHA-256: any 8 bytes of it are as good a hash as any
+	return c
 }
 
 // SetClock makes the cache tell whether an overlap has ended on now's time
@@ -300,14 +318,14 @@ func (c *Cache) Overlaps() int {
 func (c *Cache) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.byID)
+	return c.byID.Len()
 }
 
 // Secrets is the number of secret hashes held in memory (at most max).
 func (c *Cache) Secrets() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.byHash)
+	return c.byHash.Len()
 }
 
 // Loaded reports whether the whole view is loaded (the first Refresh, or
@@ -336,7 +354,7 @@ func (s *slots) add(r record) int32 {
 	return i
 }
 
-// hashKey is the byHash key of a secret's SHA-256.
+// hashKey is the hash of a secret's SHA-256 in the indexes (its first 8 bytes).
 func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) }
 
 // Cached returns the (active or revoked) domain whose secret's SHA-256 is
@@ -346,8 +364,8 @@ func hashKey(sum secretSum) uint64 { return binary.LittleEndian.Uint64(sum[:8]) 
 func (c *Cache) Cached(sum [sha256.Size]byte) (Entry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if i, ok := c.byHash[hashKey(sum)]; ok && c.recs.at(i).hash == sum {
-		return c.recs.at(i).entry(), true
+	if i, ok := c.byHash.get(sum); ok {
+		return c.entryLocked(i), true
 	}
 	return c.prevEntryLocked(sum)
 }
@@ -376,13 +394,13 @@ func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error
 	defer c.mu.Unlock()
 	i, newer := c.newerLocked(&r)
 	if newer {
-		i = c.putLocked(r, i)
+		i = c.putLocked(r, cr, i)
 		p, ok := prevOf(cr)
 		c.setPrevLocked(r.id, p, ok)
 	}
 	// Else a change raced with this read and the view already knows better.
 	if i >= 0 && c.recs.at(i).hash == sum {
-		return c.recs.at(i).entry(), nil
+		return c.entryLocked(i), nil
 	}
 	if e, ok := c.prevEntryLocked(sum); ok {
 		return e, nil
@@ -398,11 +416,11 @@ func (c *Cache) prevEntryLocked(sum secretSum) (Entry, bool) {
 		return Entry{}, false
 	}
 	p := c.prev[id]
-	i, ok := c.byID[id]
+	i, ok := c.byID.get(id)
 	if p.sum != sum || !ok || !p.live(c.now().UnixMicro()) {
 		return Entry{}, false
 	}
-	e := c.recs.at(i).entry()
+	e := c.entryLocked(i)
 	e.SecretVersion, e.Until = int(p.version), time.UnixMicro(p.until)
 	return e, true
 }
@@ -415,7 +433,7 @@ func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
 	if deletedAt, deleted := c.gone[r.id]; deleted {
 		return -1, r.updated > deletedAt // restored since
 	}
-	i, ok := c.byID[r.id]
+	i, ok := c.byID.get(r.id)
 	if !ok {
 		return -1, true
 	}
@@ -439,7 +457,7 @@ func (c *Cache) Check(id uint64, sv int) Validity {
 	if _, deleted := c.gone[id]; deleted {
 		return Retired
 	}
-	i, ok := c.byID[id]
+	i, ok := c.byID.get(id)
 	switch {
 	case !ok:
 		return Unknown
@@ -597,18 +615,19 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 func (c *Cache) applyLocked(cr *models.Credential) {
 	if cr.Status == models.StatusDeleted {
 		c.dropPrevLocked(cr.ID)
-		if i, ok := c.byID[cr.ID]; ok {
+		if i, ok := c.byID.get(cr.ID); ok {
 			c.unindexLocked(i)
+			c.releaseLocked(i)
+			c.byID.remove(cr.ID, i)
 			*c.recs.at(i) = record{}
 			c.free = append(c.free, i)
-			delete(c.byID, cr.ID)
 		}
 		c.gone[cr.ID] = cr.UpdatedAt.UnixMicro()
 		return
 	}
 	r := recordOf(cr)
 	if i, newer := c.newerLocked(&r); newer {
-		c.putLocked(r, i)
+		c.putLocked(r, cr, i)
 		p, ok := prevOf(cr)
 		c.setPrevLocked(r.id, p, ok)
 	}
@@ -619,47 +638,50 @@ func (c *Cache) applyLocked(cr *models.Credential) {
 func (c *Cache) Forget(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if i, ok := c.byID[id]; ok {
+	if i, ok := c.byID.get(id); ok {
 		c.unindexLocked(i)
 		c.recs.at(i).state = stateRetired
 	}
 }
 
-// putLocked makes r the domain's record, in slot i (the domain's, from
-// newerLocked) or in a new one when i is -1, and indexes it; it returns
-// the slot.
-func (c *Cache) putLocked(r record, i int32) int32 {
+// putLocked makes r, with cr's host and owner, the domain's record, in
+// slot i (the domain's, from newerLocked) or in a new one when i is -1,
+// and indexes it; it returns the slot.
+func (c *Cache) putLocked(r record, cr *models.Credential, i int32) int32 {
+	// Numbered before the old record lets go of them: an unchanged host or
+	// owner is not dropped and added again.
+	r.host, r.owner = c.hosts.ref(cr.Host), c.owners.ref(owner{cr.UserID, cr.Nick})
+	for len(c.live) < len(c.hosts.vals) {
+		c.live = append(c.live, 0)
+	}
 	switch {
 	case i >= 0:
 		c.unindexLocked(i)
+		c.releaseLocked(i)
 		*c.recs.at(i) = r
 	case len(c.free) > 0:
 		i = c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
 		*c.recs.at(i) = r
-		c.byID[r.id] = i
+		c.byID.put(i)
 		delete(c.gone, r.id)
 	default:
 		i = c.recs.add(r)
-		c.byID[r.id] = i
+		c.byID.put(i)
 		delete(c.gone, r.id)
 	}
 	if r.active() {
-		c.hosts[r.host]++
+		c.live[r.host]++
 	}
 	if r.hash == (secretSum{}) { // no secret hashes to it: nothing to find it by
 		return i
 	}
-	k := hashKey(r.hash)
-	if len(c.byHash) >= c.max {
-		if _, ok := c.byHash[k]; !ok {
-			for k := range c.byHash { // evict an arbitrary entry: maps iterate randomly
-				delete(c.byHash, k)
-				break
-			}
+	if c.byHash.Len() >= c.max {
+		if _, ok := c.byHash.get(r.hash); !ok {
+			c.byHash.removeAny()
 		}
 	}
-	c.byHash[k] = i
+	c.byHash.put(i)
 	return i
 }
 
@@ -669,15 +691,19 @@ func (c *Cache) unindexLocked(i int32) {
 	r := c.recs.at(i)
 	c.dropPrevLocked(r.id)
 	if r.active() {
-		if c.hosts[r.host]--; c.hosts[r.host] <= 0 {
-			delete(c.hosts, r.host)
-		}
+		c.live[r.host]--
 	}
-	if k := hashKey(r.hash); r.hash != (secretSum{}) {
-		if j, ok := c.byHash[k]; ok && j == i {
-			delete(c.byHash, k)
-		}
+	if r.hash != (secretSum{}) {
+		c.byHash.remove(r.hash, i)
 	}
+}
+
+// releaseLocked lets go of the host and owner of the record in slot i,
+// before it is replaced or freed.
+func (c *Cache) releaseLocked(i int32) {
+	r := c.recs.at(i)
+	c.hosts.unref(r.host)
+	c.owners.unref(r.owner)
 }
 
 // secretSum is a secret's SHA-256, the key of the secrets held in memory

@@ -613,6 +613,87 @@ func TestEvictionKeepsTheSecretCacheBounded(t *testing.T) {
 	}
 }
 
+// TestChurnWithIdsFarApart: domains with ids far apart and in a run (the
+// indexes grow past their first size as the load goes), hosts shared and
+// not, deleted then registered again under the same id with a new secret:
+// after each step the view answers from memory as the database says, and
+// equals a view loaded at once from the same rows.
+func TestChurnWithIdsFarApart(t *testing.T) {
+	src := newSource()
+	ids := []uint64{1, 2, 1 << 32, 1<<32 + 1, 1 << 40, 1<<62 + 3, 1<<63 - 1}
+	for id := uint64(100); id < 400; id++ {
+		ids = append(ids, id)
+	}
+	secrets := map[uint64]string{}
+	for _, id := range ids {
+		secrets[id] = src.add(id)
+	}
+	for _, id := range []uint64{2, 1 << 40, 150} {
+		src.change(id, func(cr *models.Credential) { cr.Host = "shared.example.com" })
+	}
+	c := domaincache.New(src, 1000, quiet)
+	domaincache.SetPageSize(c, 7)
+	if err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[uint64]bool{}
+	check := func(step string) {
+		t.Helper()
+		before := src.lookupCalls()
+		for _, id := range ids {
+			e, err := c.Lookup(ctx, secret.Sum(secrets[id]))
+			switch {
+			case deleted[id]:
+				if !errors.Is(err, models.ErrNoRecord) || c.Check(id, 1) != domaincache.Retired {
+					t.Errorf("%s: deleted domain %d: %+v %v, Check %v", step, id, e, err, c.Check(id, 1))
+				}
+			case err != nil || e.ID != id || !e.Active:
+				t.Errorf("%s: domain %d: %+v %v", step, id, e, err)
+			case c.Check(id, e.SecretVersion) != domaincache.Valid || c.Check(id, e.SecretVersion+1) != domaincache.Retired:
+				t.Errorf("%s: domain %d: Check of version %d: %v", step, id, e.SecretVersion, c.Check(id, e.SecretVersion))
+			case !c.HasHost(e.Host):
+				t.Errorf("%s: domain %d: HasHost(%q) false", step, id, e.Host)
+			}
+		}
+		// Only the deleted domains' secrets were asked of the database.
+		if asked := src.lookupCalls() - before; asked != len(deleted) {
+			t.Errorf("%s: %d lookups went to the database, want %d (the deleted domains')", step, asked, len(deleted))
+		}
+		if c.Check(3, 1) != domaincache.Unknown || c.Check(1<<62, 1) != domaincache.Unknown {
+			t.Errorf("%s: a domain never seen is not Unknown", step)
+		}
+		whole := domaincache.New(src, 1000, quiet)
+		refresh(t, whole)
+		if d := diffViews(domaincache.Dump(c), domaincache.Dump(whole)); d != nil {
+			t.Errorf("%s: the view differs from one loaded at once: %v", step, d)
+		}
+	}
+	check("loaded")
+
+	for i, id := range ids {
+		if i%2 == 0 || id == 2 {
+			src.setStatus(id, models.StatusDeleted)
+			deleted[id] = true
+		}
+	}
+	refresh(t, c)
+	check("half deleted")
+	if !c.HasHost("shared.example.com") || c.HasHost(fmt.Sprintf("d%d.example.com", uint64(1<<32))) {
+		t.Error("HasHost after the deletions: the shared host must stay, a deleted domain's go")
+	}
+
+	for id := range deleted { // registered again with a new secret
+		src.setStatus(id, models.StatusActive)
+		secrets[id] = src.rotate(id)
+		delete(deleted, id)
+	}
+	refresh(t, c)
+	check("registered again")
+	if c.Len() != len(ids) || c.Secrets() != len(ids) {
+		t.Errorf("%d domains, %d secrets; want %d of each", c.Len(), c.Secrets(), len(ids))
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency (meaningful under -race)
 // ---------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 package domaincache
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // SetPageSize sets how many domains one query of the load reads.
 func SetPageSize(c *Cache, n int) { c.pageSize = n }
@@ -38,35 +41,73 @@ func Dump(c *Cache) View {
 	if len(c.prevByHash) != len(c.prev) {
 		panic("previous secrets out of step")
 	}
-	for id, i := range c.byID {
-		v.Live[id] = c.recs.at(i).entry()
-		v.Updated[id] = c.recs.at(i).updated
-	}
-	for k, i := range c.byHash {
-		if hashKey(c.recs.at(i).hash) != k {
-			panic("a secret indexed under another hash's key")
+	c.byID.all(func(i int32) {
+		id := c.recs.at(i).id
+		if j, ok := c.byID.get(id); !ok || j != i {
+			panic("a domain its id does not find")
 		}
-		v.Secrets[c.recs.at(i).id] = c.recs.at(i).hash
-	}
+		v.Live[id] = c.entryLocked(i)
+		v.Updated[id] = c.recs.at(i).updated
+	})
+	c.byHash.all(func(i int32) {
+		r := c.recs.at(i)
+		if j, ok := c.byHash.get(r.hash); !ok || j != i {
+			panic("a secret its hash does not find")
+		}
+		v.Secrets[r.id] = r.hash
+	})
 	for id, at := range c.gone {
 		v.Gone[id] = at
 	}
-	for h, n := range c.hosts {
-		v.Hosts[h] = n
-	}
-	// Every slot is either free (and zero) or some domain's.
+	// Every slot is either free (and zero) or some domain's; the interned
+	// hosts and owners are exactly those records refer to, and each host
+	// counts its active domains.
 	used := 0
+	hostRefs, ownerRefs, live := map[int32]int32{}, map[int32]int32{}, map[int32]int32{}
 	for i := range c.recs.n {
-		if *c.recs.at(i) == (record{}) {
+		r := c.recs.at(i)
+		if *r == (record{}) {
 			continue
 		}
 		used++
-		if j, ok := c.byID[c.recs.at(i).id]; !ok || j != i {
+		if j, ok := c.byID.get(r.id); !ok || j != i {
 			panic("a record no id points to")
 		}
+		hostRefs[r.host]++
+		ownerRefs[r.owner]++
+		if r.active() {
+			live[r.host]++
+			v.Hosts[c.hosts.vals[r.host]]++
+		}
 	}
-	if used != len(c.byID) || int(c.recs.n) != used+len(c.free) || slices.ContainsFunc(c.free, func(i int32) bool { return *c.recs.at(i) != (record{}) }) {
+	if used != c.byID.Len() || int(c.recs.n) != used+len(c.free) || slices.ContainsFunc(c.free, func(i int32) bool { return *c.recs.at(i) != (record{}) }) {
 		panic("slots out of step")
 	}
+	checkIntern(c.hosts, hostRefs)
+	checkIntern(c.owners, ownerRefs)
+	for h, n := range c.live {
+		if n != live[int32(h)] {
+			panic("a host's count of active domains is wrong")
+		}
+	}
 	return v
+}
+
+// checkIntern panics unless t holds exactly the values refs counts, each
+// findable, with those counts; every other number is free.
+func checkIntern[K comparable](t *intern[K], refs map[int32]int32) {
+	var zero K
+	for i := range t.vals {
+		n := refs[int32(i)]
+		if t.refs[i] != n {
+			panic(fmt.Sprintf("value %d: %d references counted, %d records", i, t.refs[i], n))
+		}
+		j, ok := t.lookup(t.vals[i])
+		if n > 0 && (!ok || j != int32(i)) || n == 0 && (t.vals[i] != zero || !slices.Contains(t.free, int32(i))) {
+			panic(fmt.Sprintf("value %d (%v) out of step", i, t.vals[i]))
+		}
+	}
+	if t.index.Len() != len(refs) || len(t.free)+len(refs) != len(t.vals) {
+		panic("interned values out of step")
+	}
 }

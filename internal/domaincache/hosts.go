@@ -5,5 +5,6 @@ package domaincache
 func (c *Cache) HasHost(host string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.hosts[host] > 0
+	i, ok := c.hosts.lookup(host)
+	return ok && c.live[i] > 0
 }

@@ -64,8 +64,9 @@ func heap() uint64 {
 	return m.HeapAlloc
 }
 
-// TestMemoryPerDomain: the view costs under 300 bytes per active domain
-// whose secret is held (issue 14's target for 1,000,000 domains).
+// TestMemoryPerDomain: the view costs under 200 bytes per active domain
+// whose secret is held, host name included (issue 14's target is 300 for
+// 1,000,000 domains; the view takes about 150 at 100,000).
 func TestMemoryPerDomain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 100,000 domains")
@@ -82,8 +83,8 @@ func TestMemoryPerDomain(t *testing.T) {
 	}
 	perDomain := float64(int64(after)-int64(before)) / n
 	t.Logf("%.0f bytes per domain (%d domains, every secret held)", perDomain, n)
-	if perDomain >= 300 {
-		t.Errorf("%.0f bytes per domain, want under 300", perDomain)
+	if perDomain >= 200 {
+		t.Errorf("%.0f bytes per domain, want under 200", perDomain)
 	}
 	runtime.KeepAlive(c)
 }
