@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -107,6 +108,10 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		// locally until the probe finds it.
 		_ = a.limitStore.Probe(context.Background())
 		a.changes = fanout.New(client, changesChannel, cfg.RedisTimeout, cfg.RedisProbe, log)
+		// Token counts go to Redis as they happen (an instance's crash
+		// loses none); the instance holding the lease moves them to the
+		// database, each flush within USAGE_FLUSH.
+		a.tokenCounts.Share(usage.NewShared(client, a.limitStore, a.usageStats, cfg.RedisTimeout, cfg.UsageFlush+5*time.Second, log))
 	}
 	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil).Accepting(cfg.JWTSecretPrevious),
 		a.tokenCounts, apiLimits(cfg, a.limitStore, nil))

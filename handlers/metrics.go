@@ -96,7 +96,7 @@ func newMetrics(db *gorm.DB, log *slog.Logger, store *ratelimit.Store, changes *
 			return 0
 		}), prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "nodebird_redis_round_trips_total",
-			Help: "Commands and pipelines sent to Redis by the rate limits (one per counted request, plus the probes).",
+			Help: "Commands and pipelines sent to Redis: the rate limits (one per counted request, which also counts a token in the usage counts), usage counts made apart from them, their moves to the database, change messages, probes.",
 		}, func() float64 { return float64(store.RoundTrips()) }))
 	}
 	if changes != nil {

@@ -410,3 +410,26 @@ func (c *cluster) urls() []string {
 	}
 	return out
 }
+
+// kill ends instance i at once (SIGKILL): no shutdown, no last flush.
+func (c *cluster) kill(i int) {
+	in := c.insts[i]
+	in.cmd.Process.Kill()
+	<-in.done
+	in.cmd = nil
+}
+
+// tokensIssued is the database's total of tokens issued for domain id.
+func (c *cluster) tokensIssued(id uint64) int64 {
+	c.t.Helper()
+	db, err := sql.Open("mysql", c.dsn)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow("SELECT tokens_issued FROM domains WHERE id = ?", id).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}

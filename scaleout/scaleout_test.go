@@ -423,3 +423,28 @@ func lineWith(s, sub string) string {
 	}
 	return ""
 }
+
+// TestUsageSurvivesAKill: with Redis, the tokens an instance issued are
+// counted although it is killed (SIGKILL, no last flush) before writing
+// them: they were in Redis, and the other instance moves them to the
+// database (here at its shutdown; every USAGE_FLUSH otherwise).
+func TestUsageSurvivesAKill(t *testing.T) {
+	c := newCluster(t, 2, map[string]string{"USAGE_FLUSH": "1h", "RATE_CLIENT_SHARES": "1"})
+	owner := newClient(t, "", c.urls()...)
+	owner.signup("killed@example.com")
+	id, sec := owner.register("killed.example.com", "free")
+	victim := newClient(t, "", c.insts[0].url)
+	for i := range 6 {
+		if r, tok := victim.token(sec, nil); tok == "" {
+			t.Fatalf("token %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	c.kill(0)
+	if n := c.tokensIssued(id); n != 0 {
+		t.Fatalf("%d tokens in the database before any flush", n)
+	}
+	c.stop(1) // its last flush holds the lease and moves what Redis holds
+	if n := c.tokensIssued(id); n != 6 {
+		t.Fatalf("after the killed instance's tokens were moved: %d in the database, want 6", n)
+	}
+}
