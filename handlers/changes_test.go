@@ -51,8 +51,9 @@ func applied(t *testing.T, what string, limit time.Duration, cond func() bool) t
 func noPoll(c *config.Config) { c.CacheRefresh = time.Hour }
 
 // TestChangesReachEveryInstance: with REDIS_URL, a revocation, restore,
-// plan change, rotation (with an overlap, and its end), and deletion made
-// on one instance are applied by another within 100 ms, without its
+// plan change, rotation (with an overlap, and its end), deletion, an
+// owner's new nick and an account's deletion made on one instance are
+// applied by another within 100 ms, without its
 // poll (an hour here): the message names the domain, and the instance
 // reads the domain again from the database.
 func TestChangesReachEveryInstance(t *testing.T) {
@@ -103,6 +104,20 @@ func TestChangesReachEveryInstance(t *testing.T) {
 		tok = two.issueToken(t, cur)
 		step("deletion", func() { post(owner, fmt.Sprintf("/domain/%d/delete", id), nil) }, func() bool {
 			return two.tokenStatusOn(t, cur) == http.StatusUnauthorized && two.verifyStatus(t, tok) == http.StatusUnauthorized
+		})
+		// Changes to an account: a new nick (no domain named: the other
+		// instance reads what changed) and the account's deletion.
+		other := one.user(t, "leaving@example.com")
+		osec := other.register("leaving.example.com", "free")
+		otok := two.issueToken(t, osec)
+		step("new nick", func() { post(other, "/account/nick", url.Values{"nick": {"renamed"}}) }, func() bool {
+			tok := two.issueToken(t, osec)
+			return jwtPayload(t, tok)["nick"] == "renamed"
+		})
+		step("account deletion", func() {
+			post(other, "/account/delete", url.Values{"current_password": {"correct horse battery"}})
+		}, func() bool {
+			return two.tokenStatusOn(t, osec) == http.StatusUnauthorized && two.verifyStatus(t, otok) == http.StatusUnauthorized
 		})
 		if n := two.app.changes.Received(); n < uint64(len(delays)) {
 			t.Errorf("the other instance received %d change messages, want at least %d", n, len(delays))

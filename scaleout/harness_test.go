@@ -359,17 +359,20 @@ var (
 	rowIDRe  = regexp.MustCompile(`action="/domain/(\d+)/rotate"`)
 )
 
-// register registers host on plan and returns its id and client secret.
+// register registers host on plan and returns its id and client secret,
+// shown once on the page the form redirects to (read from the next
+// instance: the secret waits in the session cookie).
 func (c *client) register(host, plan string) (uint64, string) {
 	c.t.Helper()
 	r := c.post("/domain", url.Values{"host": {host}, "type": {plan}})
-	m := secretRe.FindStringSubmatch(r.Body)
-	if r.Status != http.StatusCreated || m == nil {
+	if r.Status != http.StatusSeeOther {
 		c.t.Fatalf("register %s on %s: %d\n%s", host, r.URL, r.Status, r.Body)
 	}
-	id := rowIDRe.FindStringSubmatch(r.Body)
-	if id == nil {
-		c.t.Fatalf("register %s: no domain id on the page", host)
+	page := c.get(r.Header.Get("Location"))
+	m := secretRe.FindStringSubmatch(page.Body)
+	id := rowIDRe.FindStringSubmatch(page.Body)
+	if m == nil || id == nil {
+		c.t.Fatalf("register %s: no secret or domain id on the page %s showed\n%s", host, page.URL, page.Body)
 	}
 	n, _ := strconv.ParseUint(id[1], 10, 64)
 	return n, m[1]

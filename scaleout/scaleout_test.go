@@ -178,7 +178,10 @@ func mustURL(t *testing.T, s string) *url.URL {
 // page of a session started before the rotation succeed. Afterwards tokens
 // carry the new key's kid.
 func TestRollingKeyRotation(t *testing.T) {
-	c := newCluster(t, 3, map[string]string{"RATE_CLIENT_SHARES": "1", "RATE_PREMIUM_TOKEN_PER_MIN": "1000000", "RATE_VERIFY_PER_MIN": "1000000"})
+	// SHUTDOWN_DRAIN: an instance taken out of the rotation still answers
+	// the requests sent to it just before, as behind a load balancer.
+	c := newCluster(t, 3, map[string]string{"RATE_CLIENT_SHARES": "1", "RATE_PREMIUM_TOKEN_PER_MIN": "1000000", "RATE_VERIFY_PER_MIN": "1000000",
+		"SHUTDOWN_DRAIN": "500ms"})
 	oldJWT, oldSession := c.env["JWT_SECRET"], c.env["SESSION_SECRET"]
 	newJWT, newSession := secretHex(), secretHex()
 	u := newClient(t, "", c.urls()...)
@@ -215,22 +218,32 @@ func TestRollingKeyRotation(t *testing.T) {
 				return
 			default:
 			}
-			base, ok := pick(n)
-			if !ok {
-				continue
+			// Each request goes to the next instance in service.
+			on := func(k int) (*client, string) {
+				base, ok := pick(3*n + k)
+				if !ok {
+					return nil, ""
+				}
+				return u.on(base), base
 			}
-			cl := u.on(base)
 			mu.Lock()
 			old := toks[n%len(toks)]
 			mu.Unlock()
-			var fail string
+			cl, base := on(0)
+			if cl == nil {
+				continue
+			}
 			r, tok := cl.token(sec, nil)
-			switch {
-			case tok == "":
+			fail := ""
+			if tok == "" {
 				fail = fmt.Sprintf("token on %s: %d %v %s", base, r.Status, r.Err, r.Body)
-			case cl.verify(old).Status != http.StatusOK:
-				fail = fmt.Sprintf("check of an earlier token on %s", base)
-			default:
+			}
+			if cl, base = on(1); fail == "" && cl != nil {
+				if v := cl.verify(old); v.Status != http.StatusOK {
+					fail = fmt.Sprintf("check of an earlier token on %s: %d %v %s", base, v.Status, v.Err, v.Body)
+				}
+			}
+			if cl, base = on(2); fail == "" && cl != nil {
 				if p := cl.try("GET", "/", "", nil); !signedIn(p) {
 					fail = fmt.Sprintf("the session on %s: %d %v", base, p.Status, p.Err)
 				}
