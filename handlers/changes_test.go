@@ -52,7 +52,8 @@ func noPoll(c *config.Config) { c.CacheRefresh = time.Hour }
 
 // TestChangesReachEveryInstance: with REDIS_URL, a revocation, restore,
 // plan change, rotation (with an overlap, and its end), deletion, an
-// owner's new nick and an account's deletion made on one instance are
+// account's suspension and its end, an owner's new nick and an account's
+// deletion made on one instance are
 // applied by another within 100 ms, without its
 // poll (an hour here): the message names the domain, and the instance
 // reads the domain again from the database.
@@ -104,6 +105,19 @@ func TestChangesReachEveryInstance(t *testing.T) {
 		tok = two.issueToken(t, cur)
 		step("deletion", func() { post(owner, fmt.Sprintf("/domain/%d/delete", id), nil) }, func() bool {
 			return two.tokenStatusOn(t, cur) == http.StatusUnauthorized && two.verifyStatus(t, tok) == http.StatusUnauthorized
+		})
+		// An admin suspends an account, then lifts the suspension.
+		held := one.user(t, "held@example.com")
+		hsec := held.register("held.example.com", "free")
+		var uid uint64
+		if err := one.app.db.Table("users").Select("id").Where("email = ?", "held@example.com").Scan(&uid).Error; err != nil || uid == 0 {
+			t.Fatalf("user id: %v", err)
+		}
+		step("suspension", func() { post(root, fmt.Sprintf("/admin/users/%d/suspend", uid), nil) }, func() bool {
+			return two.tokenStatusOn(t, hsec) == http.StatusUnauthorized
+		})
+		step("end of the suspension", func() { post(root, fmt.Sprintf("/admin/users/%d/unsuspend", uid), nil) }, func() bool {
+			return two.tokenStatusOn(t, hsec) == http.StatusOK
 		})
 		// Changes to an account: a new nick (no domain named: the other
 		// instance reads what changed) and the account's deletion.
