@@ -35,7 +35,7 @@ func TestReload(t *testing.T) {
 		want domaincache.Validity
 	}{
 		{1, 1, domaincache.Retired}, {1, 2, domaincache.Valid}, // rotated: reloaded
-		{2, 1, domaincache.Retired}, // revoked: reloaded
+		{2, 1, domaincache.Revoked}, // revoked: reloaded
 		{3, 1, domaincache.Valid},   // deleted but not reloaded: the view still holds it
 		{99, 1, domaincache.Unknown},
 	} {
