@@ -4,6 +4,7 @@
 //	nodebird                       serve (settings from the environment or .env)
 //	nodebird admin grant EMAIL     give an account the admin role
 //	nodebird admin revoke EMAIL    take it away
+//	nodebird healthcheck [URL]     exit 0 if the instance here is ready (GET /readyz)
 package main
 
 import (
@@ -30,6 +31,9 @@ import (
 var files embed.FS
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" { // no settings, no database: a container's probe
+		os.Exit(healthcheck(os.Args[2:], lookupEnv(), os.Stderr))
+	}
 	if err := run(context.Background(), os.Args[1:], lookupEnv(), os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nodebird:", err)
 		os.Exit(1)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -20,6 +21,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/access"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/domaincache"
+	"github.com/nodebird/nodebird-api/internal/fanout"
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/internal/token"
 	"github.com/nodebird/nodebird-api/internal/usage"
@@ -51,6 +53,10 @@ type App struct {
 	// limitStore is the Redis every limit is counted in (REDIS_URL), or
 	// nil: the limits count in memory.
 	limitStore *ratelimit.Store
+	// changes tells every instance at once that a domain changed (on
+	// REDIS_URL's Pub/Sub), or is nil: other instances see a change at
+	// their next refresh.
+	changes *fanout.Fanout
 	// metrics are served at /metrics (or on METRICS_ADDR).
 	metrics *metrics
 	// mail sends the mails to account owners (mail.go).
@@ -101,11 +107,16 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 		// Redis not answering at start is not fatal: the limits count
 		// locally until the probe finds it.
 		_ = a.limitStore.Probe(context.Background())
+		a.changes = fanout.New(client, changesChannel, cfg.RedisTimeout, cfg.RedisProbe, log)
+		// Token counts go to Redis as they happen (an instance's crash
+		// loses none); the instance holding the lease moves them to the
+		// database, each flush within USAGE_FLUSH.
+		a.tokenCounts.Share(usage.NewShared(client, a.limitStore, a.usageStats, cfg.RedisTimeout, cfg.UsageFlush+5*time.Second, log))
 	}
 	a.access = access.New(a.cache, token.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.TokenTTL, nil).Accepting(cfg.JWTSecretPrevious),
 		a.tokenCounts, apiLimits(cfg, a.limitStore, nil))
 	a.limits = newPortalLimits(cfg, a.limitStore, nil)
-	a.metrics = newMetrics(db, log, a.limitStore)
+	a.metrics = newMetrics(db, log, a.limitStore, a.changes)
 	var err error
 	if a.templates, err = parseTemplates(files); err != nil {
 		return nil, err
@@ -142,6 +153,9 @@ func New(cfg *config.Config, log *slog.Logger, db *gorm.DB, files fs.FS) (*App, 
 // redisPrefix starts the name of every key the limits keep in Redis.
 const redisPrefix = "nodebird:limit:"
 
+// changesChannel is the Redis channel that says which domain changed.
+const changesChannel = "nodebird:domain-changed"
+
 // Close releases what New opened besides the database (the Redis client).
 func (a *App) Close() error {
 	if a.limitStore != nil {
@@ -170,17 +184,48 @@ func (a *App) newEcho(onError echo.HTTPErrorHandler) *echo.Echo {
 // domainChanged makes a change to domains take effect in the API at once
 // on this instance (ids are forgotten at once, then the view is
 // refreshed: with no ids, a change that needs no forgetting, such as the
-// owner's nick); other instances see it at their next cache refresh.
+// owner's nick), and on the others as soon as they hear of it (with
+// REDIS_URL, within milliseconds; otherwise, or when the message is lost,
+// at their next cache refresh).
 func (a *App) domainChanged(ids ...uint64) {
 	for _, id := range ids {
 		a.cache.Forget(id)
 	}
-	if !a.cache.Loaded() { // the load under way reads the change at its end
+	if a.cache.Loaded() { // else the load under way reads the change at its end
+		ctx, cancel := context.WithTimeout(context.Background(), a.config.DBQueryTimeout)
+		if err := a.cache.Refresh(ctx); err != nil {
+			a.log.Warn("refreshing the domain cache after a change", "domain_ids", ids, "err", err)
+		}
+		cancel()
+	}
+	if a.changes != nil {
+		if err := a.changes.Publish(context.Background(), ids...); err != nil {
+			a.log.Warn("telling the other instances that domains changed: they read them at their next refresh", "domain_ids", ids, "err", err)
+		}
+	}
+}
+
+// changedElsewhere applies a change another instance announced: the
+// domain is read again from the database (the message only names it).
+func (a *App) changedElsewhere(ctx context.Context, id uint64) {
+	ctx, cancel := context.WithTimeout(ctx, a.config.DBQueryTimeout)
+	defer cancel()
+	if err := a.cache.Reload(ctx, id); err != nil {
+		a.log.Warn("reading a domain another instance changed: the next refresh will", "domain_id", id, "err", err)
+	}
+}
+
+// resync refreshes the domain view once the change messages flow (again),
+// so that changes announced while they did not are read now, not at the
+// next poll, and when another instance announces changes without naming
+// the domains (a nick) or too many to read one by one.
+func (a *App) resync(ctx context.Context) {
+	if !a.cache.Loaded() { // the load reads everything
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.config.DBQueryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.config.DBQueryTimeout)
 	defer cancel()
 	if err := a.cache.Refresh(ctx); err != nil {
-		a.log.Warn("refreshing the domain cache after a change", "domain_ids", ids, "err", err)
+		a.log.Warn("refreshing the domain cache after changes elsewhere", "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
+	"github.com/nodebird/nodebird-api/internal/fanout"
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/models"
 )
@@ -47,7 +48,7 @@ type metrics struct {
 
 // newMetrics makes the metrics, with the Redis limits' state when store
 // is set (REDIS_URL).
-func newMetrics(db *gorm.DB, log *slog.Logger, store *ratelimit.Store) *metrics {
+func newMetrics(db *gorm.DB, log *slog.Logger, store *ratelimit.Store, changes *fanout.Fanout) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -95,8 +96,22 @@ func newMetrics(db *gorm.DB, log *slog.Logger, store *ratelimit.Store) *metrics 
 			return 0
 		}), prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "nodebird_redis_round_trips_total",
-			Help: "Commands and pipelines sent to Redis by the rate limits (one per counted request, plus the probes).",
+			Help: "Commands and pipelines sent to Redis: the rate limits (one per counted request, which also counts a token in the usage counts), usage counts made apart from them, their moves to the database, change messages, probes.",
 		}, func() float64 { return float64(store.RoundTrips()) }))
+	}
+	if changes != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "nodebird_domain_changes_subscribed",
+			Help: "1 while this instance hears of other instances' domain changes at once (Redis Pub/Sub), 0 while it learns of them at its refresh only.",
+		}, func() float64 {
+			if changes.Subscribed() {
+				return 1
+			}
+			return 0
+		}), prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nodebird_domain_changes_received_total",
+			Help: "Domain changes announced on Redis and read again from the database.",
+		}, func() float64 { return float64(changes.Received()) }))
 	}
 	if sqlDB, err := db.DB(); err == nil {
 		// go_sql_* metrics: open, in use and idle connections, waits, closes.

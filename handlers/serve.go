@@ -59,6 +59,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 		g.Go(func() error { a.tokenCounts.Run(background, cfg.UsageFlush); return nil })
 		if a.limitStore != nil {
 			g.Go(func() error { a.limitStore.Run(background, cfg.RedisProbe); return nil })
+			g.Go(func() error { a.changes.Run(background, a.changedElsewhere, a.resync); return nil })
 		}
 		loops <- g.Wait()
 	}()

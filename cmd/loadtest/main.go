@@ -4,6 +4,7 @@
 //	                      [-duration 5s] [-warmup 2s]
 //	                      [-dsn 'root@tcp(127.0.0.1:3306)/'] [-keep] [-posts 1000000]
 //	go run ./cmd/loadtest -growth [-domains 10000,100000,1000000] [-sqlite-max 100000]
+//	go run ./cmd/loadtest -scale [-domains 10000] [-rounds 5] ...
 //
 // It builds the app, starts it on a fresh MariaDB/MySQL database seeded with
 // -domains active domains (rate limits on, production settings), and drives
@@ -27,6 +28,11 @@
 // With -posts N it also seeds N posts over the accounts, each with one of
 // 100 hashtags, and loads GET /v1/posts/my and GET /v1/posts/hashtag/tag7
 // with the same tokens (the first page of 20, rate limits on).
+//
+// With -scale it compares, on one database, one instance counting its
+// limits in memory with two counting them in one redis-server that the
+// run starts (scale.go): token and verify req/s of each, their ratio, and
+// the Redis round trips per request of the two.
 //
 // It exits non-zero when the run itself failed (errors, a crash, an app
 // that did not start); missed performance targets are printed, not fatal.
@@ -66,6 +72,7 @@ type options struct {
 	keep        bool
 	limits      string // "on" or "off"
 	posts       int    // posts to seed; with some, the posts endpoints are loaded too
+	scale       bool   // one instance with local limits against two on Redis (scale.go)
 }
 
 func main() {
@@ -84,6 +91,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the database, logs and files of the run")
 	flag.StringVar(&o.limits, "limits", "on", "rate limits: on (the production configuration, quotas above what the run sends) or off (for comparison)")
 	flag.IntVar(&o.posts, "posts", 0, "posts to seed over the accounts (each with one of 100 hashtags); with some, GET /v1/posts/my and GET /v1/posts/hashtag/tag7 are loaded too")
+	flag.BoolVar(&o.scale, "scale", false, "compare one instance with local limits and two with limits on a redis-server the run starts (token and verify req/s, Redis round trips per request)")
 	flag.StringVar(&ceiling, "serve-ceiling", "", "internal: serve the ceiling handler on this address")
 	flag.Parse()
 	domainsSet := false
@@ -170,6 +178,9 @@ func run(ctx context.Context, o options) error {
 
 	if o.growth {
 		return runGrowth(ctx, o, dir, bin, wrk)
+	}
+	if o.scale {
+		return runScale(ctx, o, dir, bin)
 	}
 	m := Measurements{Domains: o.domains, Posts: o.posts}
 	if err := loadMySQL(ctx, o, dir, bin, wrk, &m, nil); err != nil {

@@ -299,9 +299,13 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 		s.usage.Refused(d.ID)
 		return nil, &Error{Reason: WrongOrigin}
 	}
-	lim, ok, guessing := s.takeToken(quotaKey{domain: d.ID}, s.tokenQuota(d.Plan), cl.Network)
+	// With Redis the usage count is made by the limits' script (tally):
+	// no round trip of its own.
+	tally := s.usage.Tally(d.ID)
+	lim, ok, guessing := s.takeToken(quotaKey{domain: d.ID}, s.tokenQuota(d.Plan), cl.Network, tally)
+	tallied := tally != nil && tally.Done
 	if !ok {
-		if !guessing {
+		if !guessing && !tallied {
 			s.usage.Refused(d.ID)
 		}
 		return nil, &Error{Reason: RateLimited, Limits: lim}
@@ -313,7 +317,9 @@ func (s *Service) Issue(ctx context.Context, clientSecret string, cl Client) (*I
 	if err != nil {
 		return nil, err
 	}
-	s.usage.Issued(d.ID)
+	if !tallied { // a tally counted it as issued already (a signing error, which is a bug, would be counted too)
+		s.usage.Issued(d.ID)
+	}
 	return &Issued{Token: tok, Claims: claims, Plan: d.Plan, Limits: lim}, nil
 }
 
@@ -396,7 +402,9 @@ func (s *Service) take(key quotaKey, q quota, network netip.Prefix) ([]Limit, bo
 // takeToken is take for a token: counted only while the client network
 // has not spent its bad secrets (guessing and the bad-secret limit
 // otherwise), in one step (one round trip in Redis).
-func (s *Service) takeToken(key quotaKey, q quota, network netip.Prefix) (lim []Limit, ok, guessing bool) {
+//
+// tally (nil for none) is made with the limits when they count in Redis.
+func (s *Service) takeToken(key quotaKey, q quota, network netip.Prefix, tally *ratelimit.Tally) (lim []Limit, ok, guessing bool) {
 	if !s.limits.On {
 		return nil, true, false
 	}
@@ -405,13 +413,13 @@ func (s *Service) takeToken(key quotaKey, q quota, network netip.Prefix) (lim []
 	var rg ratelimit.Result
 	if q.share.Quota == 0 {
 		var r ratelimit.Result
-		if rg, r = ratelimit.AllowGated(g, s.quotas, key, q.domain.Quota, q.domain.Window); rg.Allowed {
+		if rg, r = ratelimit.AllowGated(g, s.quotas, key, q.domain.Quota, q.domain.Window, tally); rg.Allowed {
 			return []Limit{{Policy: q.domain, Result: r}}, r.Allowed, false
 		}
 	} else {
 		var rd, rs ratelimit.Result
 		rg, rd, rs = ratelimit.AllowBothGated(g, s.quotas, key, q.domain.Quota,
-			s.shares, shareKey{quotaKey: key, network: network}, q.share.Quota, q.domain.Window)
+			s.shares, shareKey{quotaKey: key, network: network}, q.share.Quota, q.domain.Window, tally)
 		if rg.Allowed {
 			return []Limit{{Policy: q.domain, Result: rd}, {Policy: q.share, Result: rs}}, rd.Allowed && rs.Allowed, false
 		}

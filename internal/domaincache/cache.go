@@ -633,6 +633,26 @@ func (c *Cache) applyLocked(cr *models.Credential) {
 	}
 }
 
+// Reload reads domain id from the database and folds it into the view (as
+// a refresh would, newer rows only): another instance said it changed.
+// Nothing is done before the view is loaded (the load reads the change).
+func (c *Cache) Reload(ctx context.Context, id uint64) error {
+	if !c.Loaded() {
+		return nil
+	}
+	cr, err := c.src.CredentialByID(ctx, id)
+	if errors.Is(err, models.ErrNoRecord) { // not committed where we read, or never was: the poll settles it
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.applyLocked(cr)
+	return nil
+}
+
 // Forget drops a domain at once (after this instance changed it), so that
 // its old secret and tokens fail even before the refresh that follows.
 func (c *Cache) Forget(id uint64) {

@@ -73,12 +73,13 @@ type Gate[G comparable] struct {
 
 // AllowGated is la.Allow(a, limitA, per) when g has room: rg is g's Peek,
 // and ra counts only when rg.Allowed (ra is the zero Result otherwise). In
-// Redis both are one script, one round trip. g.L and la must be of one
+// Redis both are one script, one round trip, which also makes the tally,
+// if one is given (at most one). g.L and la must be of one
 // implementation, as for AllowBoth.
-func AllowGated[G, A comparable](g Gate[G], la Limiter[A], a A, limitA int, per time.Duration) (rg, ra Result) {
+func AllowGated[G, A comparable](g Gate[G], la Limiter[A], a A, limitA int, per time.Duration, tally ...*Tally) (rg, ra Result) {
 	if gr, ok := g.L.(*Redis[G]); ok {
 		if lr, ok := la.(*Redis[A]); ok && gr.store == lr.store {
-			if rs, ok := gr.store.allow(gr.check(g.Key, g.Limit, g.Per, false), lr.check(a, limitA, per, true)); ok {
+			if rs, ok := gr.store.allow(first(tally), gr.check(g.Key, g.Limit, g.Per, false), lr.check(a, limitA, per, true)); ok {
 				if !rs[0].Allowed {
 					return rs[0], Result{}
 				}
@@ -95,14 +96,15 @@ func AllowGated[G, A comparable](g Gate[G], la Limiter[A], a A, limitA int, per 
 
 // AllowBothGated is AllowBoth when g has room: rg is g's Peek, and ra and
 // rb count only when rg.Allowed (they are zero Results otherwise). In Redis
-// the three are one script, one round trip. The limiters must be of one
-// implementation, as for AllowBoth.
-func AllowBothGated[G, A, B comparable](g Gate[G], la Limiter[A], a A, limitA int, lb Limiter[B], b B, limitB int, per time.Duration) (rg, ra, rb Result) {
+// the three are one script, one round trip, which also makes the tally, if
+// one is given (at most one). The limiters must be of one implementation,
+// as for AllowBoth.
+func AllowBothGated[G, A, B comparable](g Gate[G], la Limiter[A], a A, limitA int, lb Limiter[B], b B, limitB int, per time.Duration, tally ...*Tally) (rg, ra, rb Result) {
 	if gr, ok := g.L.(*Redis[G]); ok {
 		lra, okA := la.(*Redis[A])
 		lrb, okB := lb.(*Redis[B])
 		if okA && okB && gr.store == lra.store && lra.store == lrb.store && lra.table != lrb.table {
-			rs, ok := gr.store.allow(gr.check(g.Key, g.Limit, g.Per, false), lra.check(a, limitA, per, true), lrb.check(b, limitB, per, true))
+			rs, ok := gr.store.allow(first(tally), gr.check(g.Key, g.Limit, g.Per, false), lra.check(a, limitA, per, true), lrb.check(b, limitB, per, true))
 			if ok {
 				if !rs[0].Allowed {
 					return rs[0], Result{}, Result{}
@@ -117,4 +119,12 @@ func AllowBothGated[G, A, B comparable](g Gate[G], la Limiter[A], a A, limitA in
 	}
 	ra, rb = AllowBoth(la, a, limitA, lb, b, limitB, per)
 	return rg, ra, rb
+}
+
+// first is the tally given, or nil.
+func first(tally []*Tally) *Tally {
+	if len(tally) == 0 {
+		return nil
+	}
+	return tally[0]
 }

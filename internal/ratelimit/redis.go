@@ -65,6 +65,10 @@ func (s *Store) Local() bool { return s.local.Load() }
 // RoundTrips is the number of commands (or pipelines) sent to Redis so far.
 func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
 
+// Client is the Redis client the Store counts in (shared with what else
+// the application keeps in Redis).
+func (s *Store) Client() *redis.Client { return s.client }
+
 // Close closes the client.
 func (s *Store) Close() error { return s.client.Close() }
 
@@ -130,31 +134,63 @@ func newScript(src string) script { return script{src, redis.NewScript(src)} }
 // and in none otherwise. It returns, per key, 1 or 0 (the key had room),
 // what remains, and the milliseconds until the window ends.
 //
+// With a Tally, its hash is the last key and its five fields end ARGV
+// (see Tally): when every peeked key had room, the request is tallied as
+// passed (counted) or failed (refused by a counted key), and the script
+// returns one more value, 1.
+//
 // redis_rate (github.com/go-redis/redis_rate) is not used: its algorithm
 // is GCRA, a leaky bucket that refills continuously, not these windows,
 // and it counts one key per call, not a quota and its share at once.
 var allowScript = newScript(`
-local counts, ttls, room, ok = {}, {}, {}, true
-for i, k in ipairs(KEYS) do
-  local limit, per, n = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+local n = #KEYS
+if #ARGV > 3*n then n = n - 1 end
+local counts, ttls, room, ok, gated = {}, {}, {}, true, true
+for i = 1, n do
+  local k = KEYS[i]
+  local limit, per, inc = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
   local c, ttl = tonumber(redis.call('GET', k)), redis.call('PTTL', k)
   if c == nil or ttl < 0 then
     c, ttl = 0, per
-    if n > 0 then redis.call('SET', k, 0, 'PX', per) end
+    if inc > 0 then redis.call('SET', k, 0, 'PX', per) end
   end
   counts[i], ttls[i], room[i] = c, ttl, c + 1 <= limit
   ok = ok and room[i]
+  if inc == 0 then gated = gated and room[i] end
 end
 local out = {}
-for i, k in ipairs(KEYS) do
+for i = 1, n do
   local c = counts[i]
-  if ok and tonumber(ARGV[3*i]) > 0 then c = redis.call('INCR', k) end
+  if ok and tonumber(ARGV[3*i]) > 0 then c = redis.call('INCR', KEYS[i]) end
   out[#out + 1] = room[i] and 1 or 0
   out[#out + 1] = math.max(0, tonumber(ARGV[3*i-2]) - c)
   out[#out + 1] = ttls[i]
 end
+if n < #KEYS and gated then
+  local h, b = KEYS[n + 1], 3*n
+  local f, at = ARGV[b + 2], ARGV[b + 4]
+  if ok then f, at = ARGV[b + 1], ARGV[b + 3] end
+  redis.call('HINCRBY', h, f, 1)
+  local now, last = tonumber(ARGV[b + 5]), tonumber(redis.call('HGET', h, at))
+  if last == nil or last < now then redis.call('HSET', h, at, now) end
+  out[#out + 1] = 1
+end
 return out
 `)
+
+// Tally is a count kept in a Redis hash along with a request's limits, in
+// the same script (no round trip of its own): Pass is incremented when the
+// request is counted, Fail when a counted limit refuses it, and PassAt or
+// FailAt then holds the latest Now (Unix milliseconds). Nothing is
+// tallied when a peeked limit (a Gate) has no room. Done is set when the
+// tally was made; it is not when the limits counted locally (Redis did
+// not answer).
+type Tally struct {
+	Key                        string
+	Pass, Fail, PassAt, FailAt string
+	Now                        int64
+	Done                       bool
+}
 
 // releaseScript gives back one request of KEYS[1]'s window, if it counted any.
 var releaseScript = newScript(`
@@ -192,14 +228,14 @@ func Table[K comparable](s *Store, table string, key func(K) string, maxKeys int
 }
 
 func (l *Redis[K]) Allow(key K, limit int, per time.Duration) Result {
-	if rs, ok := l.store.allow(l.check(key, limit, per, true)); ok {
+	if rs, ok := l.store.allow(nil, l.check(key, limit, per, true)); ok {
 		return rs[0]
 	}
 	return l.local.Allow(key, limit, per)
 }
 
 func (l *Redis[K]) Peek(key K, limit int, per time.Duration) Result {
-	if rs, ok := l.store.allow(l.check(key, limit, per, false)); ok {
+	if rs, ok := l.store.allow(nil, l.check(key, limit, per, false)); ok {
 		return rs[0]
 	}
 	return l.local.Peek(key, limit, per)
@@ -232,7 +268,7 @@ func (l *Redis[K]) Reset(key K) {
 }
 
 func allowBothRedis[A, B comparable](la *Redis[A], a A, limitA int, lb *Redis[B], b B, limitB int, per time.Duration) (ra, rb Result) {
-	if rs, ok := la.store.allow(la.check(a, limitA, per, true), lb.check(b, limitB, per, true)); ok {
+	if rs, ok := la.store.allow(nil, la.check(a, limitA, per, true), lb.check(b, limitB, per, true)); ok {
 		return rs[0], rs[1]
 	}
 	return allowBothMemory(la.local, a, limitA, lb.local, b, limitB, per)
@@ -252,12 +288,12 @@ func (l *Redis[K]) check(key K, limit int, per time.Duration, count bool) check 
 
 // allow runs allowScript on cs (one round trip); false when Redis did not
 // answer (or the limiters already count locally).
-func (s *Store) allow(cs ...check) ([]Result, bool) {
+func (s *Store) allow(tally *Tally, cs ...check) ([]Result, bool) {
 	if s.local.Load() {
 		return nil, false
 	}
-	keys := make([]string, len(cs))
-	args := make([]any, 0, 3*len(cs))
+	keys := make([]string, len(cs), len(cs)+1)
+	args := make([]any, 0, 3*len(cs)+5)
 	for i, c := range cs {
 		keys[i] = c.key
 		n := 0
@@ -266,15 +302,22 @@ func (s *Store) allow(cs ...check) ([]Result, bool) {
 		}
 		args = append(args, c.limit, c.per.Milliseconds(), n)
 	}
+	if tally != nil {
+		keys = append(keys, tally.Key)
+		args = append(args, tally.Pass, tally.Fail, tally.PassAt, tally.FailAt, tally.Now)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	v, err := allowScript.Run(ctx, s.client, keys, args...).Int64Slice()
-	if err == nil && len(v) != 3*len(keys) {
-		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(keys))
+	if err == nil && len(v) != 3*len(cs) && len(v) != 3*len(cs)+1 {
+		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(cs))
 	}
 	if err != nil {
 		s.failed(err)
 		return nil, false
+	}
+	if tally != nil {
+		tally.Done = len(v) == 3*len(cs)+1
 	}
 	rs := make([]Result, len(cs))
 	for i := range rs {

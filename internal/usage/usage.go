@@ -5,6 +5,7 @@ package usage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -42,6 +44,8 @@ type Counter struct {
 	flushMu sync.Mutex
 	// pruned is the hour Run last pruned in (it prunes once an hour).
 	pruned time.Time
+	// shared, when set, keeps the counts in Redis (Share).
+	shared *Shared
 }
 
 // counts are one domain's counts since the last flush, and the times of
@@ -93,8 +97,25 @@ func (c *Counter) publish() map[uint64]*counts {
 	return m
 }
 
+// Share makes the counter keep its counts in Redis while Redis answers,
+// and move them to the database when it holds the lease.
+func (c *Counter) Share(s *Shared) { c.shared = s }
+
+// Tally is domain id's count for the limits' script to make with a token
+// request (no round trip of its own), or nil without Redis. When the
+// script did not make it (Tally.Done false), Issued or Refused must.
+func (c *Counter) Tally(id uint64) *ratelimit.Tally {
+	if c.shared == nil {
+		return nil
+	}
+	return c.shared.Tally(id, c.now())
+}
+
 // Issued counts a token issued for domain id.
 func (c *Counter) Issued(id uint64) {
+	if c.shared != nil && c.shared.add(id, true, c.now()) {
+		return
+	}
 	e := c.of(id)
 	storeLater(&e.lastIssued, c.now().UnixNano()) // before the count: a flush that sees the count sees the time
 	e.issued.Add(1)
@@ -102,6 +123,9 @@ func (c *Counter) Issued(id uint64) {
 
 // Refused counts a refused token request for domain id.
 func (c *Counter) Refused(id uint64) {
+	if c.shared != nil && c.shared.add(id, false, c.now()) {
+		return
+	}
 	e := c.of(id)
 	storeLater(&e.lastRefused, c.now().UnixNano())
 	e.refused.Add(1)
@@ -122,10 +146,22 @@ func storeLater(t *atomic.Int64, at int64) {
 // Flush writes what was counted since the last flush. On failure the
 // counts not written are put back (all of them, unless the store says
 // which with a *models.UnwrittenError), so a database outage loses
-// nothing and counts nothing twice.
+// nothing and counts nothing twice. With Redis (Share) it also moves the
+// counts kept there, when this instance gets the lease.
 func (c *Counter) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
+	err := c.flushLocal(ctx)
+	if c.shared != nil {
+		if _, serr := c.shared.flush(ctx, c.now()); serr != nil {
+			err = errors.Join(err, fmt.Errorf("the counts kept in Redis: %w", serr))
+		}
+	}
+	return err
+}
+
+// flushLocal writes the counts kept in memory.
+func (c *Counter) flushLocal(ctx context.Context) error {
 	batch := map[uint64]models.UsageDelta{}
 	for id, e := range c.publish() { // domains counted after this are flushed next time
 		d := models.UsageDelta{Issued: e.issued.Swap(0), Refused: e.refused.Swap(0)}
