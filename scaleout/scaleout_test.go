@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nodebird/nodebird-api/internal/testutil"
 )
 
 // TestQuotaSharedAcrossInstances: a free domain's 10 tokens a minute are 10
@@ -407,12 +409,17 @@ func TestThroughReverseProxy(t *testing.T) {
 		}
 	}
 	// The request logs: the real client address of every request, from
-	// whichever instance served it.
-	var all strings.Builder
-	for _, in := range c.insts {
-		all.WriteString(in.logs.String())
-	}
-	logs := all.String()
+	// whichever instance served it. A request's line is written once its
+	// answer has gone, so the last ones may still be on their way.
+	var logs string
+	testutil.Eventually(5*time.Second, func() bool {
+		var all strings.Builder
+		for _, in := range c.insts {
+			all.WriteString(in.logs.String())
+		}
+		logs = all.String()
+		return strings.Contains(logs, "request_id=from-127.0.0.3-4")
+	})
 	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
 		for n := range 5 {
 			rid := fmt.Sprintf("request_id=from-%s-%d", from, n)
