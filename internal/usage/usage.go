@@ -226,9 +226,13 @@ func (c *Counter) Run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			fctx, cancel := context.WithTimeout(ctx, every)
-			if err := c.Flush(fctx); err != nil {
+			switch err := c.Flush(fctx); {
+			case err != nil && ctx.Err() != nil:
+				// Cut short by the shutdown: the counts are back, and the
+				// shutdown's flush writes them.
+			case err != nil:
 				c.log.Warn("flushing usage counts", "err", err)
-			} else {
+			default:
 				c.prune(fctx)
 			}
 			cancel()

@@ -1,11 +1,13 @@
 package usage_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +315,44 @@ func TestCounterPutsBackOnlyWhatWasNotWritten(t *testing.T) {
 	}
 	if len(second) != 2 || second[2].Issued != 1 || second[3].Refused != 1 {
 		t.Fatalf("second flush wrote %+v, want domains 2 and 3 only (1 and 4 were written)", second)
+	}
+}
+
+// blockingStore's first Add waits for its context to end (a flush under
+// way when the process is told to stop); later ones write.
+type blockingStore struct {
+	store
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (s *blockingStore) Add(ctx context.Context, hour time.Time, deltas map[uint64]models.UsageDelta) error {
+	first := false
+	s.once.Do(func() { first = true; close(s.entered) })
+	if first {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.store.Add(ctx, hour, deltas)
+}
+
+// A flush cut short by the shutdown is not a fault worth a warning: its
+// counts are put back and the shutdown's flush writes them.
+func TestFlushCutShortByShutdownIsNotAWarning(t *testing.T) {
+	st := &blockingStore{entered: make(chan struct{})}
+	var logs bytes.Buffer
+	c := usage.New(st, slog.New(slog.NewTextHandler(&logs, nil)))
+	c.Issued(7)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { c.Run(runCtx, 5*time.Millisecond); close(done) }()
+	<-st.entered
+	cancel()
+	<-done
+	if st.calls() != 1 || st.batches[0][7].Issued != 1 {
+		t.Fatalf("batches: %+v, want the count written by the shutdown's flush", st.batches)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("the shutdown logged a warning:\n%s", logs.String())
 	}
 }
