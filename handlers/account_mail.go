@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -98,8 +99,12 @@ type linkPage struct {
 	Token string
 	// Bad: the link does not work (unknown, used, expired).
 	Bad bool
-	// For the verification page: the address and, for a change, the old one.
-	Email, OldEmail string
+	// For the verification page: the address and, for a change, the old
+	// one; the account's nick; whether the visitor is signed out (LoginURL
+	// then logs in and comes back) or signed in as another account.
+	Email, OldEmail, Nick string
+	SignedOut, Other      bool
+	LoginURL              string
 }
 
 type resetForm struct{ NewPassword string }
@@ -133,36 +138,73 @@ func (a *App) renderReset(c echo.Context, token string, err error, errs map[stri
 
 // reset sets the new password: every session of the account ends, its
 // login limits start afresh (they are keyed by the password: accountKey),
-// this browser is signed in, and the owner gets a notice.
+// this browser is signed in, and the owner gets a notice. When the reset
+// first verified the address, the secrets of the account's domains were
+// retired (models.ResetPassword): the domain view forgets them at once and
+// the dashboard tells the owner to rotate for new ones.
 func (a *App) reset(c echo.Context) error {
 	token, pw := c.FormValue("token"), c.FormValue("new_password")
 	if k := passwordProblem(pw); k != "" {
 		_, _, err := a.users.CheckToken(c.Request().Context(), models.PurposeReset, token)
 		return a.renderReset(c, token, err, map[string]string{"new_password": k})
 	}
-	u, err := a.users.ResetPassword(c.Request().Context(), token, pw)
+	u, retired, err := a.users.ResetPassword(c.Request().Context(), token, pw)
 	if err != nil {
 		return a.renderReset(c, token, err, nil)
+	}
+	if len(retired) > 0 {
+		a.domainChanged(retired...)
 	}
 	ws := webSession(c)
 	ws.signIn(u, a.isAdmin(u))
 	ws.flash("flash.reset.done")
+	if len(retired) > 0 {
+		ws.flash("flash.reset.secrets")
+	}
 	a.mailPasswordChanged(u)
 	return a.redirect(c, "/")
 }
 
-// verifyPage shows the confirmation of a verification or change-of-address link.
-func (a *App) verifyPage(c echo.Context) error {
-	token := c.QueryParam("token")
-	ctx := c.Request().Context()
-	d := &linkPage{Token: token}
+// A verification or change-of-address link acts only for a session of
+// its own account: whoever follows it must be signed in as the account
+// (so that an admin clicking Confirm on a link an attacker had mailed to
+// the admin's address verifies nothing for the attacker). Signed out,
+// the visitor logs in and comes back to the link; signed in as another
+// account, the link is refused and nothing changes.
+
+// linkState is which of those holds for a usable link of account u.
+func linkState(c echo.Context, u *models.User) (signedOut, other bool) {
+	ws := webSession(c)
+	return ws.user == nil, ws.user != nil && ws.user.ID != u.ID
+}
+
+// checkVerifyLink reads a verification or change-of-address link without
+// using it: the account, the address it was sent to, and its purpose.
+func (a *App) checkVerifyLink(ctx context.Context, token string) (*models.User, string, string, error) {
 	u, email, err := a.users.CheckToken(ctx, models.PurposeVerify, token)
 	if errors.Is(err, models.ErrBadToken) {
 		u, email, err = a.users.CheckToken(ctx, models.PurposeEmail, token)
-		if err == nil {
-			d.OldEmail = u.Email
-		}
+		return u, email, models.PurposeEmail, err
 	}
+	return u, email, models.PurposeVerify, err
+}
+
+// verifyLoginURL is the login form, coming back to the link's page.
+func verifyLoginURL(token string) string {
+	return "/auth/login?" + url.Values{"next": {"/auth/verify?" + url.Values{"token": {token}}.Encode()}}.Encode()
+}
+
+// verifyPage shows the confirmation of a verification or change-of-address
+// link, naming the account it is for; signed out, a link to log in first;
+// signed in as another account, why it cannot be used here (403).
+func (a *App) verifyPage(c echo.Context) error {
+	return a.renderVerify(c, c.QueryParam("token"))
+}
+
+// renderVerify is the verification page of token.
+func (a *App) renderVerify(c echo.Context, token string) error {
+	u, email, purpose, err := a.checkVerifyLink(c.Request().Context(), token)
+	d := &linkPage{Token: token}
 	status := http.StatusOK
 	switch {
 	case errors.Is(err, models.ErrBadToken):
@@ -170,7 +212,15 @@ func (a *App) verifyPage(c echo.Context) error {
 	case err != nil:
 		return err
 	default:
-		d.Email = email
+		d.Email, d.Nick = email, u.Nick
+		if purpose == models.PurposeEmail {
+			d.OldEmail = u.Email
+		}
+		if d.SignedOut, d.Other = linkState(c, u); d.SignedOut {
+			d.LoginURL = verifyLoginURL(token)
+		} else if d.Other {
+			status = http.StatusForbidden
+		}
 	}
 	p := a.page(c)
 	p.Data = d
@@ -178,17 +228,30 @@ func (a *App) verifyPage(c echo.Context) error {
 }
 
 // verify uses a verification link, or a change-of-address one (the old
-// address then gets a notice). The account becomes admin here if its
-// address is in ADMIN_EMAILS (isAdmin reads the verification).
+// address then gets a notice, and every other session of the account
+// ends: this one is issued again), for the signed-in account it belongs
+// to. The account becomes admin here if its address is in ADMIN_EMAILS
+// (isAdmin reads the verification).
 func (a *App) verify(c echo.Context) error {
 	token := c.FormValue("token")
 	ctx := c.Request().Context()
 	ws := webSession(c)
-	u, err := a.users.VerifyEmail(ctx, token)
+	owner, _, purpose, err := a.checkVerifyLink(ctx, token)
+	if err == nil {
+		switch signedOut, other := linkState(c, owner); {
+		case signedOut:
+			return a.redirect(c, verifyLoginURL(token))
+		case other:
+			return a.renderVerify(c, token) // GET's answer: the refusal, nothing changed
+		}
+	}
+	var u *models.User
 	flash := "flash.verify.done"
-	if errors.Is(err, models.ErrBadToken) {
+	if err == nil && purpose == models.PurposeVerify {
+		u, err = a.users.VerifyEmail(ctx, owner.ID, token)
+	} else if err == nil {
 		var old string
-		u, old, err = a.users.ChangeEmail(ctx, token)
+		u, old, err = a.users.ChangeEmail(ctx, owner.ID, token)
 		if err == nil {
 			flash = "flash.email.changed"
 			a.mailEmailChanged(u, old)
@@ -204,9 +267,7 @@ func (a *App) verify(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if ws.user != nil && ws.user.ID == u.ID { // the page shows the account as it now is
-		ws.user, ws.admin = u, a.isAdmin(u)
-	}
+	ws.signIn(u, a.isAdmin(u)) // the page shows the account as it now is, with its session version
 	ws.flash(flash)
 	return a.redirect(c, "/")
 }

@@ -457,8 +457,16 @@ func TestChangeEmail(t *testing.T) {
 		if r := c.get(path); r.Status != http.StatusOK || !strings.Contains(r.Body, "new@example.com") || !strings.Contains(r.Body, "moving@example.com") {
 			t.Fatalf("GET %s: %d", path, r.Status)
 		}
-		if r := s.client(t).post("/auth/verify", url.Values{"token": {linkToken(t, path)}}); r.Status != http.StatusSeeOther {
+		other := s.client(t) // another session of the account
+		if r := other.login("moving@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.Status)
+		}
+		if r := c.post("/auth/verify", url.Values{"token": {linkToken(t, path)}}); r.Status != http.StatusSeeOther {
 			t.Fatalf("confirm: %d", r.Status)
+		}
+		// The confirming session is issued again; every other one ends.
+		if !signedIn(c) || signedIn(other) {
+			t.Errorf("after the change: this session signed in %v, the other %v", signedIn(c), signedIn(other))
 		}
 		if r := s.client(t).login("new@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
 			t.Error("the new address does not sign in")
@@ -480,7 +488,7 @@ func TestChangeEmail(t *testing.T) {
 		path = mailLink(t, box.next(t, "taken@example.com"), s.URL, "/auth/verify")
 		s.user(t, "taken@example.com")
 		box.next(t, "taken@example.com")
-		if r := s.client(t).post("/auth/verify", url.Values{"token": {linkToken(t, path)}}); r.Status != http.StatusConflict {
+		if r := c.post("/auth/verify", url.Values{"token": {linkToken(t, path)}}); r.Status != http.StatusConflict {
 			t.Fatalf("a taken address: %d", r.Status)
 		}
 	})

@@ -14,8 +14,9 @@ import (
 // the entry's actor and user are the account, Before its email.
 const ActionAccountDelete = "user.delete"
 
-// ChangePassword sets the user's password and ends every session issued
-// so far (session_version goes up); it returns the user as now stored, so
+// ChangePassword sets the user's password, ends every session issued so
+// far (session_version goes up) and every pending link of the account
+// (reset, verification, change of address); it returns the user as now stored, so
 // that the session that asked can be issued again with the new version.
 func (m *UserModel) ChangePassword(ctx context.Context, id uint64, password string) (*User, error) {
 	if noSuchID(id) {
@@ -37,6 +38,9 @@ func (m *UserModel) ChangePassword(ctx context.Context, id uint64, password stri
 		}
 		if res.RowsAffected == 0 {
 			return gorm.ErrRecordNotFound
+		}
+		if err := endLinks(tx, id, allPurposes...); err != nil {
+			return err
 		}
 		return tx.Take(&u, id).Error
 	})
@@ -82,7 +86,8 @@ func DeletedEmail(id uint64) string {
 // make the domain view forget: ids), its posts are deleted, an audit
 // entry records it, and the
 // account is emptied rather than removed: its email, nick and password
-// are cleared and every session ends. The row stays, so that the rows
+// are cleared, every session ends and every pending link (reset,
+// verification, change of address) is deleted. The row stays, so that the rows
 // pointing at it (domains, usage, audit) and the domain view's refresh,
 // which reads deletions from the domains table, keep working.
 func (m *UserModel) DeleteAccount(ctx context.Context, id uint64) (ids []uint64, err error) {
@@ -113,6 +118,9 @@ func (m *UserModel) DeleteAccount(ctx context.Context, id uint64) (ids []uint64,
 			return err
 		}
 		if err := tx.Where("user_id = ?", id).Delete(&Post{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&AccountToken{}).Error; err != nil {
 			return err
 		}
 		if err := tx.Create(&AuditEntry{

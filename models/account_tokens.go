@@ -33,8 +33,8 @@ const (
 	VerifyTTL = 24 * time.Hour
 )
 
-// ErrBadToken: the link is unknown, used, expired, or its address is no
-// longer the account's (never said which).
+// ErrBadToken: the link is unknown, used, expired, its address is no
+// longer the account's, or its account was deleted (never said which).
 var ErrBadToken = errors.New("models: invalid or expired link")
 
 // AccountToken is one mailed link.
@@ -85,7 +85,7 @@ func (m *UserModel) CheckToken(ctx context.Context, purpose, token string) (*Use
 	defer cancel()
 	var t AccountToken
 	var u User
-	if err := usable(db, purpose, token, &t, &u, false); err != nil {
+	if err := usable(db, purpose, token, 0, &t, &u, false); err != nil {
 		return nil, "", err
 	}
 	return &u, t.Email, nil
@@ -93,8 +93,9 @@ func (m *UserModel) CheckToken(ctx context.Context, purpose, token string) (*Use
 
 // usable reads token's row for purpose (locked for update with lock) and
 // its account into t and u; ErrBadToken unless it is unused, unexpired,
-// and, but for a change of address, still sent to the account's address.
-func usable(tx *gorm.DB, purpose, token string, t *AccountToken, u *User, lock bool) error {
+// its account's (userID's, unless 0) and not deleted, and, but for a
+// change of address, still sent to the account's address.
+func usable(tx *gorm.DB, purpose, token string, userID uint64, t *AccountToken, u *User, lock bool) error {
 	if token == "" || len(token) > 100 {
 		return ErrBadToken
 	}
@@ -108,7 +109,7 @@ func usable(tx *gorm.DB, purpose, token string, t *AccountToken, u *User, lock b
 		}
 		return translate(err)
 	}
-	if t.UsedAt != nil || !time.Now().Before(t.ExpiresAt) {
+	if t.UsedAt != nil || !time.Now().Before(t.ExpiresAt) || (userID != 0 && t.UserID != userID) {
 		return ErrBadToken
 	}
 	if err := tx.Take(u, t.UserID).Error; err != nil {
@@ -117,22 +118,26 @@ func usable(tx *gorm.DB, purpose, token string, t *AccountToken, u *User, lock b
 		}
 		return translate(err)
 	}
+	if u.Deleted() {
+		return ErrBadToken // DeleteAccount ends the links too: this holds whatever made one since
+	}
 	if purpose != PurposeEmail && u.Email != t.Email {
 		return ErrBadToken // the account's address changed since the link was sent
 	}
 	return nil
 }
 
-// useToken runs act on the token's account in one transaction, after
-// marking the token used; the token works once even when two requests
-// bring it at the same moment (the row is locked, and the update counts).
-func (m *UserModel) useToken(ctx context.Context, purpose, token string, act func(tx *gorm.DB, t *AccountToken, u *User) error) (*User, error) {
+// useToken runs act on the token's account (userID's, unless 0) in one
+// transaction, after marking the token used; the token works once even
+// when two requests bring it at the same moment (the row is locked, and
+// the update counts).
+func (m *UserModel) useToken(ctx context.Context, purpose, token string, userID uint64, act func(tx *gorm.DB, t *AccountToken, u *User) error) (*User, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
 	var u User
 	err := db.Transaction(func(tx *gorm.DB) error {
 		var t AccountToken
-		if err := usable(tx, purpose, token, &t, &u, true); err != nil {
+		if err := usable(tx, purpose, token, userID, &t, &u, true); err != nil {
 			return err
 		}
 		now := time.Now().UTC()
@@ -161,29 +166,68 @@ func (m *UserModel) useToken(ctx context.Context, purpose, token string, act fun
 }
 
 // ResetPassword sets a new password with a reset link: every session of
-// the account ends (its session version goes up), every other reset link
-// of the account stops working, and the address counts as verified (the
-// link reached it). It returns the account as it now is.
-func (m *UserModel) ResetPassword(ctx context.Context, token, password string) (*User, error) {
+// the account ends (its session version goes up), every other link of the
+// account (reset, verification, change of address) stops working, and the
+// address counts as verified (the link reached it). It returns the
+// account as it now is.
+//
+// When the reset is what first verifies the address, whoever signed up
+// with it may not be its owner, who takes the account over here: the
+// secrets of the account's domains are retired (rotated with no overlap,
+// the new ones shown to nobody: the owner rotates again to get one), and
+// retired lists those domains, for the caller to make the domain view
+// forget them.
+func (m *UserModel) ResetPassword(ctx context.Context, token, password string) (u *User, retired []uint64, err error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), m.Cost)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m.useToken(ctx, PurposeReset, token, func(tx *gorm.DB, t *AccountToken, u *User) error {
-		if err := endLinks(tx, u.ID, PurposeReset); err != nil {
+	u, err = m.useToken(ctx, PurposeReset, token, 0, func(tx *gorm.DB, t *AccountToken, u *User) error {
+		retired = nil // the transaction may run again
+		if err := endLinks(tx, u.ID, allPurposes...); err != nil {
 			return err
 		}
 		changes := map[string]any{"password_hash": hash, "session_version": gorm.Expr("session_version + 1")}
 		if u.EmailVerifiedAt == nil {
 			changes["email_verified_at"] = time.Now().UTC()
+			var err error
+			if retired, err = retireSecrets(tx, u.ID); err != nil {
+				return err
+			}
 		}
 		return tx.Model(&User{}).Where("id = ?", u.ID).UpdateColumns(changes).Error
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, retired, nil
 }
 
-// VerifyEmail marks the account's address verified with a verification link.
-func (m *UserModel) VerifyEmail(ctx context.Context, token string) (*User, error) {
-	return m.useToken(ctx, PurposeVerify, token, func(tx *gorm.DB, t *AccountToken, u *User) error {
+// retireSecrets gives every domain of the user (revoked ones too) a new
+// secret no one is told, with no overlap, and returns their ids.
+func retireSecrets(tx *gorm.DB, userID uint64) ([]uint64, error) {
+	var ds []Domain
+	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("user_id = ? AND status <> ?", userID, StatusDeleted).Order("id").Find(&ds).Error; err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, 0, len(ds))
+	for i := range ds {
+		if _, err := rotateLocked(tx, &ds[i], 0); err != nil {
+			return nil, err
+		}
+		ids = append(ids, ds[i].ID)
+	}
+	return ids, nil
+}
+
+// VerifyEmail marks the address of account userID verified with a
+// verification link of that account (ErrBadToken for another's).
+func (m *UserModel) VerifyEmail(ctx context.Context, userID uint64, token string) (*User, error) {
+	if noSuchID(userID) {
+		return nil, ErrBadToken
+	}
+	return m.useToken(ctx, PurposeVerify, token, userID, func(tx *gorm.DB, t *AccountToken, u *User) error {
 		if err := endLinks(tx, u.ID, PurposeVerify); err != nil {
 			return err
 		}
@@ -192,18 +236,25 @@ func (m *UserModel) VerifyEmail(ctx context.Context, token string) (*User, error
 	})
 }
 
-// ChangeEmail gives the account the new address a change link was sent to,
-// verified; ErrDuplicateEmail if another account has it since. Links sent
-// to the old address stop working. It returns the account and its old address.
-func (m *UserModel) ChangeEmail(ctx context.Context, token string) (*User, string, error) {
+// ChangeEmail gives account userID the new address a change link of that
+// account was sent to (ErrBadToken for another's), verified;
+// ErrDuplicateEmail if another account has it since. Links sent to the old
+// address stop working, and so does every session (the session version
+// goes up: the caller issues its own again). It returns the account and
+// its old address.
+func (m *UserModel) ChangeEmail(ctx context.Context, userID uint64, token string) (*User, string, error) {
+	if noSuchID(userID) {
+		return nil, "", ErrBadToken
+	}
 	var old string
-	u, err := m.useToken(ctx, PurposeEmail, token, func(tx *gorm.DB, t *AccountToken, u *User) error {
+	u, err := m.useToken(ctx, PurposeEmail, token, userID, func(tx *gorm.DB, t *AccountToken, u *User) error {
 		old = u.Email
-		if err := endLinks(tx, u.ID, PurposeEmail, PurposeReset, PurposeVerify); err != nil {
+		if err := endLinks(tx, u.ID, allPurposes...); err != nil {
 			return err
 		}
-		err := tx.Model(&User{}).Where("id = ?", u.ID).
-			UpdateColumns(map[string]any{"email": t.Email, "email_verified_at": time.Now().UTC()}).Error
+		err := tx.Model(&User{}).Where("id = ?", u.ID).UpdateColumns(map[string]any{
+			"email": t.Email, "email_verified_at": time.Now().UTC(), "session_version": gorm.Expr("session_version + 1"),
+		}).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return ErrDuplicateEmail
 		}
@@ -211,6 +262,9 @@ func (m *UserModel) ChangeEmail(ctx context.Context, token string) (*User, strin
 	})
 	return u, old, err
 }
+
+// allPurposes are every purpose of a link.
+var allPurposes = []string{PurposeReset, PurposeVerify, PurposeEmail}
 
 // endLinks marks every unused link of the account for purposes used.
 func endLinks(tx *gorm.DB, userID uint64, purposes ...string) error {

@@ -123,7 +123,8 @@ func othersThan(ids []uint64, id uint64) bool {
 
 // SetSuspended suspends (or, with suspend false, restores) the user's
 // account, audited like every admin change. Suspending ends the user's
-// sessions (session_version) and stops their domains at once: each gets a
+// sessions (session_version) and pending changes of address (their
+// links stop working) and stops their domains at once: each gets a
 // new secret version (the tokens issued so far stay retired after a
 // restore; the secrets themselves work again) and loses a rotation's
 // previous secret, and its updated_at moves, so that every instance's
@@ -171,6 +172,11 @@ func (m *AdminModel) SetSuspended(ctx context.Context, actor Actor, userID uint6
 		}
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).UpdateColumns(user).Error; err != nil {
 			return err
+		}
+		if suspend { // a pending change of address must not outlive it
+			if err := endLinks(tx, u.ID, PurposeEmail); err != nil {
+				return err
+			}
 		}
 		live := tx.Model(&Domain{}).Where("user_id = ? AND status <> ?", u.ID, StatusDeleted)
 		if err := live.Pluck("id", &domainIDs).Error; err != nil {

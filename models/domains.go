@@ -200,7 +200,7 @@ func (m *DomainModel) RotateWithOverlap(ctx context.Context, id, userID uint64, 
 	if noSuchID(id) {
 		return nil, "", ErrNoRecord
 	}
-	s := secret.New()
+	var s string
 	db, cancel := m.with(ctx)
 	defer cancel()
 	var d Domain
@@ -213,25 +213,8 @@ func (m *DomainModel) RotateWithOverlap(ctx context.Context, id, userID uint64, 
 		if d.Status == StatusRevoked {
 			return ErrDomainRevoked
 		}
-		set := map[string]any{
-			"secret_hash":    secret.Hash(s),
-			"secret_last4":   secret.Last4(s),
-			"secret_version": d.SecretVersion + 1,
-			// No previous secret without an overlap.
-			"prev_secret_hash": nil, "prev_secret_until": nil,
-		}
-		if overlap > 0 {
-			set["prev_secret_hash"] = d.SecretHash
-			set["prev_secret_until"] = tx.NowFunc().Add(overlap)
-		}
-		res := tx.Model(&Domain{}).Where("id = ? AND secret_version = ?", id, d.SecretVersion).Updates(set)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("models: rotating domain %d: it changed under its lock", id)
-		}
-		return tx.Where("id = ?", id).Take(&d).Error
+		s, err = rotateLocked(tx, &d, overlap)
+		return err
 	})
 	if errors.Is(err, ErrDomainRevoked) {
 		return nil, "", err
@@ -240,6 +223,32 @@ func (m *DomainModel) RotateWithOverlap(ctx context.Context, id, userID uint64, 
 		return nil, "", translate(err)
 	}
 	return &d, s, nil
+}
+
+// rotateLocked gives domain d, read locked for update in tx, a new secret
+// (returned), keeping the old one as previous for overlap (none for 0),
+// and reads d again.
+func rotateLocked(tx *gorm.DB, d *Domain, overlap time.Duration) (string, error) {
+	s := secret.New()
+	set := map[string]any{
+		"secret_hash":    secret.Hash(s),
+		"secret_last4":   secret.Last4(s),
+		"secret_version": d.SecretVersion + 1,
+		// No previous secret without an overlap.
+		"prev_secret_hash": nil, "prev_secret_until": nil,
+	}
+	if overlap > 0 {
+		set["prev_secret_hash"] = d.SecretHash
+		set["prev_secret_until"] = tx.NowFunc().Add(overlap)
+	}
+	res := tx.Model(&Domain{}).Where("id = ? AND secret_version = ?", d.ID, d.SecretVersion).Updates(set)
+	if res.Error != nil {
+		return "", res.Error
+	}
+	if res.RowsAffected != 1 {
+		return "", fmt.Errorf("models: rotating domain %d: it changed under its lock", d.ID)
+	}
+	return s, tx.Where("id = ?", d.ID).Take(d).Error
 }
 
 // EndOverlap stops the previous secret of the user's domain (and the

@@ -41,6 +41,10 @@ type User struct {
 // Verified reports whether the account's address has been verified.
 func (u *User) Verified() bool { return u.EmailVerifiedAt != nil }
 
+// Deleted reports whether the account was deleted (DeleteAccount: its
+// email is then DeletedEmail).
+func (u *User) Deleted() bool { return u.Email == DeletedEmail(u.ID) }
+
 // Suspended reports whether an admin suspended the account.
 func (u *User) Suspended() bool { return u.SuspendedAt != nil }
 

@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/models"
+)
+
+// The regressions of the security review of the mailed links (the
+// change-of-address link outliving a reset, a deletion; a link acting for
+// whoever holds it).
+
+const pw0 = "correct horse battery"
+
+// changeLink asks for a change of c's address to email (pw: c's
+// password) and returns the token of the link mailed there.
+func changeLink(t *testing.T, s *testServer, box *inbox, c *client, pw, email string) string {
+	t.Helper()
+	if r := c.post("/account/email", url.Values{"email": {email}, "current_password": {pw}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("change of address to %s: %d", email, r.Status)
+	}
+	return linkToken(t, mailLink(t, box.next(t, email), s.URL, "/auth/verify"))
+}
+
+// noAccount fails if an account has email.
+func noAccount(t *testing.T, s *testServer, email string) {
+	t.Helper()
+	if u, err := s.app.users.GetByEmail(context.Background(), email); !errors.Is(err, models.ErrNoRecord) {
+		t.Fatalf("an account has %s: %+v %v", email, u, err)
+	}
+}
+
+// Review 1: someone signs up with the owner's address, registers a domain
+// and asks for a change of address to their own; the owner resets the
+// password. The squatter's change link is dead, and so are the secret
+// and tokens they hold; the owner is told to rotate. A password change
+// ends pending links too.
+func TestResetEndsTheSquattersLinksAndSecrets(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, box := mailServer(t, driver)
+		squatter := s.user(t, "victim@example.com")
+		box.next(t, "victim@example.com")
+		sec := squatter.register("squat.example", "free")
+		tok := s.issueToken(t, sec)
+		change := changeLink(t, s, box, squatter, pw0, "attacker@evil.test")
+
+		owner := s.client(t)
+		owner.post("/auth/forgot", url.Values{"email": {"victim@example.com"}})
+		reset := linkToken(t, mailLink(t, box.next(t, "victim@example.com"), s.URL, "/auth/reset"))
+		if r := owner.post("/auth/reset", url.Values{"token": {reset}, "new_password": {"owners own password"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("reset: %d", r.Status)
+		}
+		box.next(t, "victim@example.com") // the notice
+		mustContain(t, "dashboard after the reset", owner.get("/").Body,
+			"the client secrets of your domains", "Rotate secret")
+
+		if st := s.tokenStatusOn(t, sec); st != http.StatusUnauthorized {
+			t.Errorf("the squatter's secret after the reset: %d, want 401", st)
+		}
+		if st := s.verifyStatus(t, tok); st != http.StatusUnauthorized {
+			t.Errorf("the squatter's token after the reset: %d, want 401", st)
+		}
+		// The squatter follows the old link, signed in as the account
+		// (their session ended with the reset) or after logging in again
+		// (the password is the owner's now): nothing works.
+		if r := squatter.post("/auth/verify", url.Values{"token": {change}}); r.Status == http.StatusSeeOther && r.Header.Get("Location") == "/" {
+			t.Errorf("the squatter's change link worked after the reset")
+		}
+		if r := owner.post("/auth/verify", url.Values{"token": {change}}); r.Status != http.StatusBadRequest {
+			t.Errorf("the pending change link, brought by the account's session: %d, want 400", r.Status)
+		}
+		noAccount(t, s, "attacker@evil.test")
+		if r := owner.get("/auth/verify?token=" + change); r.Status != http.StatusBadRequest {
+			t.Errorf("the change link's page after the reset: %d", r.Status)
+		}
+
+		// The owner rotates and the new secret works; a later reset (the
+		// address is verified now) leaves the secrets alone.
+		owner.post("/domain/"+owner.domainIDs()[0]+"/rotate", url.Values{"overlap": {"0s"}})
+		fresh := secretRe.FindStringSubmatch(owner.get("/").Body)
+		if fresh == nil || s.tokenStatusOn(t, fresh[1]) != http.StatusOK {
+			t.Fatal("the owner's rotated secret does not work")
+		}
+
+		// A password change on the account page ends a pending change link.
+		change = changeLink(t, s, box, owner, "owners own password", "elsewhere@evil.test")
+		if r := owner.post("/account/password", url.Values{"current_password": {"owners own password"}, "new_password": {"owners newer password"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("password change: %d", r.Status)
+		}
+		box.next(t, "victim@example.com")
+		if r := owner.post("/auth/verify", url.Values{"token": {change}}); r.Status != http.StatusBadRequest {
+			t.Errorf("a change link after a password change: %d, want 400", r.Status)
+		}
+		noAccount(t, s, "elsewhere@evil.test")
+		if s.tokenStatusOn(t, fresh[1]) != http.StatusOK {
+			t.Error("a password change of a verified account retired its secret")
+		}
+	})
+}
+
+// Review 2: a deleted account's pending change link brings nothing back.
+func TestDeletedAccountStaysDeleted(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, box := mailServer(t, driver)
+		c := s.user(t, "gone@example.com")
+		box.next(t, "gone@example.com")
+		change := changeLink(t, s, box, c, pw0, "back@example.com")
+		if r := c.post("/account/delete", url.Values{"current_password": {pw0}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("delete: %d", r.Status)
+		}
+		if r := s.client(t).post("/auth/verify", url.Values{"token": {change}}); r.Status != http.StatusBadRequest {
+			t.Errorf("the deleted account's change link: %d, want 400", r.Status)
+		}
+		if r := s.client(t).get("/auth/verify?token=" + change); r.Status != http.StatusBadRequest {
+			t.Errorf("the deleted account's change link page: %d, want 400", r.Status)
+		}
+		noAccount(t, s, "back@example.com")
+	})
+}
+
+// Review 3: a verification or change-of-address link acts only for a
+// session of its own account. Someone asks for their address to become
+// an admin's (ADMIN_EMAILS), or signs up with it; the admin clicks the
+// link: signed out, they are asked to log in to the account (which they
+// cannot: it is not theirs); signed in as their own account, the link is
+// refused. Nothing changes and nobody becomes admin.
+func TestLinksActOnlyForTheirAccount(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, box := mailServer(t, driver, func(c *config.Config) { c.AdminEmails = []string{"boss@corp.test", "chief@corp.test"} })
+		mallory := s.user(t, "mallory@evil.test")
+		box.next(t, "mallory@evil.test")
+		chief := s.user(t, "chief@corp.test") // the real admin, verified
+		markVerified(t, s.app.db, "chief@corp.test")
+		box.next(t, "chief@corp.test")
+
+		// A change of address to an admin's address; a sign-up with another.
+		change := changeLink(t, s, box, mallory, pw0, "boss@corp.test")
+		s.user(t, "boss@corp.test")
+		signup := linkToken(t, mailLink(t, box.next(t, "boss@corp.test"), s.URL, "/auth/verify"))
+
+		for _, tok := range []string{change, signup} {
+			// The page names the account; signed out it offers to log in.
+			page := s.client(t).get("/auth/verify?token=" + tok)
+			login := "/auth/login?next=" + url.QueryEscape("/auth/verify?token="+tok)
+			mustContain(t, "signed-out link page", page.Body, `data-testid="verify-account"`, `href="`+strings.ReplaceAll(login, "&", "&amp;")+`"`)
+			mustNotContain(t, "signed-out link page", page.Body, `data-testid="verify-submit"`)
+			if r := s.client(t).post("/auth/verify", url.Values{"token": {tok}}); r.Status != http.StatusSeeOther || r.Header.Get("Location") != login {
+				t.Errorf("signed-out confirm: %d to %q, want 303 to %q", r.Status, r.Header.Get("Location"), login)
+			}
+			// Signed in as another account: refused, nothing changed.
+			page = chief.get("/auth/verify?token=" + tok)
+			if page.Status != http.StatusForbidden {
+				t.Errorf("another account's link page: %d, want 403", page.Status)
+			}
+			mustContain(t, "another account's link page", page.Body, `data-testid="verify-other"`, "Nothing was changed")
+			before := dbSnapshot(t, s.app.db)
+			r := chief.post("/auth/verify", url.Values{"token": {tok}})
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, `data-testid="verify-other"`) {
+				t.Errorf("another account's confirm: %d", r.Status)
+			}
+			if !mapsEqual(before, dbSnapshot(t, s.app.db)) {
+				t.Error("another account's confirm wrote to the database")
+			}
+		}
+		if u, _ := s.app.users.GetByEmail(context.Background(), "boss@corp.test"); u == nil || u.Verified() {
+			t.Fatalf("the squatted admin address is verified: %+v", u)
+		}
+		if u, _ := s.app.users.GetByEmail(context.Background(), "mallory@evil.test"); u == nil {
+			t.Fatal("mallory's address changed")
+		}
+		if r := mallory.get("/admin/domains"); r.Status != http.StatusForbidden {
+			t.Errorf("mallory at the admin console: %d", r.Status)
+		}
+
+		// The account's own session confirms, after logging in through the link.
+		u := s.client(t)
+		r := u.post("/auth/login", url.Values{"email": {"mallory@evil.test"}, "password": {pw0},
+			"next": {"/auth/verify?token=" + change}})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/auth/verify?token="+change {
+			t.Fatalf("login back to the link: %d %q", r.Status, r.Header.Get("Location"))
+		}
+		mustContain(t, "own link page", u.get("/auth/verify?token="+change).Body, `data-testid="verify-submit"`, "mallory")
+	})
+}
