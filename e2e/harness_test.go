@@ -345,13 +345,22 @@ func (b *browser) viewport(w, h int64, mobile bool, scale float64) {
 
 // The portal, as a person uses it.
 
-func (b *browser) signup(base, email, nick, password string) {
+// join signs up and stays on the page it leads to (the login form, saying
+// a verification link is on its way: sign-up signs nobody in).
+func (b *browser) join(base, email, nick, password string) {
 	b.t.Helper()
 	b.open(base+"/join", "#email")
 	b.fill("#email", email)
 	b.fill("#nick", nick)
 	b.fill("#password", password)
-	b.submit(`[data-testid="join-submit"]`, `[data-testid="logout"]`)
+	b.submit(`[data-testid="join-submit"]`, `[data-testid="flash"]`)
+}
+
+// signup signs up, then logs in.
+func (b *browser) signup(base, email, nick, password string) {
+	b.t.Helper()
+	b.join(base, email, nick, password)
+	b.login(base, email, password)
 }
 
 func (b *browser) login(base, email, password string) {

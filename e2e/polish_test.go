@@ -54,7 +54,8 @@ func TestFocusGoesToTheFirstWrongField(t *testing.T) {
 		t.Errorf("after a sign-up with a short password focus is on %q, want password", id)
 	}
 	b.fill("#password", password)
-	b.submit(`[data-testid="join-submit"]`, `[data-testid="logout"]`)
+	b.submit(`[data-testid="join-submit"]`, `[data-testid="flash"]`)
+	b.login(a.URL, "focus@example.com", password)
 	if id := b.eval(`document.activeElement.id || document.activeElement.tagName`); id != "BODY" {
 		t.Errorf("on a page without errors focus is on %q, want nothing (the body)", id)
 	}

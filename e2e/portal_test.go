@@ -30,9 +30,11 @@ func TestJourney(t *testing.T) {
 	site := startOrigin(t)
 	b := newBrowser(t, "en-US,en;q=0.9")
 
-	// Sign up: a welcome, and an empty state that says what to do next.
-	b.signup(a.URL, "carol@example.com", "carol", password)
-	b.mustSee(`[data-testid="flash"]`, en("flash.welcome"))
+	// Sign up: a link to verify the address is on its way; log in, and an
+	// empty state says what to do next.
+	b.join(a.URL, "carol@example.com", "carol", password)
+	b.mustSee(`[data-testid="flash"]`, en("flash.join.sent"))
+	b.login(a.URL, "carol@example.com", password)
 	b.mustSee(`[data-testid="nav-user"]`, "carol")
 	b.mustSee(`[data-testid="empty-domains"]`, en("dash.empty.title"))
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid="empty-domains"] a`)))

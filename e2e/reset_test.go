@@ -65,3 +65,38 @@ func TestPasswordResetJourney(t *testing.T) {
 	b.submit(`[data-testid="logout"]`, "#email")
 	b.login(a.URL, email, "a new password for rosa")
 }
+
+// The verification journey: sign-up signs nobody in and mails a link; the
+// link, opened signed out, names the account and asks to log in; the login
+// comes back to it, and its button verifies the address.
+func TestVerifyJourney(t *testing.T) {
+	box := mailtest.Start(t, mailtest.Plain)
+	a := startApp(t, func(c *config.Config) { c.SMTPURL = box.URL() })
+	const email = "vera@example.com"
+
+	b := newBrowser(t, "en-US,en;q=0.9")
+	b.join(a.URL, email, "vera", password)
+	b.mustSee(`[data-testid="flash"]`, en("flash.join.sent"))
+	m, err := mailtest.Parse(box.Wait(t, 1).Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := m.Link("/auth/verify")
+	if !strings.HasPrefix(link, a.URL+"/auth/verify?token=") {
+		t.Fatalf("the mail's link %q does not lead to %s/auth/verify", link, a.URL)
+	}
+
+	b.open(link, `[data-testid="verify-login"]`)
+	b.mustSee(`[data-testid="verify-account"]`, en("verify.account", "vera"))
+	b.axe("the verification page, signed out")
+	b.submit(`[data-testid="verify-login"]`, "#email")
+	b.fill("#email", email)
+	b.fill("#password", password)
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="verify-submit"]`)
+	b.axe("the verification page, signed in")
+	b.submit(`[data-testid="verify-submit"]`, `[data-testid="logout"]`)
+	b.mustSee(`[data-testid="flash"]`, en("flash.verify.done"))
+	if n := b.count(`[data-testid="verify-banner"]`); n != 0 {
+		t.Error("the dashboard still says the address is unverified")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -186,5 +187,63 @@ func TestLinksActOnlyForTheirAccount(t *testing.T) {
 			t.Fatalf("login back to the link: %d %q", r.Status, r.Header.Get("Location"))
 		}
 		mustContain(t, "own link page", u.get("/auth/verify?token="+change).Body, `data-testid="verify-submit"`, "mallory")
+	})
+}
+
+// Review 5: a sign-up with an address that has an account gets the
+// answer of a sign-up, word for word (303 to the login form saying a link
+// is on its way), creates nothing and signs nobody in; the owner gets a
+// notice in the account's language, at most joinNoticePerAddress.Quota an hour.
+func TestSignUpWithATakenAddress(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s, box := mailServer(t, driver, limited)
+		owner := s.client(t)
+		owner.post("/lang", url.Values{"lang": {"ko"}, "next": {"/"}})
+		if r := owner.signup("owner@example.com", "owner", pw0); r.Status != http.StatusSeeOther {
+			t.Fatalf("signup: %d", r.Status)
+		}
+		box.next(t, "owner@example.com")
+		answer := func(email string) (string, string) {
+			c := s.client(t)
+			r := c.signup(email, "someone", "another password")
+			page := c.thenGet(r)
+			return http.StatusText(r.Status) + " " + r.Header.Get("Location") + " " + r.Body,
+				regexp.MustCompile(`name="_csrf" value="[^"]*"`).ReplaceAllString(page.Body, "")
+		}
+		freshAnswer, freshPage := answer("fresh@example.com")
+		box.next(t, "fresh@example.com")
+		var before int64
+		s.app.db.Model(&models.User{}).Count(&before)
+
+		c := s.client(t)
+		r := c.signup("OWNER@example.com", "someone", "another password")
+		takenPage := c.thenGet(r)
+		taken := http.StatusText(r.Status) + " " + r.Header.Get("Location") + " " + r.Body
+		if taken != freshAnswer || regexp.MustCompile(`name="_csrf" value="[^"]*"`).ReplaceAllString(takenPage.Body, "") != freshPage {
+			t.Fatalf("the answers differ:\n%s\n%s", freshAnswer, taken)
+		}
+		mustContain(t, "page after a sign-up", takenPage.Body, "we sent a link to verify your address")
+		var after int64
+		s.app.db.Model(&models.User{}).Count(&after)
+		if after != before || signedIn(c) {
+			t.Fatalf("a taken address: %d new users, signed in %v", after-before, signedIn(c))
+		}
+		if r := s.client(t).login("owner@example.com", "another password"); r.Status == http.StatusSeeOther {
+			t.Fatal("the second sign-up's password signs in")
+		}
+		m := box.next(t, "owner@example.com")
+		if m.Subject != "누군가 회원님의 주소로 가입하려 했습니다" || !strings.Contains(m.Text, "owner@example.com") ||
+			!strings.Contains(m.Text, "로그인") || !strings.Contains(m.Text, s.URL+"/auth/forgot") {
+			t.Errorf("the owner's notice: %q\n%s", m.Subject, m.Text)
+		}
+		// Limited per address: past the quota the answer is the same and no mail goes out.
+		for range joinNoticePerAddress.Quota - 1 {
+			s.client(t).signup("owner@example.com", "someone", "another password")
+			box.next(t, "owner@example.com")
+		}
+		if a, _ := answer("owner@example.com"); a != freshAnswer {
+			t.Errorf("past the limit the answer differs:\n%s", a)
+		}
+		box.none(t)
 	})
 }

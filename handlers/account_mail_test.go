@@ -321,6 +321,9 @@ func TestSignUpVerification(t *testing.T) {
 			t.Errorf("Korean verification mail: %q\n%s", m.Subject, m.Text)
 		}
 		path := mailLink(t, m, s.URL, "/auth/verify")
+		if r := c.login("ko@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.Status)
+		}
 		mustContain(t, "unverified dashboard", c.get("/").Body, `data-testid="verify-banner"`, `action="/auth/verify/resend"`)
 
 		before := dbSnapshot(t, s.app.db)
@@ -385,6 +388,8 @@ func TestListedAdminEmailSignsUpAndIsAdminOnceVerified(t *testing.T) {
 			t.Fatalf("the answers differ:\n%s\n%s", a, b)
 		}
 		m := box.next(t, "boss@example.com")
+		plain.login("plain@example.com", "correct horse battery")
+		boss.login("boss@example.com", "correct horse battery")
 		csrf := regexp.MustCompile(`name="_csrf" value="[^"]*"`)
 		if a, b := csrf.ReplaceAllString(plain.get("/").Body, ""), csrf.ReplaceAllString(boss.get("/").Body, ""); strings.ReplaceAll(a, "plain@example.com", "X") != strings.ReplaceAll(b, "boss@example.com", "X") {
 			t.Error("the dashboards after sign-up differ")

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -55,6 +57,11 @@ func (a *App) joinPage(c echo.Context) error {
 	return a.render(c, http.StatusOK, "join", p)
 }
 
+// join creates the account and mails it a verification link; the visitor
+// is not signed in: the answer (303 to the login page, saying a link is
+// on its way) is the same when the address has an account already, which
+// it must not tell. Nothing is created then; the owner gets a notice
+// (joinNoticePerAddress) saying someone tried to sign up with the address.
 func (a *App) join(c echo.Context) error {
 	f := &joinForm{Email: c.FormValue("email"), Nick: c.FormValue("nick"), Password: c.FormValue("password")}
 	errs := f.validate()
@@ -65,26 +72,47 @@ func (a *App) join(c echo.Context) error {
 		if !a.joinAllowed(c) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
-		u, err := a.users.InsertLang(c.Request().Context(), f.Email, f.Nick, f.Password, a.lang(c))
+		ctx := c.Request().Context()
+		u, err := a.users.InsertLang(ctx, f.Email, f.Nick, f.Password, a.lang(c))
 		switch {
 		case errors.Is(err, models.ErrDuplicateEmail):
-			errs["email"] = "form.email.taken"
+			if err := a.joinTaken(c, f.Email); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
 		default:
 			if err := a.sendVerification(c, u); err != nil {
 				return err
 			}
-			ws := webSession(c)
-			ws.signIn(u, a.isAdmin(u))
-			ws.flash("flash.welcome")
-			return a.redirect(c, "/")
 		}
+		webSession(c).flash("flash.join.sent")
+		return a.redirect(c, "/")
 	}
 	f.Password = "" // never echoed back
 	p := a.page(c)
 	p.Form, p.Errors = f, errs
 	return a.render(c, http.StatusUnprocessableEntity, "join", p)
+}
+
+// joinNoticePerAddress: notices of a sign-up with its address an account
+// gets an hour; beyond, the answer is the same and no mail goes out.
+var joinNoticePerAddress = ratelimit.Policy{Name: "join-address", Quota: 3, Window: time.Hour}
+
+// joinTaken tells the owner of email, in the account's language, that
+// someone tried to sign up with it (limited per address).
+func (a *App) joinTaken(c echo.Context, email string) error {
+	u, err := a.users.GetByEmail(c.Request().Context(), email)
+	switch {
+	case errors.Is(err, models.ErrNoRecord): // gone since the insert: nothing to tell
+		return nil
+	case err != nil:
+		return err
+	}
+	if a.allow(c, a.limits.accounts, accountKey(u, u.Email), joinNoticePerAddress, false) {
+		a.mailJoinTaken(u)
+	}
+	return nil
 }
 
 func (a *App) login(c echo.Context) error {

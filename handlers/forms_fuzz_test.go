@@ -169,6 +169,8 @@ func FuzzSignupForm(f *testing.F) {
 	z := newFormFuzzer(f)
 	f.Fuzz(func(t *testing.T, email, nick, password string) {
 		before := z.count(t, &models.User{})
+		var taken int64 // an address with an account gets the same 303, and no row
+		z.app.db.Model(&models.User{}).Where("email = ?", normalizeEmail(email)).Count(&taken)
 		rec := z.do("POST", "/auth/join", url.Values{"email": {email}, "nick": {nick}, "password": {password}})
 		after := z.count(t, &models.User{})
 		switch {
@@ -176,6 +178,10 @@ func FuzzSignupForm(f *testing.F) {
 			t.Fatalf("sign-up (%q, %q, %q): %d\n%s", email, nick, password, rec.Code, rec.Body)
 		case rec.Code >= 400 && after != before:
 			t.Fatalf("sign-up (%q, %q, %q) answered %d but stored a user", email, nick, password, rec.Code)
+		case rec.Code == http.StatusSeeOther && taken > 0:
+			if after != before {
+				t.Fatalf("sign-up (%q, %q, %q) with a taken address stored %d users", email, nick, password, after-before)
+			}
 		case rec.Code == http.StatusSeeOther && after != before+1:
 			t.Fatalf("sign-up (%q, %q, %q) succeeded but stored %d users", email, nick, password, after-before)
 		case rec.Code != http.StatusSeeOther && rec.Code < 400:
@@ -209,6 +215,16 @@ func FuzzDomainForm(f *testing.F) {
 	rec := z.do("POST", "/auth/join", url.Values{"email": {"fuzz@example.com"}, "nick": {"fuzz"}, "password": {"correct horse battery"}})
 	if rec.Code != http.StatusSeeOther {
 		f.Fatalf("sign-up: %d", rec.Code)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == sessionCookie {
+			z.cookie = c.Name + "=" + c.Value
+		}
+	}
+	z.refresh(f)
+	rec = z.do("POST", "/auth/login", url.Values{"email": {"fuzz@example.com"}, "password": {"correct horse battery"}})
+	if rec.Code != http.StatusSeeOther {
+		f.Fatalf("login: %d", rec.Code)
 	}
 	for _, c := range rec.Result().Cookies() { // now signed in
 		if c.Name == sessionCookie {

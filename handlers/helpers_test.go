@@ -206,6 +206,10 @@ func (s *testServer) user(t *testing.T, email string) *client {
 	if r := c.signup(email, strings.Split(email, "@")[0], "correct horse battery"); r.Status != http.StatusSeeOther {
 		t.Fatalf("signup %s: %d\n%s", email, r.Status, r.Body)
 	}
+	// Sign-up signs nobody in (the answer is the same for a taken address).
+	if r := c.login(email, "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login after the signup of %s: %d\n%s", email, r.Status, r.Body)
+	}
 	return c
 }
 

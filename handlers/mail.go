@@ -165,6 +165,17 @@ func (a *App) mailVerify(u *models.User, token string) {
 	})
 }
 
+// mailJoinTaken tells the owner that someone tried to sign up with the
+// account's address.
+func (a *App) mailJoinTaken(u *models.User) {
+	a.sendMail(u, "", "", mailContent{
+		Kind: "join_taken", Subject: say("mail.jointaken.subject"),
+		Lines: []msg{say("mail.jointaken.body", u.Email), say("mail.jointaken.you")},
+		Link:  a.link("/auth/forgot", ""), LinkLabel: say("mail.password.button"),
+		After: []msg{say("mail.jointaken.ignore")},
+	})
+}
+
 // mailEmailChange asks the new address to confirm the change.
 func (a *App) mailEmailChange(u *models.User, newEmail, token string) {
 	a.sendMail(u, newEmail, "", mailContent{

@@ -276,6 +276,9 @@ func TestRequestLogs(t *testing.T) {
 	if r := c.signup("logs@example.com", "logs", password); r.Status != http.StatusSeeOther {
 		t.Fatalf("signup: %d", r.Status)
 	}
+	if r := c.login("logs@example.com", password); r.Status != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.Status)
+	}
 	sec := c.register("logs.example.com", "premium")
 	id := c.domainIDs()[0]
 	_, tok := opsToken(t, s, sec)

@@ -39,6 +39,10 @@ func uiPages(t *testing.T, s *testServer, lang string) map[string]response {
 		"login 422": visitor.do("POST", "/auth/login", strings.NewReader(url.Values{"_csrf": {visitor.csrf()}, "email": {"x@example.com"}, "password": {"wrong password"}}.Encode()), map[string]string{"Accept-Language": lang, "Content-Type": "application/x-www-form-urlencoded"}),
 		"join 422":  visitor.do("POST", "/auth/join", strings.NewReader(url.Values{"_csrf": {visitor.csrf()}, "email": {"nope"}}.Encode()), map[string]string{"Accept-Language": lang, "Content-Type": "application/x-www-form-urlencoded"}),
 	}
+	joined := s.client(t)
+	joined.do("POST", "/auth/join", strings.NewReader(url.Values{"_csrf": {joined.csrf()}, "email": {"ui-join-" + lang + "@example.com"},
+		"nick": {"joined"}, "password": {"correct horse battery"}}.Encode()), map[string]string{"Accept-Language": lang, "Content-Type": "application/x-www-form-urlencoded"})
+	pages["joined"] = joined.do("GET", "/", nil, h)
 	u := s.user(t, "ui-"+lang+"@example.com")
 	pages["dashboard empty"] = u.do("GET", "/", nil, h)
 	form := func(v url.Values) *strings.Reader {
@@ -194,7 +198,8 @@ func TestPortalPagesSpeakTheChosenLanguage(t *testing.T) {
 			"login 422":            {T("form.login.failed")},
 			"join":                 {T("join.title"), T("field.nick.hint")},
 			"join 422":             {T("form.email.invalid"), T("form.nick.required")},
-			"dashboard empty":      {T("dash.empty.title"), T("dash.empty.cta"), T("flash.welcome")},
+			"joined":               {T("login.heading"), T("flash.join.sent")},
+			"dashboard empty":      {T("dash.empty.title"), T("dash.empty.cta")},
 			"dashboard new secret": {T("secret.created", "ui.example.com"), T("secret.once.title"), T("flash.domain.created")},
 			"dashboard 422":        {T("form.host.scheme")},
 			"account":              {T("account.heading"), T("account.password.heading"), T("account.delete.heading"), T("nav.account")},

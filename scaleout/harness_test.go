@@ -352,6 +352,11 @@ func (c *client) signup(email string) {
 	if r.Status != http.StatusSeeOther {
 		c.t.Fatalf("sign-up %s on %s: %d\n%s", email, r.URL, r.Status, r.Body)
 	}
+	// Sign-up signs nobody in (its answer is the same for a taken address).
+	r = c.post("/auth/login", url.Values{"email": {email}, "password": {"correct horse battery"}})
+	if r.Status != http.StatusSeeOther {
+		c.t.Fatalf("login %s on %s: %d\n%s", email, r.URL, r.Status, r.Body)
+	}
 }
 
 var (

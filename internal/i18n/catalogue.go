@@ -38,7 +38,6 @@ var catalogue = map[string]map[string]string{
 
 		"form.email.required":    "Enter your email address.",
 		"form.email.invalid":     "Enter a valid email address, such as name@example.com.",
-		"form.email.taken":       "An account with this email already exists. Log in instead.",
 		"form.nick.required":     "Enter a nickname.",
 		"form.nick.length":       "A nickname has at most 15 characters.",
 		"form.nick.invalid":      "A nickname cannot contain control characters.",
@@ -56,7 +55,6 @@ var catalogue = map[string]map[string]string{
 		"form.host.taken":        "You have already registered this host.",
 		"form.type.invalid":      "Choose the free or the premium plan.",
 
-		"flash.welcome":        "Welcome! Register your first domain below.",
 		"flash.logout":         "You are logged out.",
 		"flash.domain.created": "Domain registered.",
 		"flash.domain.rotated": "Secret rotated: the old secret and its tokens work until the overlap you chose ends (shown with the domain), then no longer.",
@@ -200,7 +198,6 @@ var catalogue = map[string]map[string]string{
 
 		"form.email.required":    "이메일 주소를 입력하세요.",
 		"form.email.invalid":     "name@example.com 같은 올바른 이메일 주소를 입력하세요.",
-		"form.email.taken":       "이 이메일로 가입된 계정이 이미 있습니다. 로그인하세요.",
 		"form.nick.required":     "닉네임을 입력하세요.",
 		"form.nick.length":       "닉네임은 15자까지입니다.",
 		"form.nick.invalid":      "닉네임에 제어 문자를 쓸 수 없습니다.",
@@ -218,7 +215,6 @@ var catalogue = map[string]map[string]string{
 		"form.host.taken":        "이미 등록한 호스트입니다.",
 		"form.type.invalid":      "무료 또는 프리미엄 요금제를 고르세요.",
 
-		"flash.welcome":        "환영합니다! 아래에서 첫 도메인을 등록하세요.",
 		"flash.logout":         "로그아웃되었습니다.",
 		"flash.domain.created": "도메인이 등록되었습니다.",
 		"flash.domain.rotated": "비밀 키가 교체되었습니다. 이전 키와 그 토큰은 선택한 유예 시간이 끝날 때까지(도메인 옆에 표시) 쓸 수 있고, 그 뒤로는 쓸 수 없습니다.",
