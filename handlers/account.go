@@ -2,8 +2,12 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 )
 
 // The account page (GET /account): one section per form (a partial each,
@@ -90,9 +94,17 @@ func (a *App) changePassword(c echo.Context) error {
 	return a.redirect(c, "/account")
 }
 
+// nicksPerAccount: nickname changes an account may make an hour (429
+// beyond): each marks every domain of the account changed, which every
+// instance's domain view reads again.
+var nicksPerAccount = ratelimit.Policy{Name: "nick-account", Quota: 10, Window: time.Hour}
+
 // changeNick (POST /account/nick: nick, with sign-up's rules) sets the
-// nickname; tokens issued from then on carry it.
+// nickname; tokens issued from then on carry it. 429 past nicksPerAccount.
 func (a *App) changeNick(c echo.Context) error {
+	if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(webSession(c).user.ID, 10), nicksPerAccount, true) {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
+	}
 	nick, k := nickField.clean(c.FormValue("nick"))
 	if k != "" {
 		p := a.page(c)

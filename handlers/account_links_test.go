@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,5 +246,62 @@ func TestSignUpWithATakenAddress(t *testing.T) {
 			t.Errorf("past the limit the answer differs:\n%s", a)
 		}
 		box.none(t)
+	})
+}
+
+// Review 4: posting and renaming are limited per account (429 with
+// Retry-After past the quota; another account is not affected), and a
+// deleted post takes the hashtags no other post uses with it.
+func TestPostsAndNicksAreLimitedPerAccount(t *testing.T) {
+	forEachDB(t, func(t *testing.T, driver string) {
+		s := newTestServer(t, driver, limited)
+		c, other := s.user(t, "poster@example.com"), s.user(t, "other@example.com")
+		for i := range postsPerAccount.Quota {
+			if r := c.post("/post", url.Values{"content": {"post " + strconv.Itoa(i) + " #n" + strconv.Itoa(i)}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("post %d: %d", i, r.Status)
+			}
+		}
+		r := c.post("/post", url.Values{"content": {"one too many"}})
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("post past the limit: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+		}
+		if r := other.post("/post", url.Values{"content": {"mine #n0"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("another account's post: %d", r.Status)
+		}
+		var n int64
+		s.app.db.Model(&models.Post{}).Where("content = ?", "one too many").Count(&n)
+		if n != 0 {
+			t.Fatal("the refused post was stored")
+		}
+
+		for i := range nicksPerAccount.Quota {
+			if r := c.post("/account/nick", url.Values{"nick": {"nick" + strconv.Itoa(i)}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("nick %d: %d", i, r.Status)
+			}
+		}
+		r = c.post("/account/nick", url.Values{"nick": {"toomany"}})
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("nick past the limit: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+		}
+		if u, _ := s.app.users.GetByEmail(context.Background(), "poster@example.com"); u.Nick == "toomany" {
+			t.Fatal("the refused nick was stored")
+		}
+
+		// Deleting a post deletes its hashtags no other post uses.
+		tags := func() int64 {
+			var n int64
+			s.app.db.Model(&models.Hashtag{}).Where("title IN ?", []string{"n0", "n1"}).Count(&n)
+			return n
+		}
+		var ps []models.Post
+		s.app.db.Where("content LIKE ?", "post %").Where("content LIKE ? OR content LIKE ?", "%#n0", "%#n1").Find(&ps)
+		for _, p := range ps {
+			if r := c.post("/post/"+strconv.FormatUint(p.ID, 10)+"/delete", nil); r.Status != http.StatusSeeOther {
+				t.Fatalf("delete: %d", r.Status)
+			}
+		}
+		if len(ps) != 2 || tags() != 1 { // n0 is still the other account's
+			t.Fatalf("deleted %d posts; %d of their tags remain, want 1", len(ps), tags())
+		}
 	})
 }

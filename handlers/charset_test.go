@@ -21,6 +21,9 @@ func TestKoreanNickOnALatin1Database(t *testing.T) {
 	if r := c.signup("kim@example.com", nick, "correct horse battery"); r.Status != http.StatusSeeOther {
 		t.Fatalf("sign-up with a Korean nick: %d\n%.500s", r.Status, r.Body)
 	}
+	if r := c.login("kim@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.Status)
+	}
 	u, err := s.app.users.GetByEmail(t.Context(), "kim@example.com")
 	if err != nil || u.Nick != nick {
 		t.Fatalf("stored nick %q (%v), want %q", u.Nick, err, nick)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nodebird/nodebird-api/internal/ratelimit"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -16,6 +18,10 @@ import (
 // (Post/Redirect/Get), so a reload never posts twice.
 
 const postsPageSize = 20
+
+// postsPerAccount: posts an account may publish a minute (429 beyond):
+// each one writes a row, and its hashtags.
+var postsPerAccount = ratelimit.Policy{Name: "posts-account", Quota: 30, Window: time.Minute}
 
 type postForm struct {
 	Content string
@@ -73,10 +79,13 @@ func (a *App) renderPosts(c echo.Context, status int, p *Page, before uint64) er
 }
 
 // createPost (POST /post) publishes a post; 422 with the form again when
-// its text is refused.
+// its text is refused, 429 past postsPerAccount.
 func (a *App) createPost(c echo.Context) error {
 	f := &postForm{Content: c.FormValue("content")}
 	ws := webSession(c)
+	if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(ws.user.ID, 10), postsPerAccount, true) {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
+	}
 	if errs := f.validate(); len(errs) > 0 {
 		p := a.page(c)
 		p.Form, p.Errors = f, errs

@@ -83,7 +83,8 @@ func DeletedEmail(id uint64) string {
 // DeleteAccount deletes the user's account at its owner's request, in one
 // transaction: its domains are deleted as the owner's deletion of a domain
 // does (their secrets and tokens stop working, domains the caller must
-// make the domain view forget: ids), its posts are deleted, an audit
+// make the domain view forget: ids), its posts are deleted (and the
+// hashtags no other post uses), an audit
 // entry records it, and the
 // account is emptied rather than removed: its email, nick and password
 // are cleared, every session ends and every pending link (reset,
@@ -113,11 +114,20 @@ func (m *UserModel) DeleteAccount(ctx context.Context, id uint64) (ids []uint64,
 			}
 		}
 		// Its posts go (others see them, with its nick, in the hashtag API).
+		// So do the hashtags no other post uses.
 		mine := tx.Model(&Post{}).Select("id").Where("user_id = ?", id)
+		var tags []uint64
+		if err := tx.Model(&PostHashtag{}).Distinct("hashtag_id").Where("post_id IN (?)", mine).
+			Pluck("hashtag_id", &tags).Error; err != nil {
+			return err
+		}
 		if err := tx.Where("post_id IN (?)", mine).Delete(&PostHashtag{}).Error; err != nil {
 			return err
 		}
 		if err := tx.Where("user_id = ?", id).Delete(&Post{}).Error; err != nil {
+			return err
+		}
+		if err := deleteUnusedTags(tx, tags); err != nil {
 			return err
 		}
 		if err := tx.Where("user_id = ?", id).Delete(&AccountToken{}).Error; err != nil {

@@ -94,8 +94,8 @@ func (m *PostModel) Insert(ctx context.Context, userID uint64, content string) (
 	return p, nil
 }
 
-// Delete deletes the user's post (its links go with it); ErrNoRecord for
-// anyone else's. Hashtags stay: a tag once used is still known.
+// Delete deletes the user's post (its links go with it), and the hashtags
+// no other post uses (deleteUnusedTags); ErrNoRecord for anyone else's.
 func (m *PostModel) Delete(ctx context.Context, id, userID uint64) error {
 	if noSuchID(id) || noSuchID(userID) {
 		return ErrNoRecord
@@ -103,6 +103,11 @@ func (m *PostModel) Delete(ctx context.Context, id, userID uint64) error {
 	db, cancel := m.with(ctx)
 	defer cancel()
 	err := db.Transaction(func(tx *gorm.DB) error {
+		// Read before the post goes: MySQL's foreign key takes its links with it.
+		var tags []uint64
+		if err := tx.Model(&PostHashtag{}).Where("post_id = ?", id).Pluck("hashtag_id", &tags).Error; err != nil {
+			return err
+		}
 		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&Post{})
 		if res.Error != nil {
 			return res.Error
@@ -112,12 +117,33 @@ func (m *PostModel) Delete(ctx context.Context, id, userID uint64) error {
 		}
 		// The foreign key cascades on MySQL; SQLite's only with
 		// foreign_keys on, which a DSN given by hand may leave off.
-		return tx.Where("post_id = ?", id).Delete(&PostHashtag{}).Error
+		if err := tx.Where("post_id = ?", id).Delete(&PostHashtag{}).Error; err != nil {
+			return err
+		}
+		return deleteUnusedTags(tx, tags)
 	})
 	if errors.Is(err, ErrNoRecord) {
 		return err
 	}
 	return translate(err)
+}
+
+// deleteUnusedTags deletes, of the hashtags ids, those no post uses any
+// more (read by id, and by the (hashtag_id, post_id) index), so that
+// posting and deleting cannot grow the table without end. A post that
+// takes one of them at the same moment waits for the deletion on MySQL
+// (its INSERT IGNORE of the tag locks the row) and then makes it anew;
+// SQLite runs one writer at a time.
+func deleteUnusedTags(tx *gorm.DB, ids []uint64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if err := tx.Where("id IN ? AND NOT EXISTS (SELECT 1 FROM post_hashtags WHERE post_hashtags.hashtag_id = hashtags.id)", ids[:n]).
+			Delete(&Hashtag{}).Error; err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // PostPage is a page of posts, newest first; More says whether older

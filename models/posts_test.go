@@ -177,3 +177,47 @@ func postIDs(ps []models.Post) []uint64 {
 	}
 	return ids
 }
+
+// Review 4: a hashtag no post uses goes with the last post that used it
+// (its deletion, or its account's), in the same transaction; one still
+// used stays.
+func TestUnusedHashtagsAreDeleted(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver string) {
+		db := testdb.Fresh(t, driver)
+		users := models.NewUserModel(db, 2*time.Second, 4)
+		posts := models.NewPostModel(db, 2*time.Second)
+		a, _ := users.Insert(ctx, "tags-a@example.com", "a", "password123")
+		b, _ := users.Insert(ctx, "tags-b@example.com", "b", "password123")
+		titles := func() []string {
+			var ts []string
+			db.Model(&models.Hashtag{}).Order("title").Pluck("title", &ts)
+			return ts
+		}
+		p1, _ := posts.Insert(ctx, a.ID, "#shared #onlyone")
+		if _, err := posts.Insert(ctx, b.ID, "#shared #bobs"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := posts.Insert(ctx, a.ID, "#alices #shared"); err != nil {
+			t.Fatal(err)
+		}
+		if err := posts.Delete(ctx, p1.ID, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(); !slices.Equal(got, []string{"alices", "bobs", "shared"}) {
+			t.Fatalf("after the post's deletion: %q", got)
+		}
+		if _, err := users.DeleteAccount(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(); !slices.Equal(got, []string{"bobs", "shared"}) {
+			t.Fatalf("after the account's deletion: %q", got)
+		}
+		// A tag deleted is made anew by the next post that uses it.
+		if _, err := posts.Insert(ctx, b.ID, "#alices again"); err != nil {
+			t.Fatal(err)
+		}
+		if id, err := posts.HashtagID(ctx, "alices"); err != nil || id == 0 {
+			t.Fatalf("the tag made again: %d %v", id, err)
+		}
+	})
+}
