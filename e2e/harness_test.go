@@ -117,7 +117,20 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 				t.Logf("application log (last lines):\n%s", logs.tail(40))
 			}
 		})
-		return &app{URL: "http://127.0.0.1:" + port, db: db, logs: logs}
+		// Ready, as a load balancer would wait for: the domain view is
+		// loaded (before that, no origin is known to the CORS checks).
+		url := "http://127.0.0.1:" + port
+		if !testutil.Eventually(stepTimeout, func() bool {
+			res, err := http.Get(url + "/readyz")
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return res.StatusCode == http.StatusOK
+		}) {
+			t.Fatalf("the application was not ready within %s", stepTimeout)
+		}
+		return &app{URL: url, db: db, logs: logs}
 	case err := <-done:
 		stop()
 		t.Fatalf("the application did not start: %v\n%s", err, logs.tail(40))

@@ -156,8 +156,10 @@ const redisPrefix = "nodebird:limit:"
 // changesChannel is the Redis channel that says which domain changed.
 const changesChannel = "nodebird:domain-changed"
 
-// Close releases what New opened besides the database (the Redis client).
+// Close waits for the mails being sent (each within its send timeout), then
+// releases what New opened besides the database (the Redis client).
 func (a *App) Close() error {
+	a.waitMails()
 	if a.limitStore != nil {
 		return a.limitStore.Close()
 	}
