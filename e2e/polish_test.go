@@ -64,6 +64,31 @@ func TestFocusGoesToTheFirstWrongField(t *testing.T) {
 	if id := b.eval(`document.activeElement.id`); id != "host" {
 		t.Errorf("after a refused registration focus is on %q, want host", id)
 	}
+
+	// A failed login blames no single field: focus goes to the email, which
+	// (like the password) is marked wrong and described by the message, so a
+	// screen reader says why.
+	b.submit(`[data-testid="logout"]`, "#email")
+	b.fill("#email", "focus@example.com")
+	b.fill("#password", "not the password")
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
+	if got := b.eval(`[document.activeElement.id, document.activeElement.getAttribute('aria-invalid'),
+		document.getElementById(document.activeElement.getAttribute('aria-describedby') || 'none')?.textContent.trim()].join(' | ')`); got != "email | true | "+en("form.login.failed") {
+		t.Errorf("after a failed login, focus: %q, want the email field, marked wrong and described by %q", got, en("form.login.failed"))
+	}
+	if got := b.eval(`document.querySelector('#password').getAttribute('aria-describedby')`); got != "login-error" {
+		t.Errorf("after a failed login the password is described by %q, want login-error", got)
+	}
+	// A refusal no field caused (a suspended account, after the right
+	// password): focus goes to the message itself, which is read.
+	if err := a.db.Exec("UPDATE users SET suspended_at = ? WHERE email = ?", time.Now(), "focus@example.com").Error; err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#password", password)
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
+	if got := b.eval(`[document.activeElement.dataset.testid, document.activeElement.textContent.trim(), String(document.querySelector('[aria-invalid="true"]'))].join(' | ')`); got != "form-error | "+en("form.login.suspended")+" | null" {
+		t.Errorf("after a suspended account's login, focus: %q, want the form's error, and no field marked wrong", got)
+	}
 }
 
 // "Copied" says what just happened, then goes away.
