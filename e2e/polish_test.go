@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nodebird/nodebird-api/internal/i18n"
+	"github.com/nodebird/nodebird-api/models"
 )
 
 // On a phone (390×844) the home page shows the login form, its button
@@ -64,6 +65,31 @@ func TestFocusGoesToTheFirstWrongField(t *testing.T) {
 	if id := b.eval(`document.activeElement.id`); id != "host" {
 		t.Errorf("after a refused registration focus is on %q, want host", id)
 	}
+
+	// A failed login blames no single field: focus goes to the email, which
+	// (like the password) is marked wrong and described by the message, so a
+	// screen reader says why.
+	b.submit(`[data-testid="logout"]`, "#email")
+	b.fill("#email", "focus@example.com")
+	b.fill("#password", "not the password")
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
+	if got := b.eval(`[document.activeElement.id, document.activeElement.getAttribute('aria-invalid'),
+		document.getElementById(document.activeElement.getAttribute('aria-describedby') || 'none')?.textContent.trim()].join(' | ')`); got != "email | true | "+en("form.login.failed") {
+		t.Errorf("after a failed login, focus: %q, want the email field, marked wrong and described by %q", got, en("form.login.failed"))
+	}
+	if got := b.eval(`document.querySelector('#password').getAttribute('aria-describedby')`); got != "login-error" {
+		t.Errorf("after a failed login the password is described by %q, want login-error", got)
+	}
+	// A refusal no field caused (a suspended account, after the right
+	// password): focus goes to the message itself, which is read.
+	if err := a.db.Exec("UPDATE users SET suspended_at = ? WHERE email = ?", time.Now(), "focus@example.com").Error; err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#password", password)
+	b.submit(`[data-testid="login-submit"]`, `[data-testid="form-error"]`)
+	if got := b.eval(`[document.activeElement.dataset.testid, document.activeElement.textContent.trim(), String(document.querySelector('[aria-invalid="true"]'))].join(' | ')`); got != "form-error | "+en("form.login.suspended")+" | null" {
+		t.Errorf("after a suspended account's login, focus: %q, want the form's error, and no field marked wrong", got)
+	}
 }
 
 // "Copied" says what just happened, then goes away.
@@ -91,7 +117,8 @@ func TestCopiedClears(t *testing.T) {
 }
 
 // Times are written in UTC by the server (what a page without script
-// shows) and shown relative, with the exact local time on hover.
+// shows) and shown relative, with the exact local time on hover: on the
+// portal's pages and in the admin console (the same partial, time.html).
 func TestRelativeTimes(t *testing.T) {
 	a := startApp(t)
 	for _, tc := range []struct{ lang, zone, want, zoneName string }{
@@ -104,31 +131,43 @@ func TestRelativeTimes(t *testing.T) {
 				_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: tc.zone})
 				return err
 			}))
-			b.signup(a.URL, "time-"+tc.lang+"@example.com", "time", password)
+			email := "time-" + tc.lang + "@example.com"
+			b.signup(a.URL, email, "time", password)
 			b.register("time-"+tc.lang+".example.com", "free")
-			sel := `[data-testid="domain-row"] time[data-relative]`
-			b.open(a.URL+"/", sel)
-			text, title, abs, iso := b.text(sel), b.eval(`document.querySelector('`+sel+`').title`),
-				b.eval(`document.querySelector('`+sel+`').dataset.absolute`), b.eval(`document.querySelector('`+sel+`').getAttribute('datetime')`)
-			t.Logf("%s: shown %q, title %q, without script %q", tc.lang, text, title, abs)
-			matched := false
-			for _, w := range strings.Split(tc.want, "|") {
-				matched = matched || strings.Contains(text, w)
+			relative := func(where, page, sel string) {
+				t.Helper()
+				b.open(page, sel)
+				text, title, abs, iso := b.text(sel), b.eval(`document.querySelector('`+sel+`').title`),
+					b.eval(`document.querySelector('`+sel+`').dataset.absolute`), b.eval(`document.querySelector('`+sel+`').getAttribute('datetime')`)
+				t.Logf("%s, %s: shown %q, title %q, without script %q", where, tc.lang, text, title, abs)
+				matched := false
+				for _, w := range strings.Split(tc.want, "|") {
+					matched = matched || strings.Contains(text, w)
+				}
+				if !matched {
+					t.Errorf("%s: relative time %q: want one of %s", where, text, tc.want)
+				}
+				if !strings.HasSuffix(abs, " UTC") || !strings.HasSuffix(iso, "Z") {
+					t.Errorf("%s: the server wrote %q (datetime %q), want an absolute UTC time", where, abs, iso)
+				}
+				when, err := time.Parse(time.RFC3339, iso)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seoul := when.In(time.FixedZone("KST", 9*3600))
+				if !strings.Contains(title, tc.zoneName) || !strings.Contains(title, seoul.Format("3:04")) {
+					t.Errorf("%s: title %q: want the local time (%s) with its zone %s", where, title, seoul.Format("15:04"), tc.zoneName)
+				}
 			}
-			if !matched {
-				t.Errorf("relative time %q: want one of %s", text, tc.want)
-			}
-			if !strings.HasSuffix(abs, " UTC") || !strings.HasSuffix(iso, "Z") {
-				t.Errorf("the server wrote %q (datetime %q), want an absolute UTC time", abs, iso)
-			}
-			when, err := time.Parse(time.RFC3339, iso)
-			if err != nil {
+			relative("the dashboard", a.URL+"/", `[data-testid="domain-row"] time[data-relative]`)
+
+			// The admin console: the domain list's row, then the domain's page.
+			if err := models.NewUserModel(a.db, 5*time.Second, 4).SetAdmin(context.Background(), email, true); err != nil {
 				t.Fatal(err)
 			}
-			seoul := when.In(time.FixedZone("KST", 9*3600))
-			if !strings.Contains(title, tc.zoneName) || !strings.Contains(title, seoul.Format("3:04")) {
-				t.Errorf("title %q: want the local time (%s) with its zone %s", title, seoul.Format("15:04"), tc.zoneName)
-			}
+			b.open(a.URL+"/admin/domains?owner="+email, `[data-testid="admin-domain-row"]`)
+			id := b.eval(`document.querySelector('[data-testid="admin-domain-row"]').dataset.id`)
+			relative("the admin domain page", a.URL+"/admin/domains/"+id, `.admin-domain-meta time[data-relative]`)
 		})
 	}
 }

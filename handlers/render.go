@@ -77,21 +77,9 @@ func (p *Page) FieldError(field string) string {
 
 var funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"optdatetime": func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"optiso": func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-	"day": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"add": func(a, b int) int { return a + b },
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"add":      func(a, b int) int { return a + b },
 }
 
 // parseTemplates parses each page with the base layout and the partials,

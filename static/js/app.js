@@ -105,8 +105,10 @@
   }
 
   // A form shown again with errors (422): focus goes to the first field
-  // the server marked wrong, so keyboard and screen reader users land on it.
-  const invalid = document.querySelector('main [aria-invalid="true"]');
+  // the server marked wrong, so keyboard and screen reader users land on it;
+  // with no field to blame (too many attempts), to the form's error summary,
+  // which a screen reader then reads.
+  const invalid = document.querySelector('main [aria-invalid="true"]') || document.querySelector('main [data-error-summary]');
   if (invalid) {
     invalid.focus();
   }
