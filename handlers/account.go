@@ -55,11 +55,8 @@ func (a *App) checkCurrentPassword(c echo.Context, password string) (string, int
 		return "form.password.wrong", http.StatusUnprocessableEntity
 	}
 	u := webSession(c).user
-	n, ok := a.loginFromNetwork(c)
-	if !ok {
-		return "form.login.throttled", http.StatusTooManyRequests
-	}
-	switch a.loginForAccount(c, n, accountKey(u, u.Email)) {
+	n, why := a.loginAttempt(c, accountKey(u, u.Email))
+	switch why {
 	case loginThrottled:
 		return "form.login.throttled", http.StatusTooManyRequests
 	case loginSlowed:

@@ -330,11 +330,8 @@ func (a *App) changeEmail(c echo.Context) error {
 		errs["current_password"] = "form.password.required"
 	}
 	if len(errs) == 0 {
-		n, ok := a.loginFromNetwork(c)
-		if !ok {
-			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
-		}
-		if why := a.loginForAccount(c, n, accountKey(u, u.Email)); why != loginAllowed {
+		n, why := a.loginAttempt(c, accountKey(u, u.Email))
+		if why != loginAllowed {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
 		if a.users.CheckPassword(u, f.CurrentPassword) != nil {

@@ -119,19 +119,15 @@ func (a *App) login(c echo.Context) error {
 	f := &loginForm{Email: c.FormValue("email"), Password: c.FormValue("password"), Next: localPath(c.FormValue("next"), "")}
 	errs := f.validate()
 	if len(errs) == 0 {
-		// Throttled before the database and bcrypt run, so that neither is
-		// a DoS lever: per client network first, then per account.
-		n, ok := a.loginFromNetwork(c)
-		if !ok {
-			return a.loginRefused(c, f, loginThrottled)
-		}
-		ctx := c.Request().Context()
-		u, err := a.users.GetByEmail(ctx, f.Email)
+		// The account first (one read by the unique email index), so that
+		// every limit is known and counted at once; throttled before
+		// bcrypt runs, so that it is no DoS lever.
+		u, err := a.users.GetByEmail(c.Request().Context(), f.Email)
 		if err != nil && !errors.Is(err, models.ErrNoRecord) { // the database is down: not a failed login
-			a.loginNotCounted(n)
 			return err
 		}
-		if why := a.loginForAccount(c, n, accountKey(u, f.Email)); why != loginAllowed {
+		n, why := a.loginAttempt(c, accountKey(u, f.Email))
+		if why != loginAllowed {
 			return a.loginRefused(c, f, why)
 		}
 		if err := a.users.CheckPassword(u, f.Password); err != nil { // the attempt stays counted

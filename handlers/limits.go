@@ -20,7 +20,8 @@ import (
 // portalLimits are the portal's limits: logins and sign-ups. The API's
 // quotas are the access service's (internal/access).
 //
-// A login attempt counts, before the password hash is computed, against:
+// A login attempt counts, once its account is looked up and before the
+// password hash is computed, against (loginAttempt, in this order):
 //   - its client network (clientKey), whatever the account: LoginFailsIP
 //     per LoginWindow;
 //   - the account from that network: LoginFailsAccount per LoginWindow,
@@ -173,77 +174,62 @@ func rateLimited() error {
 	return echo.NewHTTPError(http.StatusTooManyRequests, "api.ratelimit")
 }
 
-// loginCount is what one login attempt counted, to be given back when it
-// turns out not to be a failure.
+// loginCount is what one login attempt counted (limiter keys), to be
+// given back when it turns out not to be a failure.
 type loginCount struct {
-	// Limiter keys counted, "" for none: in ips, pairs, and accounts
-	// (the account-wide count, or its slow lane).
-	ip, pair, account, slow string
+	// ip in ips, pair in pairs, account in accounts: the account-wide
+	// count, or its slow lane.
+	ip, pair, account string
 }
 
-// loginFromNetwork counts a login attempt from this client network BEFORE
-// the account is looked up; false (with Retry-After set) when the network
-// has had its share.
-func (a *App) loginFromNetwork(c echo.Context) (*loginCount, bool) {
-	l := a.limits
-	if !l.on {
-		return &loginCount{}, true
-	}
-	key := "login:" + clientKey(c)
-	r := l.ips.Allow(key, l.loginIP.Quota, l.loginIP.Window)
-	if !r.Allowed {
-		a.metrics.rateLimited("login")
-		retryAfter(c, r)
-		return nil, false
-	}
-	return &loginCount{ip: key}, true
-}
-
-// loginRefusal says why loginForAccount refused an attempt.
+// loginRefusal says why loginAttempt refused an attempt.
 type loginRefusal int
 
 const (
 	loginAllowed loginRefusal = iota
-	// loginThrottled: this network's failures for the account.
+	// loginThrottled: this network's failures, for the account or for all.
 	loginThrottled
 	// loginSlowed: the account's ceiling, from all networks.
 	loginSlowed
 )
 
-// loginForAccount counts the attempt against the account, from this
-// network and from all, BEFORE the password hash is computed (so that
-// concurrent guesses cannot slip past the count). When it refuses, it sets
-// Retry-After and gives back what the attempt counted. account is the
-// account's limiter key (accountKey), never the address as typed.
-func (a *App) loginForAccount(c echo.Context, n *loginCount, account string) loginRefusal {
+// loginAttempt counts a login attempt BEFORE the password hash is computed
+// (so that concurrent guesses cannot slip past the count), against its
+// client network, the account from that network, and the account from
+// all (or its slow lane), in that order and at once: one round trip to
+// Redis. When one refuses, nothing is counted and Retry-After is set.
+// account is the account's limiter key (accountKey), never the address as
+// typed, so the account is looked up first.
+func (a *App) loginAttempt(c echo.Context, account string) (*loginCount, loginRefusal) {
 	l := a.limits
 	if !l.on {
-		return loginAllowed
+		return &loginCount{}, loginAllowed
 	}
-	pair := "acct:" + account + "|" + clientKey(c)
-	r := l.pairs.Allow(pair, l.loginAccount.Quota, l.loginAccount.Window)
-	if !r.Allowed {
-		a.loginNotCounted(n)
-		a.metrics.rateLimited("login")
-		retryAfter(c, r)
-		return loginThrottled
-	}
-	n.pair = pair
-	all := "acct:" + account
-	if r := l.accounts.Allow(all, l.loginCeiling.Quota, l.loginCeiling.Window); r.Allowed {
+	network := clientKey(c)
+	n := &loginCount{ip: "login:" + network, pair: "acct:" + account + "|" + network}
+	all, slow := "acct:"+account, "slow:"+account
+	rs, refused := ratelimit.AllowSteps(
+		ratelimit.Step[string]{L: l.ips, Key: n.ip, Limit: l.loginIP.Quota, Per: l.loginIP.Window},
+		ratelimit.Step[string]{L: l.pairs, Key: n.pair, Limit: l.loginAccount.Quota, Per: l.loginAccount.Window},
+		ratelimit.Step[string]{L: l.accounts, Key: all, Limit: l.loginCeiling.Quota, Per: l.loginCeiling.Window, Spill: true},
+		ratelimit.Step[string]{L: l.accounts, Key: slow, Limit: l.loginSlow.Quota, Per: l.loginSlow.Window},
+	)
+	switch refused {
+	case -1:
 		n.account = all
-		return loginAllowed
-	}
-	slow := "slow:" + account
-	r = l.accounts.Allow(slow, l.loginSlow.Quota, l.loginSlow.Window)
-	if !r.Allowed {
-		a.loginNotCounted(n)
+		if !rs[2].Allowed {
+			n.account = slow
+		}
+		return n, loginAllowed
+	case 3: // the slow lane
 		a.metrics.rateLimited("login_slow")
-		retryAfter(c, r)
-		return loginSlowed
+		retryAfter(c, rs[refused])
+		return nil, loginSlowed
+	default:
+		a.metrics.rateLimited("login")
+		retryAfter(c, rs[refused])
+		return nil, loginThrottled
 	}
-	n.slow = slow
-	return loginAllowed
 }
 
 // accountKey is the limiter key of the account u, or of the address email
@@ -260,30 +246,20 @@ func accountKey(u *models.User, email string) string {
 	return "email:" + email
 }
 
-// loginSucceeded clears the account's failures from this network and
-// gives back the attempt's other counts. The account-wide count keeps its
-// failures, so that the owner's login does not refill an attacker's.
+// loginSucceeded gives back the attempt's counts, and clears the
+// account's failures from its network, at once (one round trip to Redis).
+// The account-wide count keeps its failures, so that the owner's login
+// does not refill an attacker's.
 func (a *App) loginSucceeded(n *loginCount) {
-	if n.pair != "" {
-		a.limits.pairs.Reset(n.pair)
+	if n.ip == "" { // limits off
+		return
 	}
-	n.pair = ""
-	a.loginNotCounted(n)
-}
-
-// loginNotCounted gives back what the attempt counted (it was refused, or
-// the database could not answer).
-func (a *App) loginNotCounted(n *loginCount) {
 	l := a.limits
-	for _, k := range []struct {
-		key string
-		in  ratelimit.Limiter[string]
-	}{{n.ip, l.ips}, {n.pair, l.pairs}, {n.account, l.accounts}, {n.slow, l.accounts}} {
-		if k.key != "" {
-			k.in.Release(k.key)
-		}
-	}
-	*n = loginCount{}
+	ratelimit.GiveBack(
+		ratelimit.Undo[string]{L: l.ips, Key: n.ip},
+		ratelimit.Undo[string]{L: l.pairs, Key: n.pair, Forget: true},
+		ratelimit.Undo[string]{L: l.accounts, Key: n.account},
+	)
 }
 
 // joinAllowed counts a sign-up from this IP (each costs a password hash);

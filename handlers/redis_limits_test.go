@@ -129,6 +129,39 @@ var limitScenarios = []struct {
 			t.Fatalf("the owner from another network: %d", r.Status)
 		}
 	}},
+	{"login failures per network, and an account's slow lane", func(c *config.Config) {
+		c.LoginFailsIP, c.LoginAccountCeiling, c.LoginSlowInterval = 3, 2, time.Second
+	}, func(t *testing.T, s *testServer) {
+		s.user(t, "slowed@example.com")
+		c := s.client(t)
+		// A network's failures, whatever the accounts (addresses without
+		// one included), and then its next attempt is refused.
+		for i := range 3 {
+			if r := c.loginFrom("198.51.100.8", fmt.Sprintf("nobody%d@example.com", i), "wrong"); r.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("network failure %d: %d", i, r.Status)
+			}
+		}
+		r := c.loginFrom("198.51.100.8", "slowed@example.com", "correct horse battery")
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "900" && r.Header.Get("Retry-After") != "899" {
+			t.Fatalf("the network's 4th attempt: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+		}
+		// The account's ceiling from all networks, then one attempt in the
+		// slow lane, and the next (the owner's) is told when to come back.
+		for i := range 3 {
+			if r := c.loginFrom(fmt.Sprintf("198.51.100.%d", 20+i), "slowed@example.com", "wrong"); r.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("account failure %d: %d", i, r.Status)
+			}
+		}
+		r = s.client(t).loginFrom("203.0.113.2", "slowed@example.com", "correct horse battery")
+		if r.Status != http.StatusTooManyRequests {
+			t.Fatalf("the owner in the slow lane: %d", r.Status)
+		}
+		mustContain(t, "slowed login", r.Body, "one attempt every few seconds")
+		time.Sleep(retryAfterIn(t, r, time.Second) + 100*time.Millisecond)
+		if r := s.client(t).loginFrom("203.0.113.2", "slowed@example.com", "correct horse battery"); r.Status != http.StatusSeeOther {
+			t.Fatalf("the owner after Retry-After: %d", r.Status)
+		}
+	}},
 }
 
 // signupFrom signs up as a client whose address is ip (behindProxy).
@@ -217,8 +250,9 @@ func TestRedisLimitsAreShared(t *testing.T) {
 
 // Each request the API counts is one round trip to Redis: a token (a
 // domain's quota and the client's share at once), a verification, a bad
-// secret; a sign-up too. A login counts its network first, then (once the
-// account is known) its account; a success gives back its counts.
+// secret; a sign-up too. A login counts its network and its account at
+// once (the account is looked up first); a success gives back its counts
+// in one more.
 func TestRedisRoundTripsPerRequest(t *testing.T) {
 	ss, addr := redisInstances(t, 1)
 	s := ss[0]
@@ -235,10 +269,13 @@ func TestRedisRoundTripsPerRequest(t *testing.T) {
 		{"verification", func() response { return s.call(t, verifyReq(tok)) }, 1},
 		{"bad secret", func() response { return askToken(t, s, strings.Repeat("0", 64), nil) }, 1},
 		{"sign-up", func() response { return s.client(t).signupFrom("198.51.100.3", "new@example.com") }, 1},
-		{"failed login", func() response { return s.client(t).loginFrom("198.51.100.4", "login@example.com", "wrong") }, 3},
+		{"failed login", func() response { return s.client(t).loginFrom("198.51.100.4", "login@example.com", "wrong") }, 1},
+		{"failed login, no such account", func() response {
+			return s.client(t).loginFrom("198.51.100.6", "nobody@example.com", "wrong")
+		}, 1},
 		{"login", func() response {
 			return s.client(t).loginFrom("198.51.100.5", "login@example.com", "correct horse battery")
-		}, 6},
+		}, 2},
 	} {
 		before := store.RoundTrips()
 		r := tc.do()

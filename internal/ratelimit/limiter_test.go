@@ -262,7 +262,8 @@ func TestRedisShared(t *testing.T) {
 }
 
 // Each check is one round trip: an Allow, a Peek, a quota with its share
-// (AllowBoth), and both behind a gate each send one EVALSHA and nothing
+// (AllowBoth), both behind a gate, steps with a slower lane (AllowSteps)
+// and the counts given back (GiveBack) each send one EVALSHA and nothing
 // else.
 func TestRedisOneRoundTrip(t *testing.T) {
 	addr := testredis.Start(t)
@@ -276,20 +277,23 @@ func TestRedisOneRoundTrip(t *testing.T) {
 		a.Allow("x", 1000, time.Minute)
 		a.Peek("y", 1000, time.Minute)
 		AllowBothGated(Gate[string]{L: c, Key: "net", Limit: 5, Per: time.Minute}, a, "d", 1000, b, "d|net", 1000, time.Minute)
+		AllowSteps(Step[string]{L: c, Key: "net", Limit: 1000, Per: time.Minute}, Step[string]{L: b, Key: "acct|net", Limit: 5, Per: time.Minute},
+			Step[string]{L: a, Key: "acct", Limit: 10, Per: time.Minute, Spill: true}, Step[string]{L: a, Key: "slow:acct", Limit: 1, Per: time.Minute})
+		GiveBack(Undo[string]{L: c, Key: "net"}, Undo[string]{L: b, Key: "acct|net", Forget: true}, Undo[string]{L: a, Key: "slow:acct"})
 	}
 	after := testredis.CommandCalls(t, addr)
-	if got := after["evalsha"] - before["evalsha"]; got != 4*n {
-		t.Fatalf("%d EVALSHA for %d checks", got, 4*n)
+	if got := after["evalsha"] - before["evalsha"]; got != 6*n {
+		t.Fatalf("%d EVALSHA for %d checks", got, 6*n)
 	}
 	// Run by the script, or by CommandCalls's own connection.
-	inScript := map[string]bool{"get": true, "pttl": true, "set": true, "incr": true, "info": true, "hello": true}
+	inScript := map[string]bool{"get": true, "pttl": true, "set": true, "incr": true, "decr": true, "del": true, "info": true, "hello": true}
 	for cmd, calls := range after {
 		if cmd != "evalsha" && !inScript[cmd] && calls != before[cmd] {
 			t.Fatalf("%s was called %d times besides the scripts", cmd, calls-before[cmd])
 		}
 	}
-	if got := s.RoundTrips() - trips; got != 4*n {
-		t.Fatalf("the Store counted %d round trips for %d checks", got, 4*n)
+	if got := s.RoundTrips() - trips; got != 6*n {
+		t.Fatalf("the Store counted %d round trips for %d checks", got, 6*n)
 	}
 }
 
@@ -343,6 +347,12 @@ func TestRedisFallback(t *testing.T) {
 				}
 				if !ra.Allowed || !rb.Allowed {
 					t.Fatalf("request %d refused while counting locally: %+v %+v", i, ra, rb)
+				}
+				start = time.Now()
+				_, refused := AllowSteps(Step[string]{L: a, Key: "k3", Limit: 1000, Per: time.Minute}, Step[string]{L: b, Key: "k3", Limit: 1000, Per: time.Minute})
+				GiveBack(Undo[string]{L: a, Key: "k3"}, Undo[string]{L: b, Key: "k3", Forget: true})
+				if d := time.Since(start); d > 2*time.Second || refused != -1 {
+					t.Fatalf("steps %d took %s, refused %d", i, d, refused)
 				}
 			}
 			if !s.Local() {

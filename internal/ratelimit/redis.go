@@ -89,6 +89,7 @@ func (s *Store) Probe(ctx context.Context) error {
 	pipe := s.client.Pipeline()
 	pipe.ScriptLoad(ctx, allowScript.src)
 	pipe.ScriptLoad(ctx, releaseScript.src)
+	pipe.ScriptLoad(ctx, stepsScript.src)
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.failed(err)
 		return err
@@ -192,11 +193,58 @@ type Tally struct {
 	Done                       bool
 }
 
-// releaseScript gives back one request of KEYS[1]'s window, if it counted any.
+// releaseScript gives back, for each of KEYS, one request of its window
+// if it counted any, or with ARGV[i] = 1 the whole window (the key is
+// deleted).
 var releaseScript = newScript(`
-local c = tonumber(redis.call('GET', KEYS[1]))
-if c ~= nil and c > 0 then redis.call('DECR', KEYS[1]) end
+for i, k in ipairs(KEYS) do
+  if ARGV[i] == '1' then
+    redis.call('DEL', k)
+  else
+    local c = tonumber(redis.call('GET', k))
+    if c ~= nil and c > 0 then redis.call('DECR', k) end
+  end
+end
 return 0
+`)
+
+// stepsScript counts one request against KEYS in turn, as AllowSteps
+// tells: ARGV holds, for each key, its limit, its window in milliseconds,
+// and 1 when it spills (no room: the next key counts the request instead;
+// room: the next key is not looked at). It stops at the first key without
+// room that does not spill, and then counts the request in none; else in
+// every key looked at that had room. A key looked at where no window runs
+// starts one, as allowScript's counted keys do. It returns, per key, 1 or
+// 0 (the key had room) or -1 (not looked at), what remains, and the
+// milliseconds until the window ends.
+var stepsScript = newScript(`
+local out, counted, ok = {}, {}, true
+for j = 1, #KEYS do out[3*j-2], out[3*j-1], out[3*j] = -1, 0, 0 end
+local i = 1
+while i <= #KEYS do
+  local k, limit, per, spill = KEYS[i], tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), ARGV[3*i] == '1'
+  local c, ttl = tonumber(redis.call('GET', k)), redis.call('PTTL', k)
+  if c == nil or ttl < 0 then
+    c, ttl = 0, per
+    redis.call('SET', k, 0, 'PX', per)
+  end
+  local room = c + 1 <= limit
+  out[3*i-2], out[3*i-1], out[3*i] = room and 1 or 0, math.max(0, limit - c), ttl
+  if room then
+    counted[#counted + 1] = i
+    if spill then i = i + 1 end
+  elseif not spill then
+    ok = false
+    break
+  end
+  i = i + 1
+end
+if ok then
+  for _, j in ipairs(counted) do
+    out[3*j-1] = math.max(0, tonumber(ARGV[3*j-2]) - redis.call('INCR', KEYS[j]))
+  end
+end
+return out
 `)
 
 // Redis is a Limiter counting in a Store, shared by every instance using
@@ -242,29 +290,15 @@ func (l *Redis[K]) Peek(key K, limit int, per time.Duration) Result {
 }
 
 func (l *Redis[K]) Release(key K) {
-	if !l.store.local.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), l.store.timeout)
-		defer cancel()
-		err := releaseScript.Run(ctx, l.store.client, []string{l.table + l.key(key)}).Err()
-		if err == nil {
-			return
-		}
-		l.store.failed(err)
+	if !l.store.release([]string{l.table + l.key(key)}, []bool{false}) {
+		l.local.Release(key)
 	}
-	l.local.Release(key)
 }
 
 func (l *Redis[K]) Reset(key K) {
-	if !l.store.local.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), l.store.timeout)
-		defer cancel()
-		err := l.store.client.Del(ctx, l.table+l.key(key)).Err()
-		if err == nil {
-			return
-		}
-		l.store.failed(err)
+	if !l.store.release([]string{l.table + l.key(key)}, []bool{true}) {
+		l.local.Reset(key)
 	}
-	l.local.Reset(key)
 }
 
 func allowBothRedis[A, B comparable](la *Redis[A], a A, limitA int, lb *Redis[B], b B, limitB int, per time.Duration) (ra, rb Result) {
@@ -296,11 +330,7 @@ func (s *Store) allow(tally *Tally, cs ...check) ([]Result, bool) {
 	args := make([]any, 0, 3*len(cs)+5)
 	for i, c := range cs {
 		keys[i] = c.key
-		n := 0
-		if c.count {
-			n = 1
-		}
-		args = append(args, c.limit, c.per.Milliseconds(), n)
+		args = append(args, c.limit, c.per.Milliseconds(), bit(c.count))
 	}
 	if tally != nil {
 		keys = append(keys, tally.Key)
@@ -324,6 +354,69 @@ func (s *Store) allow(tally *Tally, cs ...check) ([]Result, bool) {
 		rs[i] = Result{Allowed: v[3*i] == 1, Limit: cs[i].limit, Remaining: int(v[3*i+1]), Reset: time.Duration(v[3*i+2]) * time.Millisecond}
 	}
 	return rs, true
+}
+
+// allowSteps runs stepsScript on cs, spilling where spill says (one round
+// trip); false when Redis did not answer (or the limiters already count
+// locally).
+func (s *Store) allowSteps(cs []check, spill []bool) (rs []Result, refused int, ok bool) {
+	if s.local.Load() {
+		return nil, 0, false
+	}
+	keys, args := make([]string, len(cs)), make([]any, 0, 3*len(cs))
+	for i, c := range cs {
+		keys[i] = c.key
+		args = append(args, c.limit, c.per.Milliseconds(), bit(spill[i]))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	v, err := stepsScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err == nil && len(v) != 3*len(cs) {
+		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(cs))
+	}
+	if err != nil {
+		s.failed(err)
+		return nil, 0, false
+	}
+	rs, refused = make([]Result, len(cs)), -1
+	for i := range rs {
+		if v[3*i] < 0 {
+			continue // not looked at
+		}
+		rs[i] = Result{Allowed: v[3*i] == 1, Limit: cs[i].limit, Remaining: int(v[3*i+1]), Reset: time.Duration(v[3*i+2]) * time.Millisecond}
+		if !rs[i].Allowed && !spill[i] {
+			refused = i
+		}
+	}
+	return rs, refused, true
+}
+
+// release runs releaseScript on keys, deleting those forget says (one
+// round trip); false when Redis did not answer (or the limiters already
+// count locally).
+func (s *Store) release(keys []string, forget []bool) bool {
+	if s.local.Load() {
+		return false
+	}
+	args := make([]any, len(forget))
+	for i, f := range forget {
+		args[i] = bit(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := releaseScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+		s.failed(err)
+		return false
+	}
+	return true
+}
+
+// bit is b as a script argument: 1 or 0.
+func bit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // roundTripHook counts the commands and pipelines a client sends.
