@@ -206,8 +206,16 @@ type Cache struct {
 	byID   index[uint64]
 	byHash index[secretSum] // at most max secrets
 	gone   map[uint64]int64 // deleted domains, with the time of deletion
-	hosts  *intern[string]
-	owners *intern[owner]
+	// forgets counts the Forget calls; forgotten holds, for a domain
+	// retired by Forget and not read since, the count at its Forget. A
+	// read that began before that Forget cannot undo it (it may hold the
+	// state the change replaced); one that began after it can (it holds
+	// the change, even when the view had read the same row before the
+	// Forget).
+	forgets   uint64
+	forgotten map[uint64]uint64
+	hosts     *intern[string]
+	owners    *intern[owner]
 	// live counts the active domains of each host (CORS preflights), by
 	// its number in hosts.
 	live []int32
@@ -237,7 +245,7 @@ func New(src Source, max int, log *slog.Logger) *Cache {
 	}
 	c := &Cache{
 		src: src, max: max, log: log, pageSize: defaultPageSize,
-		gone: map[uint64]int64{}, hosts: newIntern[string](), owners: newIntern[owner](),
+		gone: map[uint64]int64{}, forgotten: map[uint64]uint64{}, hosts: newIntern[string](), owners: newIntern[owner](),
 		prev: map[uint64]prevSecret{}, prevByHash: map[uint64]uint64{}, now: time.Now,
 	}
 	c.byID.key = func(i int32) uint64 { return c.recs.at(i).id }
@@ -332,6 +340,13 @@ func (c *Cache) Secrets() int {
 // Load, succeeded).
 func (c *Cache) Loaded() bool { return c.loaded.Load() }
 
+// began marks the start of a read from the database, for newerLocked.
+func (c *Cache) began() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.forgets
+}
+
 // slots holds records in blocks of 1<<slotBits, so that growing never
 // copies the whole view (nor needs twice its memory for a moment).
 type slots struct {
@@ -385,6 +400,7 @@ func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error
 	// instance), one evicted from a full index, a domain the load has not
 	// reached yet, or no such secret. The database decides; the per-IP
 	// limit on bad secrets keeps this rare.
+	began := c.began()
 	cr, err := c.src.CredentialByHash(ctx, hex.EncodeToString(sum[:]))
 	if err != nil {
 		return Entry{}, err
@@ -392,7 +408,7 @@ func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error
 	r := recordOf(cr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i, newer := c.newerLocked(&r)
+	i, newer := c.newerLocked(&r, began)
 	if newer {
 		i = c.putLocked(r, cr, i)
 		p, ok := prevOf(cr)
@@ -429,7 +445,7 @@ func (c *Cache) prevEntryLocked(sum secretSum) (Entry, bool) {
 // recent as what the view holds: a read racing with a rotation, revocation
 // or deletion must not bring the old state back. slot is the domain's
 // slot, -1 if the view holds none.
-func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
+func (c *Cache) newerLocked(r *record, began uint64) (slot int32, newer bool) {
 	if deletedAt, deleted := c.gone[r.id]; deleted {
 		return -1, r.updated > deletedAt // restored since
 	}
@@ -442,7 +458,11 @@ func (c *Cache) newerLocked(r *record) (slot int32, newer bool) {
 	case r.version != cur.version:
 		return i, r.version > cur.version
 	case r.updated == cur.updated:
-		// The same row: never undo a Forget (which retires it in place).
+		// The same row: a Forget (which retires it in place) is undone
+		// only by a read that began after it.
+		if at, forgot := c.forgotten[r.id]; forgot && at <= began {
+			return i, true
+		}
 		return i, cur.active() || !r.active()
 	}
 	return i, r.updated > cur.updated
@@ -484,6 +504,7 @@ func (c *Cache) Verify(ctx context.Context, id uint64, sv int) (Validity, error)
 	if v != Unknown || c.Loaded() {
 		return v, nil
 	}
+	began := c.began()
 	cr, err := c.src.CredentialByID(ctx, id)
 	if errors.Is(err, models.ErrNoRecord) {
 		return Retired, nil
@@ -492,7 +513,7 @@ func (c *Cache) Verify(ctx context.Context, id uint64, sv int) (Validity, error)
 		return Unknown, err
 	}
 	c.mu.Lock()
-	c.applyLocked(cr)
+	c.applyLocked(cr, began)
 	c.mu.Unlock()
 	return c.Check(id, sv), nil
 }
@@ -562,7 +583,7 @@ func (c *Cache) loadLocked(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		for i := range page {
-			c.applyLocked(&page[i])
+			c.applyLocked(&page[i], 0) // as if read before any Forget: never undoes one
 		}
 		c.mu.Unlock()
 		pages++
@@ -594,6 +615,7 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 	if !since.IsZero() { // zero: nothing seen yet, read everything
 		since = since.Add(-overlap)
 	}
+	began := c.began()
 	cs, err := c.src.CredentialsChangedSince(ctx, since)
 	if err != nil {
 		return err
@@ -605,15 +627,16 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 		if cs[i].UpdatedAt.After(c.since) {
 			c.since = cs[i].UpdatedAt
 		}
-		c.applyLocked(&cs[i])
+		c.applyLocked(&cs[i], began)
 	}
 	return nil
 }
 
 // applyLocked folds one row read from the database into the view: a
 // deletion always, anything else when it is newer than what the view holds.
-func (c *Cache) applyLocked(cr *models.Credential) {
+func (c *Cache) applyLocked(cr *models.Credential, began uint64) {
 	if cr.Status == models.StatusDeleted {
+		delete(c.forgotten, cr.ID)
 		c.dropPrevLocked(cr.ID)
 		if i, ok := c.byID.get(cr.ID); ok {
 			c.unindexLocked(i)
@@ -626,7 +649,7 @@ func (c *Cache) applyLocked(cr *models.Credential) {
 		return
 	}
 	r := recordOf(cr)
-	if i, newer := c.newerLocked(&r); newer {
+	if i, newer := c.newerLocked(&r, began); newer {
 		c.putLocked(r, cr, i)
 		p, ok := prevOf(cr)
 		c.setPrevLocked(r.id, p, ok)
@@ -640,6 +663,7 @@ func (c *Cache) Reload(ctx context.Context, id uint64) error {
 	if !c.Loaded() {
 		return nil
 	}
+	began := c.began()
 	cr, err := c.src.CredentialByID(ctx, id)
 	if errors.Is(err, models.ErrNoRecord) { // not committed where we read, or never was: the poll settles it
 		return nil
@@ -649,7 +673,7 @@ func (c *Cache) Reload(ctx context.Context, id uint64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.applyLocked(cr)
+	c.applyLocked(cr, began)
 	return nil
 }
 
@@ -661,6 +685,8 @@ func (c *Cache) Forget(id uint64) {
 	if i, ok := c.byID.get(id); ok {
 		c.unindexLocked(i)
 		c.recs.at(i).state = stateRetired
+		c.forgets++
+		c.forgotten[id] = c.forgets
 	}
 }
 
@@ -671,6 +697,7 @@ func (c *Cache) putLocked(r record, cr *models.Credential, i int32) int32 {
 	// Numbered before the old record lets go of them: an unchanged host or
 	// owner is not dropped and added again.
 	r.host, r.owner = c.hosts.ref(cr.Host), c.owners.ref(owner{cr.UserID, cr.Nick})
+	delete(c.forgotten, r.id)
 	for len(c.live) < len(c.hosts.vals) {
 		c.live = append(c.live, 0)
 	}

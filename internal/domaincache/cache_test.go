@@ -44,6 +44,9 @@ type fakeSource struct {
 	// the page's afterID), as changes made by other instances would.
 	beforePage func(afterID uint64)
 	failPage   int // the page (1-based) that fails with fail; 0: fail applies to all
+	// duringLookup, when set, runs inside CredentialByHash once, after
+	// the read (a change made here while the read was on its way).
+	duringLookup func()
 	// slow delays every CredentialsChangedSince call (a busy database); the
 	// call gives up with its context's error, as a driver does.
 	slow time.Duration
@@ -105,6 +108,11 @@ func (s *fakeSource) backdate(id uint64, at time.Time) {
 }
 
 func (s *fakeSource) CredentialByHash(_ context.Context, hash string) (*models.Credential, error) {
+	if s.duringLookup != nil {
+		f := s.duringLookup
+		s.duringLookup = nil
+		defer f()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lookups++
@@ -528,8 +536,8 @@ func TestLookupRacingAChangeDoesNotResurrectIt(t *testing.T) {
 			src.setStatus(id, models.StatusRevoked)
 			refresh(t, c)
 		}, nil, false},
-		{"change made here: Forget before the refresh", func(t *testing.T, src *fakeSource, c *domaincache.Cache, id uint64) {
-			c.Forget(id)
+		{"change made here: Forget while the read was on its way", func(t *testing.T, src *fakeSource, c *domaincache.Cache, id uint64) {
+			src.duringLookup = func() { c.Forget(id) }
 		}, nil, false},
 	}
 	for _, tc := range tests {
@@ -546,8 +554,11 @@ func TestLookupRacingAChangeDoesNotResurrectIt(t *testing.T) {
 			// Make room (domain 3's secret takes the one place), then look
 			// domain 1's secret up with the database answering with the row
 			// as it was before the change.
+			hook := src.duringLookup // for the lookup of domain 1's secret, not domain 3's
+			src.duringLookup = nil
 			lookup(t, c, src, src.add(3))
 			src.staleFor[secret.Hash(sec)] = stale
+			src.duringLookup = hook
 			e, err, asked := lookup(t, c, src, sec)
 			if !asked {
 				t.Fatal("the lookup did not go to the database")
@@ -867,5 +878,45 @@ func TestRevokedIsToldApart(t *testing.T) {
 	refresh(t, c)
 	if e, err := c.Lookup(ctx, secret.Sum(sec)); err != nil || !e.Active || e.Revoked || c.Check(1, 1) != domaincache.Valid {
 		t.Errorf("restored: %+v %v %v, want active and Valid", e, err, c.Check(1, 1))
+	}
+}
+
+// A change made here that a refresh read before this instance's Forget
+// (App.domainChanged forgets after the change is committed, and the
+// periodic refresh may read the row in between): the read that follows
+// the Forget holds the same row, and must bring the domain back. Before,
+// the Forget stood until the row changed again: a new domain's host stayed
+// unknown to CORS, and a rotated secret was refused, on this instance.
+func TestForgetAfterTheViewReadTheChange(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(src *fakeSource) string // the change; the secret that works after it
+	}{
+		{"new domain", func(src *fakeSource) string { return src.add(2) }},
+		{"rotation", func(src *fakeSource) string { return src.rotate(1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newSource()
+			src.add(1)
+			c := domaincache.New(src, 100, quiet)
+			refresh(t, c)
+			sec := tc.change(src)
+			refresh(t, c) // the periodic refresh reads the change first
+			cr, err := src.CredentialByHash(ctx, secret.Hash(sec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Forget(cr.ID) // then the instance that made it forgets the domain
+			refresh(t, c)   // and refreshes
+			if got := c.Check(cr.ID, cr.SecretVersion); got != domaincache.Valid {
+				t.Errorf("Check = %v after the refresh that followed the Forget, want Valid", got)
+			}
+			if !c.HasHost(cr.Host) {
+				t.Errorf("host %s unknown after the refresh that followed the Forget", cr.Host)
+			}
+			if e, err, _ := lookup(t, c, src, sec); err != nil || !e.Active {
+				t.Errorf("the secret after the change: %+v, %v; want active", e, err)
+			}
+		})
 	}
 }
