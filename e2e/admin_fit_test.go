@@ -136,6 +136,43 @@ const unbrokenJS = `(() => {
 	return out.slice(0, 8).join('; ');
 })()`
 
+// oneLineRowsJS reports each domain row of the list that is not one line
+// on a phone: taller than 56 px or shorter than a 44 px tap target, its
+// host on more than one line, not whole in its title and text, cut other
+// than with an ellipsis, its status not shown, or a tap on its host not
+// reaching the row's link to the domain's page (each row is scrolled to
+// for that). It ends with "|" and how many hosts the ellipsis cuts.
+const oneLineRowsJS = `(() => {
+	const out = [];
+	let cut = 0;
+	const rows = document.querySelectorAll('[data-testid="admin-domain-row"]');
+	if (rows.length === 0) return 'no rows';
+	for (const row of rows) {
+		const h = row.getBoundingClientRect().height, host = row.querySelector('[data-testid="host"]');
+		const name = row.dataset.host;
+		if (h > 56 || h < 44) out.push(name + ': row ' + Math.round(h) + ' px tall');
+		if (!host.checkVisibility()) { out.push(name + ': host not shown'); continue; }
+		const r = document.createRange();
+		r.selectNodeContents(host);
+		const tops = new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top)));
+		if (tops.size !== 1) out.push(name + ': host on ' + tops.size + ' lines');
+		if (host.textContent !== name || host.title !== name) out.push(name + ': host text "' + host.textContent + '", title "' + host.title + '"');
+		if (host.scrollWidth > host.clientWidth) {
+			cut++;
+			if (getComputedStyle(host).textOverflow !== 'ellipsis') out.push(name + ': cut without an ellipsis');
+		}
+		const status = row.querySelector('[data-testid="status"]'), sb = status.getBoundingClientRect();
+		if (!status.checkVisibility() || sb.right > innerWidth || Math.round(sb.top) < Math.round(row.getBoundingClientRect().top)) out.push(name + ': status not shown on the line');
+		row.scrollIntoView({block: 'center'});
+		const hb = host.getBoundingClientRect();
+		const hit = document.elementFromPoint(hb.left + Math.min(hb.width / 2, 40), hb.top + hb.height / 2);
+		const link = row.querySelector('[data-testid="manage"]');
+		if (!hit || hit.closest('[data-testid="manage"]') !== link) out.push(name + ': a tap on the host reaches ' + (hit ? hit.tagName : 'nothing'));
+		if (!link.textContent.includes(name)) out.push(name + ': the link does not name the host');
+	}
+	return out.slice(0, 8).join('; ') + '|' + cut;
+})()`
+
 func TestAdminConsoleFits(t *testing.T) {
 	a := startApp(t)
 	longHost, longID := seedConsole(t, a)
@@ -228,7 +265,15 @@ func TestAdminConsoleFits(t *testing.T) {
 		if got := b.eval(unbrokenJS); got != "" {
 			t.Errorf("the list, %s: %s", what, got)
 		}
-		t.Logf("the list, %s: page %s px tall for 50 domains", what, b.eval(`String(document.documentElement.scrollHeight)`))
+		// One line per domain.
+		bad, cut, _ := strings.Cut(b.eval(oneLineRowsJS), "|")
+		if bad != "" {
+			t.Errorf("the list, %s: %s", what, bad)
+		}
+		if cut == "0" {
+			t.Errorf("the list, %s: no host is cut with an ellipsis, though the longest is %q", what, longHost)
+		}
+		t.Logf("the list, %s: page %s px tall for 50 domains, %s hosts cut with an ellipsis", what, b.eval(`String(document.documentElement.scrollHeight)`), cut)
 		b.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-filters-toggle"]`)))
 		if got := b.eval(`String(document.querySelector('#f-host').checkVisibility())`); got != "true" {
 			t.Errorf("the list, %s: the filter button does not show the filters", what)

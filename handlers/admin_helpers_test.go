@@ -50,9 +50,10 @@ type adminRow struct {
 }
 
 var (
-	// A row of the list: the domain's data, the host as shown, the last use.
+	// A row of the list: the domain's data, the host in full (its title:
+	// a phone cuts it with an ellipsis) and as shown, the last use.
 	adminRowRe = regexp.MustCompile(`(?s)data-testid="admin-domain-row" data-id="(\d+)" data-host="([^"]*)" data-owner="([^"]*)" data-plan="([^"]*)" data-status="([^"]*)">` +
-		`\s*<td[^>]*><span class="host" data-testid="host">([^<]*)</span>.*?<td[^>]*data-testid="last-token">(.*?)</td>\s*<td[^>]*><a [^>]*href="/admin/domains/(\d+)" data-testid="manage">`)
+		`\s*<td[^>]*><span class="host" title="([^"]*)" data-testid="host">([^<]*)</span>.*?<td[^>]*data-testid="last-token">(.*?)</td>\s*<td[^>]*><a [^>]*href="/admin/domains/(\d+)" data-testid="manage">`)
 	// The console's page of one domain.
 	adminDomainRe = regexp.MustCompile(`(?s)data-testid="admin-domain" data-id="(\d+)" data-host="([^"]*)" data-owner="([^"]*)" data-plan="([^"]*)" data-status="([^"]*)">` +
 		`\s*<h1 class="host" data-testid="domain-heading">([^<]*)</h1>.*?data-testid="owner-email">([^<]*)</span>` +
@@ -68,15 +69,18 @@ func adminRows(t *testing.T, body string) []adminRow {
 	var out []adminRow
 	for _, m := range adminRowRe.FindAllStringSubmatch(body, -1) {
 		id, _ := strconv.ParseUint(m[1], 10, 64)
-		if m[8] != m[1] {
-			t.Errorf("row of domain %s links to /admin/domains/%s", m[1], m[8])
+		if m[9] != m[1] {
+			t.Errorf("row of domain %s links to /admin/domains/%s", m[1], m[9])
 		}
 		host := html.UnescapeString(m[2])
-		if shown := html.UnescapeString(m[6]); shown != host {
+		if shown := html.UnescapeString(m[7]); shown != host {
 			t.Errorf("row of %s shows the host %q", host, shown)
 		}
+		if title := html.UnescapeString(m[6]); title != host {
+			t.Errorf("row of %s has the title %q", host, title)
+		}
 		out = append(out, adminRow{
-			ID: id, Host: host, Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5], LastToken: text(m[7]),
+			ID: id, Host: host, Owner: html.UnescapeString(m[3]), Plan: m[4], Status: m[5], LastToken: text(m[8]),
 		})
 	}
 	if n := strings.Count(body, `data-testid="admin-domain-row"`); n != len(out) {
