@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,23 +171,12 @@ func (a *app) waitForHost(t *testing.T, host string) {
 	t.Logf("the API knew of %s %s after the registration", host, time.Since(start).Round(time.Millisecond))
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type lockedBuffer struct{ testutil.LogBuffer }
 
 // tail is the last n lines of the log, after every warning and error (a
 // test that polls fills the end of the log with its requests).
 func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
 	var out []string
 	for _, line := range lines[:max(0, len(lines)-n)] {
 		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {

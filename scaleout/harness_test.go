@@ -1,7 +1,6 @@
 package scaleout
 
 import (
-	"bytes"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/internal/testredis"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 )
 
 // The app's binary, built once for the package's tests.
@@ -92,22 +92,7 @@ func secretHex() string {
 }
 
 // logBuffer collects a process's output; safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testutil.LogBuffer
 
 // cluster is n instances of the app, each a process of its own, on one
 // MariaDB database and one redis-server.

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -298,22 +297,9 @@ func TestRedisOneRoundTrip(t *testing.T) {
 }
 
 // syncBuffer is a log destination safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer struct{ testutil.LogBuffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
+func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), sub) }
 
 // Redis cut or black-holed: every check answers at once from the local
 // limits (within the timeout), the switch is logged once, and the probe
@@ -379,9 +365,9 @@ func TestRedisFallback(t *testing.T) {
 		})
 	}
 	if n := logs.count("redis does not answer"); n != 2 {
-		t.Fatalf("%d log lines for 2 faults:\n%s", n, logs.b.String())
+		t.Fatalf("%d log lines for 2 faults:\n%s", n, logs.String())
 	}
 	if n := logs.count("redis answers again"); n != 2 {
-		t.Fatalf("%d log lines for 2 recoveries:\n%s", n, logs.b.String())
+		t.Fatalf("%d log lines for 2 recoveries:\n%s", n, logs.String())
 	}
 }
