@@ -405,16 +405,11 @@ func (c *Cache) Lookup(ctx context.Context, sum [sha256.Size]byte) (Entry, error
 	if err != nil {
 		return Entry{}, err
 	}
-	r := recordOf(cr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i, newer := c.newerLocked(&r, began)
-	if newer {
-		i = c.putLocked(r, cr, i)
-		p, ok := prevOf(cr)
-		c.setPrevLocked(r.id, p, ok)
-	}
-	// Else a change raced with this read and the view already knows better.
+	// The row is folded in unless a change raced with this read and the
+	// view already knows better.
+	i := c.applyLocked(cr, began)
 	if i >= 0 && c.recs.at(i).hash == sum {
 		return c.entryLocked(i), nil
 	}
@@ -634,7 +629,9 @@ func (c *Cache) refreshLocked(ctx context.Context) error {
 
 // applyLocked folds one row read from the database into the view: a
 // deletion always, anything else when it is newer than what the view holds.
-func (c *Cache) applyLocked(cr *models.Credential, began uint64) {
+//
+// It returns the domain's slot, -1 when the view holds none.
+func (c *Cache) applyLocked(cr *models.Credential, began uint64) int32 {
 	if cr.Status == models.StatusDeleted {
 		delete(c.forgotten, cr.ID)
 		c.dropPrevLocked(cr.ID)
@@ -646,14 +643,16 @@ func (c *Cache) applyLocked(cr *models.Credential, began uint64) {
 			c.free = append(c.free, i)
 		}
 		c.gone[cr.ID] = cr.UpdatedAt.UnixMicro()
-		return
+		return -1
 	}
 	r := recordOf(cr)
-	if i, newer := c.newerLocked(&r, began); newer {
-		c.putLocked(r, cr, i)
+	i, newer := c.newerLocked(&r, began)
+	if newer {
+		i = c.putLocked(r, cr, i)
 		p, ok := prevOf(cr)
 		c.setPrevLocked(r.id, p, ok)
 	}
+	return i
 }
 
 // Reload reads domain id from the database and folds it into the view (as
