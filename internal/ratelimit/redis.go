@@ -289,17 +289,9 @@ func (l *Redis[K]) Peek(key K, limit int, per time.Duration) Result {
 	return l.local.Peek(key, limit, per)
 }
 
-func (l *Redis[K]) Release(key K) {
-	if !l.store.release([]string{l.table + l.key(key)}, []bool{false}) {
-		l.local.Release(key)
-	}
-}
+func (l *Redis[K]) Release(key K) { GiveBack(Undo[K]{L: l, Key: key}) }
 
-func (l *Redis[K]) Reset(key K) {
-	if !l.store.release([]string{l.table + l.key(key)}, []bool{true}) {
-		l.local.Reset(key)
-	}
-}
+func (l *Redis[K]) Reset(key K) { GiveBack(Undo[K]{L: l, Key: key, Forget: true}) }
 
 func allowBothRedis[A, B comparable](la *Redis[A], a A, limitA int, lb *Redis[B], b B, limitB int, per time.Duration) (ra, rb Result) {
 	if rs, ok := la.store.allow(nil, la.check(a, limitA, per, true), lb.check(b, limitB, per, true)); ok {
