@@ -17,16 +17,20 @@ type status struct {
 	Limits string `json:"limits,omitempty"`
 }
 
+// limitsWhere is status.Limits: "" without REDIS_URL.
+func (a *App) limitsWhere() string {
+	switch {
+	case a.limitStore == nil:
+		return ""
+	case a.limitStore.Local():
+		return "local"
+	}
+	return "redis"
+}
+
 // healthz: the process is alive. No dependency is checked.
 func (a *App) healthz(c echo.Context) error {
-	ok := status{Status: "ok"}
-	if a.limitStore != nil {
-		ok.Limits = "redis"
-		if a.limitStore.Local() {
-			ok.Limits = "local"
-		}
-	}
-	return c.JSON(http.StatusOK, ok)
+	return c.JSON(http.StatusOK, status{Status: "ok", Limits: a.limitsWhere()})
 }
 
 // readyz: the instance can serve (the domain view is loaded and the
@@ -43,12 +47,5 @@ func (a *App) readyz(c echo.Context) error {
 	if err := models.Ping(ctx, a.db); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, status{Status: "database unavailable"})
 	}
-	ok := status{Status: "ok"}
-	if a.limitStore != nil {
-		ok.Limits = "redis"
-		if a.limitStore.Local() {
-			ok.Limits = "local"
-		}
-	}
-	return c.JSON(http.StatusOK, ok)
+	return c.JSON(http.StatusOK, status{Status: "ok", Limits: a.limitsWhere()})
 }
