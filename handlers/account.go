@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -99,14 +98,15 @@ var nicksPerAccount = ratelimit.Policy{Name: "nick-account", Quota: 10, Window: 
 // changeNick (POST /account/nick: nick, with sign-up's rules) sets the
 // nickname; tokens issued from then on carry it. 429 past nicksPerAccount.
 func (a *App) changeNick(c echo.Context) error {
-	if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(webSession(c).user.ID, 10), nicksPerAccount, true) {
-		return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
-	}
+	status := http.StatusUnprocessableEntity
 	nick, k := nickField.clean(c.FormValue("nick"))
-	if k != "" {
+	if !a.allowUser(c, webSession(c).user.ID, nicksPerAccount) { // counted before the form is checked
+		k, status = "err.429", http.StatusTooManyRequests
+	}
+	if k != "" { // the nick typed stays in the form
 		p := a.page(c)
 		p.Form, p.Errors = &accountForm{Nick: c.FormValue("nick")}, map[string]string{"nick": k}
-		return a.renderAccount(c, http.StatusUnprocessableEntity, p)
+		return a.renderAccount(c, status, p)
 	}
 	ws := webSession(c)
 	if err := a.users.SetNick(c.Request().Context(), ws.user.ID, nick); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/internal/i18n"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -265,6 +266,9 @@ func TestPostsAndNicksAreLimitedPerAccount(t *testing.T) {
 		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("post past the limit: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
 		}
+		if !strings.Contains(r.Body, "one too many") || !strings.Contains(r.Body, i18n.T("en", "err.429")) {
+			t.Error("the refused post's form did not keep the text typed and say why")
+		}
 		if r := other.post("/post", url.Values{"content": {"mine #n0"}}); r.Status != http.StatusSeeOther {
 			t.Fatalf("another account's post: %d", r.Status)
 		}
@@ -282,6 +286,9 @@ func TestPostsAndNicksAreLimitedPerAccount(t *testing.T) {
 		r = c.post("/account/nick", url.Values{"nick": {"toomany"}})
 		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("nick past the limit: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(r.Body, `value="toomany"`) || !strings.Contains(r.Body, i18n.T("en", "err.429")) {
+			t.Error("the refused nick's form did not keep the nick typed and say why")
 		}
 		if u, _ := s.app.users.GetByEmail(context.Background(), "poster@example.com"); u.Nick == "toomany" {
 			t.Fatal("the refused nick was stored")

@@ -34,6 +34,12 @@ var (
 	linksPerAccount = ratelimit.Policy{Name: "links-account", Quota: 5, Window: time.Hour}
 )
 
+// allowUser counts one request of the signed-in account id under p (its
+// per-account limits); false (Retry-After set) past it.
+func (a *App) allowUser(c echo.Context, id uint64, p ratelimit.Policy) bool {
+	return a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(id, 10), p, true)
+}
+
 // allow counts one request under p for key in lim; false (Retry-After set) past it.
 func (a *App) allow(c echo.Context, lim ratelimit.Limiter[string], key string, p ratelimit.Policy, setRetry bool) bool {
 	if !a.limits.on {
@@ -277,7 +283,7 @@ func (a *App) verify(c echo.Context) error {
 func (a *App) resendVerification(c echo.Context) error {
 	u := webSession(c).user
 	if !u.Verified() {
-		if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(u.ID, 10), linksPerAccount, true) {
+		if !a.allowUser(c, u.ID, linksPerAccount) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
 		}
 		if err := a.sendVerification(c, u); err != nil {
@@ -326,32 +332,34 @@ func (a *App) changeEmail(c echo.Context) error {
 	} else if f.Email == u.Email {
 		errs["email"] = "form.email.same"
 	}
-	if f.CurrentPassword == "" {
-		errs["current_password"] = "form.password.required"
-	}
-	if len(errs) == 0 {
-		n, why := a.loginAttempt(c, accountKey(u, u.Email))
-		if why != loginAllowed {
-			return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
+	status := http.StatusUnprocessableEntity
+	switch {
+	case len(errs) > 0:
+		if f.CurrentPassword == "" {
+			errs["current_password"] = "form.password.required"
 		}
-		if a.users.CheckPassword(u, f.CurrentPassword) != nil {
-			errs["current_password"] = "form.password.wrong"
-		} else {
-			a.loginSucceeded(n)
-			if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(u.ID, 10), linksPerAccount, true) {
-				return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
-			}
-			token, err := a.users.NewToken(c.Request().Context(), u.ID, models.PurposeEmail, f.Email, models.VerifyTTL)
-			if err != nil {
-				return err
-			}
-			a.mailEmailChange(u, f.Email, token)
-			webSession(c).flash("flash.email.sent")
-			return a.redirect(c, accountEmailBack)
+	default:
+		// The password as the account page's other forms check it (a
+		// wrong one is a failed login); the address typed stays in the
+		// form whatever is refused.
+		if k, st := a.checkCurrentPassword(c, f.CurrentPassword); k != "" {
+			errs["current_password"], status = k, st
+			break
 		}
+		if !a.allowUser(c, u.ID, linksPerAccount) {
+			errs["email"], status = "err.429", http.StatusTooManyRequests
+			break
+		}
+		token, err := a.users.NewToken(c.Request().Context(), u.ID, models.PurposeEmail, f.Email, models.VerifyTTL)
+		if err != nil {
+			return err
+		}
+		a.mailEmailChange(u, f.Email, token)
+		webSession(c).flash("flash.email.sent")
+		return a.redirect(c, accountEmailBack)
 	}
 	f.CurrentPassword = ""
 	p := a.page(c)
 	p.Form, p.Errors = f, errs
-	return a.render(c, http.StatusUnprocessableEntity, "account_email", p)
+	return a.render(c, status, "account_email", p)
 }

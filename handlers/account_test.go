@@ -298,6 +298,13 @@ func TestAccountWrongPasswordCountsAsLoginFailure(t *testing.T) {
 			t.Fatalf("password change past the limit: %d, want 429", r.Status)
 		}
 		mustContain(t, "password change past the limit", r.Body, i18n.T("en", "form.login.throttled"))
+		// The change of address checks its password the same way, and keeps
+		// the address typed when it refuses.
+		r = c.post("/account/email", url.Values{"email": {"kept@example.com"}, "current_password": {accountPassword0}})
+		if r.Status != http.StatusTooManyRequests {
+			t.Fatalf("address change past the limit: %d, want 429", r.Status)
+		}
+		mustContain(t, "address change past the limit", r.Body, i18n.T("en", "form.login.throttled"), `value="kept@example.com"`)
 		if err := s.app.users.CheckPassword(mustUser(t, s, email), accountPassword0); err != nil {
 			t.Error("the refused change changed the password")
 		}

@@ -83,13 +83,14 @@ func (a *App) renderPosts(c echo.Context, status int, p *Page, before uint64) er
 func (a *App) createPost(c echo.Context) error {
 	f := &postForm{Content: c.FormValue("content")}
 	ws := webSession(c)
-	if !a.allow(c, a.limits.accounts, "id:"+strconv.FormatUint(ws.user.ID, 10), postsPerAccount, true) {
-		return echo.NewHTTPError(http.StatusTooManyRequests, "err.429")
+	status, errs := http.StatusUnprocessableEntity, f.validate()
+	if !a.allowUser(c, ws.user.ID, postsPerAccount) { // counted before the form is checked
+		status, errs = http.StatusTooManyRequests, map[string]string{"content": "err.429"}
 	}
-	if errs := f.validate(); len(errs) > 0 {
+	if len(errs) > 0 { // the text typed stays in the form
 		p := a.page(c)
 		p.Form, p.Errors = f, errs
-		return a.renderPosts(c, http.StatusUnprocessableEntity, p, 0)
+		return a.renderPosts(c, status, p, 0)
 	}
 	if _, err := a.posts.Insert(c.Request().Context(), ws.user.ID, f.Content); err != nil {
 		return err
