@@ -214,7 +214,7 @@ func (a *App) adminUser(c echo.Context) error {
 	if info.Limit, err = a.userLimit(c.Request().Context(), u); err != nil {
 		return err
 	}
-	return a.adminList(c, "/admin/users/"+strconv.FormatUint(u.ID, 10), info)
+	return a.adminList(c, adminUserURL(u.ID), info)
 }
 
 func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error {

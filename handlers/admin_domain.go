@@ -34,6 +34,9 @@ type adminDomainData struct {
 
 func adminDomainURL(id uint64) string { return "/admin/domains/" + strconv.FormatUint(id, 10) }
 
+// adminUserURL is user id's page in the console.
+func adminUserURL(id uint64) string { return "/admin/users/" + strconv.FormatUint(id, 10) }
+
 // adminDomain answers GET /admin/domains/:id. Like every GET, it writes
 // nothing.
 func (a *App) adminDomain(c echo.Context) error {

@@ -50,7 +50,7 @@ func (a *App) adminSuspension(c echo.Context, suspend bool) error {
 		{false, true}: "admin.flash.unsuspended", {false, false}: "admin.flash.unsuspended.same",
 	}[[2]bool{suspend, changed}]
 	webSession(c).flash(flash)
-	return a.redirect(c, "/admin/users/"+strconv.FormatUint(id, 10))
+	return a.redirect(c, adminUserURL(id))
 }
 
 // adminSetRole grants (field role=admin) or revokes (role=user) the
@@ -91,7 +91,7 @@ func (a *App) adminSetRole(c echo.Context) error {
 			return a.redirect(c, "/")
 		}
 	}
-	return a.redirect(c, "/admin/users/"+strconv.FormatUint(id, 10))
+	return a.redirect(c, adminUserURL(id))
 }
 
 // adminUserTeam is what the user's page says and offers about the

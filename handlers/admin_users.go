@@ -72,5 +72,5 @@ func (a *App) adminSetDomainLimit(c echo.Context) error {
 	} else {
 		webSession(c).flash("admin.flash.limit.same")
 	}
-	return a.redirect(c, "/admin/users/"+strconv.FormatUint(id, 10))
+	return a.redirect(c, adminUserURL(id))
 }

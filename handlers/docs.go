@@ -139,7 +139,9 @@ func (a *App) docs(c echo.Context) error {
 		return indentJSON(newAPIErrorBody(lang, err, status, key))
 	}
 	refusal := func(r access.Reason) error { return &access.Error{Reason: r} }
+	posts, next := samplePosts()
 	p.Data = &docsData{
+		Posts: posts, PostsNext: next,
 		APIBase:    c.Scheme() + "://" + c.Request().Host,
 		TTLSeconds: ttlSecs,
 		TTL:        durationWords(lang, ttl),
@@ -185,7 +187,6 @@ func (a *App) docs(c echo.Context) error {
 		},
 		ErrorIDs: errorIDList,
 	}
-	p.Data.(*docsData).Posts, p.Data.(*docsData).PostsNext = samplePosts()
 	return a.render(c, http.StatusOK, "docs", p)
 }
 
