@@ -24,8 +24,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"gorm.io/gorm"
 
-	"github.com/nodebird/nodebird-api/handlers"
 	"github.com/nodebird/nodebird-api/internal/config"
+	"github.com/nodebird/nodebird-api/internal/testapp"
 	"github.com/nodebird/nodebird-api/internal/testdb"
 	"github.com/nodebird/nodebird-api/internal/testutil"
 	"github.com/nodebird/nodebird-api/models"
@@ -74,67 +74,27 @@ func startApp(t *testing.T, tweak ...func(*config.Config)) *app {
 	if os.Getenv(testdb.EnvDSN) == "" {
 		need(t, "%s is not set (for example root@tcp(127.0.0.1:3306)/)", testdb.EnvDSN)
 	}
-	cfg := &config.Config{
-		Env: "test", DBQueryTimeout: 5 * time.Second,
-		JWTSecret:     []byte("e2e-jwt-secret-0123456789abcdef0123456789"),
-		SessionSecret: []byte("e2e-session-secret-0123456789abcdef012345"),
-		TokenTTL:      time.Minute, JWTIssuer: "nodebird", SessionTTL: time.Hour,
-		BodyLimit: "64K", CacheRefresh: time.Second, DomainCacheMax: 1000, BcryptCost: 4,
-		UsageFlush: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		RateLimits: true, FreeTokenRPM: 10, PremiumTokenRPM: 1000, VerifyRPM: 6000, BadSecretRPM: 30,
-		LoginFailsAccount: 5, LoginFailsIP: 20, LoginWindow: 15 * time.Minute, RateLimitKeys: 100000, JoinPerHourIP: 20,
-		LoginAccountCeiling: 50, LoginSlowInterval: 30 * time.Second,
-		DataDir: t.TempDir(), // mails without SMTP_URL are files under DATA_DIR/mail
-	}
+	cfg := testapp.Config()
+	cfg.CacheRefresh, cfg.RateLimits = time.Second, true
+	cfg.DataDir = t.TempDir() // mails without SMTP_URL are files under DATA_DIR/mail
 	for _, f := range tweak {
 		f(cfg)
 	}
 	db := testdb.Fresh(t, "mysql")
 	logs := &lockedBuffer{}
-	a, err := handlers.New(cfg, slog.New(slog.NewTextHandler(logs, nil)), db, os.DirFS(".."))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("application log (last lines):\n%s", logs.tail(40))
+		}
+	})
+	url, err := testapp.Serve(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(listening string) { addr <- listening }) }()
-	select {
-	case listening := <-addr:
-		_, port, _ := net.SplitHostPort(listening)
-		if cfg.BaseURL == "" { // the links in mails (read by the first request that mails)
-			cfg.BaseURL = "http://127.0.0.1:" + port
-		}
-		t.Cleanup(func() {
-			stop()
-			if err := <-done; err != nil {
-				t.Errorf("the application stopped with: %v", err)
-			}
-		})
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("application log (last lines):\n%s", logs.tail(40))
-			}
-		})
-		// Ready, as a load balancer would wait for: the domain view is
-		// loaded (before that, no origin is known to the CORS checks).
-		url := "http://127.0.0.1:" + port
-		if !testutil.Eventually(stepTimeout, func() bool {
-			res, err := http.Get(url + "/readyz")
-			if err != nil {
-				return false
-			}
-			res.Body.Close()
-			return res.StatusCode == http.StatusOK
-		}) {
-			t.Fatalf("the application was not ready within %s", stepTimeout)
-		}
-		return &app{URL: url, db: db, logs: logs}
-	case err := <-done:
-		stop()
-		t.Fatalf("the application did not start: %v\n%s", err, logs.tail(40))
-		return nil
+	if cfg.BaseURL == "" { // the links in mails (read by the first request that mails)
+		cfg.BaseURL = url
 	}
+	return &app{URL: url, db: db, logs: logs}
 }
 
 // waitForUsage waits until the application has written the batched token

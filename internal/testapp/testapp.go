@@ -6,9 +6,11 @@ package testapp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,6 +22,7 @@ import (
 	"github.com/nodebird/nodebird-api/handlers"
 	"github.com/nodebird/nodebird-api/internal/config"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testutil"
 	"github.com/nodebird/nodebird-api/models"
 )
 
@@ -56,28 +59,54 @@ func Start(t testing.TB, driver string, tweak ...func(*config.Config)) *App {
 		f(cfg)
 	}
 	db := testdb.Fresh(t, driver)
-	a, err := handlers.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, os.DirFS(repoRoot()))
+	url, err := Serve(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return &App{URL: url, DB: db}
+}
+
+// Serve runs the application of cfg on db, logging to log, on a free port
+// of 127.0.0.1 until the test ends (handlers.New and Run, as main.go
+// starts it), and returns its URL once /readyz answers 200, as a load
+// balancer would wait: the domain view is loaded (before that, no origin
+// is known to the CORS checks).
+func Serve(t testing.TB, cfg *config.Config, log *slog.Logger, db *gorm.DB) (string, error) {
+	t.Helper()
+	a, err := handlers.New(cfg, log, db, os.DirFS(repoRoot()))
+	if err != nil {
+		return "", err
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	addr, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- a.Run(ctx, func(listening string) { addr <- listening }) }()
+	var url string
 	select {
 	case listening := <-addr:
 		_, port, _ := net.SplitHostPort(listening)
-		t.Cleanup(func() {
-			stop()
-			if err := <-done; err != nil {
-				t.Errorf("the application stopped with: %v", err)
-			}
-		})
-		return &App{URL: "http://127.0.0.1:" + port, DB: db}
+		url = "http://127.0.0.1:" + port
 	case err := <-done:
 		stop()
-		t.Fatalf("the application did not start: %v", err)
+		return "", fmt.Errorf("the application did not start: %w", err)
 	}
-	return nil
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the application stopped with: %v", err)
+		}
+	})
+	const ready = 30 * time.Second
+	if !testutil.Eventually(ready, func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}) {
+		return "", fmt.Errorf("the application was not ready within %s", ready)
+	}
+	return url, nil
 }
 
 // repoRoot is the repository's root (templates/ and static/), wherever
