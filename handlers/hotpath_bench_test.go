@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/nodebird/nodebird-api/internal/domaincache"
 	"github.com/nodebird/nodebird-api/internal/secret"
 	"github.com/nodebird/nodebird-api/internal/testdb"
+	"github.com/nodebird/nodebird-api/internal/testredis"
 	"github.com/nodebird/nodebird-api/internal/token"
 )
 
@@ -37,7 +39,8 @@ const benchDomains = 1000
 // active domains, configured as in production: rate limits on (quotas
 // above what a benchmark sends, so every request is counted and none
 // refused), JSON request logs. NODEBIRD_BENCH_LIMITS=off turns the limits
-// off, for comparison.
+// off, for comparison; NODEBIRD_BENCH_LIMITS=redis counts them in a
+// redis-server of the benchmark's own (as with REDIS_URL).
 type hotApp struct {
 	app     *App
 	handler http.Handler
@@ -50,6 +53,9 @@ func newHotApp(b *testing.B) *hotApp {
 	cfg.Env, cfg.RateLimits, cfg.Metrics = "production", os.Getenv("NODEBIRD_BENCH_LIMITS") != "off", true
 	cfg.FreeTokenRPM, cfg.PremiumTokenRPM, cfg.VerifyRPM = 1<<30, 1<<30, 1<<30
 	cfg.DomainCacheMax = 100000
+	if os.Getenv("NODEBIRD_BENCH_LIMITS") == "redis" {
+		cfg.RedisURL, cfg.RedisTimeout = "redis://"+testredis.Start(b)+"/0", time.Second
+	}
 	// Production logs: one JSON line per request, here thrown away.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	app, err := New(cfg, log, testdb.Fresh(b, "sqlite"), os.DirFS(".."))
@@ -231,4 +237,56 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkHotParallelIssueHTTP is BenchmarkHotIssueHTTP with many
+// requests at once, as under load: with NODEBIRD_BENCH_LIMITS=redis the
+// limit scripts of requests waiting together go to Redis together.
+func BenchmarkHotParallelIssueHTTP(b *testing.B) {
+	h := newHotApp(b)
+	bodies := make([]string, len(h.secrets))
+	for i, s := range h.secrets {
+		bodies[i] = `{"clientSecret":"` + s + `"}`
+	}
+	h.parallel(b, func(i int) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/v1/token", strings.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
+}
+
+// BenchmarkHotParallelVerifyHTTP is BenchmarkHotVerifyHTTP with many
+// requests at once.
+func BenchmarkHotParallelVerifyHTTP(b *testing.B) {
+	h := newHotApp(b)
+	auth := make([]string, 100)
+	for i := range auth {
+		auth[i] = "Bearer " + h.issue(b, i)
+	}
+	h.parallel(b, func(i int) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/v1/test", nil)
+		req.Header.Set("Authorization", auth[i%len(auth)])
+		return req
+	})
+}
+
+// parallel serves the requests newRequest makes from 32 goroutines per
+// CPU, each expected to answer 200.
+func (h *hotApp) parallel(b *testing.B, newRequest func(i int) *http.Request) {
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	var n atomic.Int64
+	defer reportCPU(b)()
+	b.ResetTimer() // the app's set-up is not measured
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := newRequest(int(n.Add(1)))
+			rec := httptest.NewRecorder()
+			h.handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("%s %s: status %d, want 200: %s", req.Method, req.URL.Path, rec.Code, rec.Body)
+				return
+			}
+		}
+	})
 }

@@ -371,3 +371,44 @@ func TestRedisFallback(t *testing.T) {
 		t.Fatalf("%d log lines for 2 recoveries:\n%s", n, logs.String())
 	}
 }
+
+// Checks made at once go to Redis together (go-redis's autopipelining):
+// fewer round trips than checks, each still counted exactly once, and
+// each caller gets its own answer.
+func TestRedisConcurrentChecksShareRoundTrips(t *testing.T) {
+	addr := testredis.Start(t)
+	s := testStore(t, addr, nil)
+	a := Table(s, "a", identity, 10, nil)
+	a.Peek("warm-up", 1, time.Minute)
+	before, trips := testredis.CommandCalls(t, addr), s.RoundTrips()
+	const n, limit = 400, 300
+	var wg sync.WaitGroup
+	var allowed atomic.Int64
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			r := a.Allow("shared", limit, time.Minute)
+			if r.Allowed {
+				allowed.Add(1)
+			}
+			// Every caller also has a key of its own: its answer is its own.
+			if own := a.Allow(fmt.Sprint("own-", i), 1, time.Minute); !own.Allowed || own.Remaining != 0 {
+				t.Errorf("caller %d's own key: %+v", i, own)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got := allowed.Load(); got != limit {
+		t.Fatalf("%d of %d checks allowed against a limit of %d", got, n, limit)
+	}
+	if got := testredis.CommandCalls(t, addr)["evalsha"] - before["evalsha"]; got != 2*n {
+		t.Fatalf("%d EVALSHA for %d checks", got, 2*n)
+	}
+	got := s.RoundTrips() - trips
+	t.Logf("%d checks at once took %d round trips", 2*n, got)
+	if got >= 2*n {
+		t.Fatalf("%d round trips for %d checks made at once: none shared", got, 2*n)
+	}
+}
