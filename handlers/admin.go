@@ -229,6 +229,9 @@ func (a *App) adminList(c echo.Context, base string, user *adminUserInfo) error 
 		mf.OwnerID, mf.Owner, f.Owner = user.ID, "", ""
 	}
 	ctx := c.Request().Context()
+	if mf, err = a.admin.Resolve(ctx, mf); err != nil { // once for the page and its count
+		return err
+	}
 	rows, more, err := a.admin.ListDomains(ctx, mf, adminPageSize, (f.Page-1)*adminPageSize)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -91,20 +92,25 @@ const (
 )
 
 // maxOwnerIDs bounds the ids an owner filter passes as a list; beyond it
-// the filter becomes a subquery. maxHostIDs does the same for a host
-// filter, which beyond it stays a LIKE on the page's query. Up to
-// maxHostIDs domains are then read by primary key and sorted (about 20 ms
-// for 10,000 on MariaDB): a bounded cost, where leaving the choice to the
-// optimizer could walk the whole sort order looking for hosts that all
-// lie at its far end. Past it, the host is common enough that walking the
-// sort order finds a page soon (or the (host, created_at) index serves).
+// the filter becomes a subquery. Past maxOwnerSubquery accounts, an owner
+// filter is checked row by row as the page walks its sort order (see
+// resolve).
 //
-// Past maxOwnerSubquery accounts, an owner filter is checked row by row
-// as the page walks its sort order (see selected).
+// A host filter matching up to maxHostIDs domains reads them all from the
+// host's index and sorts them (about 5 ms for 11,000 on MariaDB). Past it,
+// the page first walks the hostWalk domains at the head of its sort order
+// (the other filters applied from their index) and checks each one's host:
+// a host that common is found there soon, unless its domains lie at the
+// far end of the order (the hosts registered in one batch, long ago),
+// when every match is read from the host's index and sorted after all
+// (see ordered). Either way the cost is bounded by the walk plus the
+// host's matches, where leaving the choice to the optimizer could walk the
+// whole sort order, row by row, looking for hosts that all lie at its end.
 var (
 	maxOwnerIDs      = 1000
 	maxOwnerSubquery = 10000
 	maxHostIDs       = 10000
+	hostWalk         = 5000
 )
 
 // ownersAtMost reports whether no more than n accounts have an email or
@@ -138,6 +144,8 @@ type DomainFilter struct {
 	Status  string // StatusActive, StatusRevoked, StatusDeleted or ""
 	Sort    string // SortCreated (default) or SortLastUsed
 	Asc     bool   // oldest (or least recently used) first
+
+	res *resolution // the lookups Resolve did, for the filters above
 }
 
 // AdminDomain is one line of the admin list: never the secret's hash.
@@ -194,18 +202,21 @@ var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 // optimizer would make of one big join:
 //
 //   - an owner filter finds the matching users first, and a host filter
-//     the matching domain ids, each from a range of an index (the text
-//     starts the email, nick or host), so that neither walks every domain;
-//     past a bound, each stays a condition (selected, below);
+//     counts its matches, each from a range of an index (the text starts
+//     the email, nick or host), so that neither walks every domain; past a
+//     bound, an owner filter stays a condition (resolve, below);
 //   - the page's ids are read alone, from a (filter..., created_at or
 //     last_token_at, id) index that holds them, so even a deep OFFSET
-//     skips index entries rather than rows;
+//     skips index entries rather than rows; a host filter's from the
+//     host's index, or a bounded walk of the sort order (ordered);
 //   - then the page's rows, and their owners, by primary key.
+//
+// Given a filter from Resolve, it does not look the owner and host up again.
 func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, offset int) ([]AdminDomain, bool, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	sel, none, err := selected(db, f)
-	if none || err != nil {
+	r, err := resolved(db, f)
+	if err != nil || r.none {
 		return nil, false, err
 	}
 	dir := "DESC"
@@ -216,28 +227,98 @@ func (m *AdminModel) ListDomains(ctx context.Context, f DomainFilter, limit, off
 	if f.Sort == SortLastUsed {
 		col = "last_token_at"
 	}
-	page := sel.q
-	if sel.bound > 0 {
-		// The candidates are read by primary key, then sorted: a derived
-		// table with a LIMIT is never merged into the query around it, so
-		// the optimizer cannot choose to walk the whole sort order looking
-		// for them instead (which it does when they all lie at its far end).
-		page = db.Table("(?) AS candidates", sel.q.Select("id, "+col).Limit(sel.bound)).Select("id")
+	keys, err := ordered(db, r, col, dir, nil, limit+1, offset)
+	if err != nil {
+		return nil, false, err
 	}
-	var ids []uint64
-	if err := page.Order(col+" "+dir+", id "+dir).Limit(limit+1).Offset(offset).Pluck("id", &ids).Error; err != nil {
-		return nil, false, translate(err)
-	}
-	more := len(ids) > limit
+	more := len(keys) > limit
 	if more {
-		ids = ids[:limit]
+		keys = keys[:limit]
 	}
-	if len(ids) == 0 {
-		return nil, more, nil
-	}
-
-	rows, err := rowsOf(db, ids)
+	rows, err := rowsOf(db, keyIDs(keys))
 	return rows, more, err
+}
+
+// sortKey is a domain's place in a sort order: its id, and its created_at
+// or last_token_at.
+type sortKey struct {
+	ID uint64
+	At *time.Time
+}
+
+func keyIDs(keys []sortKey) []uint64 {
+	ids := make([]uint64, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return ids
+}
+
+// ordered returns the keys of up to n of the domains r selects, after
+// offset, ordered by col, then id, in dir; narrow, unless nil, adds a
+// condition (an export page's start).
+//
+// Without a host filter they are read in order from a (filter..., col)
+// index. With one, up to maxHostIDs matches are read from the host's
+// index in a derived table, then sorted: a derived table with a LIMIT is
+// never merged into the query around it, so the optimizer cannot choose
+// to walk the sort order looking for them instead (which it does, reading
+// each row, when they all lie at its far end: 1.6 s for 11,111 of 1M).
+// Past maxHostIDs, the first hostWalk domains of the order (the other
+// filters applied) are walked first, each one's host checked by primary
+// key: a page found among them is the page, since they are the head of
+// the whole order. Otherwise every match is sorted after all.
+func ordered(db *gorm.DB, r *resolution, col, dir string, narrow func(*gorm.DB) *gorm.DB, n, offset int) ([]sortKey, error) {
+	if narrow == nil {
+		narrow = func(q *gorm.DB) *gorm.DB { return q }
+	}
+	by := func(table string) string { return table + "." + col + " " + dir + ", " + table + ".id " + dir }
+	var keys []sortKey
+	if r.of.Host == "" {
+		err := narrow(r.domains(db)).Select("id, " + col + " AS at").Order(by("domains")).
+			Limit(n).Offset(offset).Scan(&keys).Error
+		return keys, translate(err)
+	}
+	// A short walk first: a host that common is often found at once, and
+	// a walk reads every domain it is given. A walk too short to hold the
+	// page is not taken.
+	walks := []int{hostWalk}
+	if short := 10 * (n + offset); short < hostWalk {
+		walks = []int{short, hostWalk}
+	}
+	for _, w := range walks {
+		if !r.hostWide || w < n+offset {
+			break
+		}
+		walk := narrow(r.stated(r.owned(db), "domains")).Select("id, " + col).Order(by("domains")).Limit(w)
+		err := db.Table("(?) AS walk", walk).Joins("JOIN domains ON domains.id = walk.id").
+			Where("domains.host LIKE ? ESCAPE '!'", prefixPattern(r.of.Host)).
+			Select("walk.id, walk." + col + " AS at").Order(by("walk")).Limit(n).Offset(offset).Scan(&keys).Error
+		if err != nil || len(keys) == n { // fewer: the rest lie past the walk, or there are no more
+			return keys, translate(err)
+		}
+	}
+	// The derived table reads the host's index alone: the plan and status
+	// are checked out of it (with them, MariaDB may read every revoked
+	// domain's row to check its host instead), and the last use, which no
+	// host index holds, is read after by primary key (asked for in the
+	// derived table, it has MariaDB scan the table past ~100,000 matches).
+	cols := "id, created_at"
+	if r.of.Plan != "" {
+		cols += ", type"
+	}
+	if r.of.Status != "" {
+		cols += ", status"
+	}
+	matches := narrow(r.hosted(r.owned(db))).Select(cols).Limit(math.MaxInt64)
+	q := r.stated(db.Table("(?) AS matches", matches), "matches")
+	if col == "created_at" {
+		q = q.Select("matches.id, matches.created_at AS at").Order(by("matches"))
+	} else {
+		q = q.Joins("JOIN domains ON domains.id = matches.id").Select("domains.id, domains." + col + " AS at").Order(by("domains"))
+	}
+	err := q.Limit(n).Offset(offset).Scan(&keys).Error
+	return keys, translate(err)
 }
 
 // rowsOf reads the admin list's rows of the domains ids, in that order
@@ -272,30 +353,66 @@ func rowsOf(db *gorm.DB, ids []uint64) ([]AdminDomain, error) {
 	return rows, nil
 }
 
-// selection is the query of the ids of the domains a filter selects.
-type selection struct {
-	q *gorm.DB
-	// bound, unless 0, is the most rows q can select: a host filter
-	// matched no more than maxHostIDs domains.
-	bound int
+// Resolve does the lookups of f's owner and host filters (the accounts an
+// owner filter matches, how many domains a host filter does) and returns f
+// carrying them: ListDomains, CountDomains and ExportDomains given it do
+// not do them again, so that a page and its count look up once. Filters
+// changed after are looked up again.
+func (m *AdminModel) Resolve(ctx context.Context, f DomainFilter) (DomainFilter, error) {
+	db, cancel := m.with(ctx)
+	defer cancel()
+	r, err := resolve(db, f)
+	if err != nil {
+		return f, err
+	}
+	f.res = r
+	return f, nil
+}
+
+// Ways an owner filter is checked.
+const (
+	ownerList     = iota + 1 // user_id IN (the accounts' ids)
+	ownerSubquery            // user_id IN (SELECT the accounts)
+	ownerPerRow              // a correlated subquery per domain
+)
+
+// resolution is what the lookups of a filter found.
+type resolution struct {
+	of      DomainFilter // the filter looked up, its Sort and Asc aside
+	none    bool         // no domain can match, known without asking further
+	ownerBy int          // how an owner filter is checked (0: none)
+	owners  []uint64     // its accounts, for ownerList
+	// hostWide: a host filter matched more than maxHostIDs domains.
+	hostWide bool
 	// wide: an owner or host filter matched more than its bound (accounts
 	// or domains), so it is a condition checked row by row; narrowed:
 	// another filter is set beside it.
 	wide, narrowed bool
 }
 
-// selected returns the selection of the domains f selects (none: no domain
-// can match, known without asking further).
-func selected(db *gorm.DB, f DomainFilter) (sel selection, none bool, err error) {
+// lookedUp is the part of f a resolution is for.
+func lookedUp(f DomainFilter) DomainFilter {
+	f.Sort, f.Asc, f.res = "", false, nil
+	return f
+}
+
+// resolved returns the resolution f carries, or makes one.
+func resolved(db *gorm.DB, f DomainFilter) (*resolution, error) {
+	if f.res != nil && f.res.of == lookedUp(f) {
+		return f.res, nil
+	}
+	return resolve(db, f)
+}
+
+// resolve looks f's owner and host filters up: see ListDomains.
+func resolve(db *gorm.DB, f DomainFilter) (*resolution, error) {
+	r := &resolution{of: lookedUp(f)}
+	none := &resolution{of: r.of, none: true}
 	if noSuchID(f.OwnerID) || strings.ContainsRune(f.Owner+f.Host, 0) {
 		// No stored email, nick or host holds a NUL, so the answer is no
 		// row; SQLite's LIKE would stop reading the pattern at the NUL and
 		// match every row (MariaDB matches none).
-		return sel, true, nil
-	}
-	q := db.Model(&Domain{}).Select("id")
-	if f.OwnerID != 0 {
-		q = q.Where("user_id = ?", f.OwnerID)
+		return none, nil
 	}
 	if f.Owner != "" {
 		pat := prefixPattern(f.Owner)
@@ -306,7 +423,7 @@ func selected(db *gorm.DB, f DomainFilter) (sel selection, none bool, err error)
 			var some []uint64
 			err := db.Model(&User{}).Where(col+" LIKE ? ESCAPE '!'", pat).Limit(maxOwnerIDs+1).Pluck("id", &some).Error
 			if err != nil {
-				return sel, false, translate(err)
+				return nil, translate(err)
 			}
 			ids = append(ids, some...)
 		}
@@ -314,55 +431,27 @@ func selected(db *gorm.DB, f DomainFilter) (sel selection, none bool, err error)
 		ids = slices.Compact(ids)
 		switch {
 		case len(ids) == 0:
-			return sel, true, nil
+			return none, nil
 		case len(ids) <= maxOwnerIDs:
-			q = q.Where("user_id IN ?", ids)
+			r.ownerBy, r.owners = ownerList, ids
 		case len(ids) <= maxOwnerSubquery && ownersAtMost(db, pat, maxOwnerSubquery):
-			// MariaDB reads the accounts, then their domains from
-			// (user_id, created_at), and sorts them: 6 ms for 1,111
-			// accounts at 1M domains.
-			q = q.Where("user_id IN (?)", db.Model(&User{}).Select("id").
-				Where("email LIKE ? ESCAPE '!' OR nick LIKE ? ESCAPE '!'", pat, pat))
-			sel.wide = true
+			r.ownerBy, r.wide = ownerSubquery, true
 		default:
-			// So many accounts that the page's query finds its rows soon
-			// walking its order, each owner checked by primary key in a
-			// correlated subquery: as IN (SELECT ...), or EXISTS, MariaDB
-			// would read every matching account and sort all their
-			// domains (1 s for 100,000 accounts at 1M domains); a scalar
-			// subquery it leaves alone.
-			q = q.Where("(SELECT 1 FROM users WHERE users.id = domains.user_id AND "+
-				"(users.email LIKE ? ESCAPE '!' OR users.nick LIKE ? ESCAPE '!')) IS NOT NULL", pat, pat)
-			sel.wide = true
+			r.ownerBy, r.wide = ownerPerRow, true
 		}
 	}
 	if f.Host != "" {
-		pat := prefixPattern(f.Host)
-		var ids []uint64
-		err := db.Model(&Domain{}).Select("id").Where("host LIKE ? ESCAPE '!'", pat).
-			Limit(maxHostIDs+1).Pluck("id", &ids).Error
-		if err != nil {
-			return sel, false, translate(err)
-		}
+		var n int64
+		err := db.Table("(?) AS hosts", db.Model(&Domain{}).Select("id").
+			Where("host LIKE ? ESCAPE '!'", prefixPattern(f.Host)).Limit(maxHostIDs+1)).Count(&n).Error
 		switch {
-		case len(ids) == 0:
-			return sel, true, nil
-		case len(ids) <= maxHostIDs:
-			// Read again, with the other filters, from the range of the
-			// (host, status, type, created_at) index: the ids alone would
-			// be read back row by row to check status and plan. The bound
-			// leaves room for domains registered since the first read.
-			sel.bound = 2 * maxHostIDs
-		default: // read from (host, created_at), or common enough to walk the sort order
-			sel.wide = true
+		case err != nil:
+			return nil, translate(err)
+		case n == 0:
+			return none, nil
+		case n > int64(maxHostIDs):
+			r.hostWide, r.wide = true, true
 		}
-		q = q.Where("host LIKE ? ESCAPE '!'", pat)
-	}
-	if f.Plan != "" {
-		q = q.Where("type = ?", f.Plan)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
 	}
 	filters := 0
 	for _, set := range []bool{f.OwnerID != 0, f.Owner != "", f.Host != "", f.Plan != "", f.Status != ""} {
@@ -370,9 +459,62 @@ func selected(db *gorm.DB, f DomainFilter) (sel selection, none bool, err error)
 			filters++
 		}
 	}
-	sel.narrowed = filters > 1
-	sel.q = q
-	return sel, false, nil
+	r.narrowed = filters > 1
+	return r, nil
+}
+
+// domains is the query of the domains r selects.
+func (r *resolution) domains(db *gorm.DB) *gorm.DB {
+	return r.stated(r.hosted(r.owned(db)), "domains")
+}
+
+// owned is the query of the domains r's owner filters select.
+func (r *resolution) owned(db *gorm.DB) *gorm.DB {
+	f := r.of
+	q := db.Model(&Domain{})
+	if f.OwnerID != 0 {
+		q = q.Where("user_id = ?", f.OwnerID)
+	}
+	pat := prefixPattern(f.Owner)
+	switch r.ownerBy {
+	case ownerList:
+		q = q.Where("user_id IN ?", r.owners)
+	case ownerSubquery:
+		// MariaDB reads the accounts, then their domains from
+		// (user_id, created_at), and sorts them: 6 ms for 1,111
+		// accounts at 1M domains.
+		q = q.Where("user_id IN (?)", db.Model(&User{}).Select("id").
+			Where("email LIKE ? ESCAPE '!' OR nick LIKE ? ESCAPE '!'", pat, pat))
+	case ownerPerRow:
+		// So many accounts that the page's query finds its rows soon
+		// walking its order, each owner checked by primary key in a
+		// correlated subquery: as IN (SELECT ...), or EXISTS, MariaDB
+		// would read every matching account and sort all their
+		// domains (1 s for 100,000 accounts at 1M domains); a scalar
+		// subquery it leaves alone.
+		q = q.Where("(SELECT 1 FROM users WHERE users.id = domains.user_id AND "+
+			"(users.email LIKE ? ESCAPE '!' OR users.nick LIKE ? ESCAPE '!')) IS NOT NULL", pat, pat)
+	}
+	return q
+}
+
+// hosted adds r's host filter to q.
+func (r *resolution) hosted(q *gorm.DB) *gorm.DB {
+	if r.of.Host == "" {
+		return q
+	}
+	return q.Where("host LIKE ? ESCAPE '!'", prefixPattern(r.of.Host))
+}
+
+// stated adds r's plan and status filters, on table's columns, to q.
+func (r *resolution) stated(q *gorm.DB, table string) *gorm.DB {
+	if r.of.Plan != "" {
+		q = q.Where(table+".type = ?", r.of.Plan)
+	}
+	if r.of.Status != "" {
+		q = q.Where(table+".status = ?", r.of.Status)
+	}
+	return q
 }
 
 // NotCounted is what CountDomains returns for a filter it does not count.
@@ -394,15 +536,15 @@ const NotCounted = -1
 func (m *AdminModel) CountDomains(ctx context.Context, f DomainFilter, atMost int) (int, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	sel, none, err := selected(db, f)
-	if none || err != nil {
+	r, err := resolved(db, f)
+	if err != nil || r.none {
 		return 0, err
 	}
-	if sel.wide && sel.narrowed {
+	if r.wide && r.narrowed {
 		return NotCounted, nil
 	}
 	var n int64
-	if err := db.Table("(?) AS matches", sel.q.Limit(atMost+1)).Count(&n).Error; err != nil {
+	if err := db.Table("(?) AS matches", r.domains(db).Select("id").Limit(atMost+1)).Count(&n).Error; err != nil {
 		return 0, translate(err)
 	}
 	return int(n), nil
@@ -660,12 +802,23 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action,
 // were registered (newest first, oldest first with f.Asc; f.Sort aside),
 // a page of at most pageSize at a time: keyset pages, each starting past
 // the last (created_at, id) of the page before, read from the same
-// (filter..., created_at) indexes as the list, each query within its own
-// time limit. A million domains are thus read in bounded memory, and at a
-// cost per page that does not grow with the depth of the walk (an OFFSET
-// would). It stops at the first error, each's included.
+// (filter..., created_at) indexes as the list (a host filter's as in
+// ordered), each query within its own time limit. A million domains are
+// thus read in bounded memory, and at a cost per page that does not grow
+// with the depth of the walk (an OFFSET would). The owner and host are
+// looked up once, unless f comes from Resolve. It stops at the first
+// error, each's included.
 func (m *AdminModel) ExportDomains(ctx context.Context, f DomainFilter, pageSize int, each func([]AdminDomain) error) error {
-	var after *exportKey
+	if f.res == nil || f.res.of != lookedUp(f) {
+		var err error
+		if f, err = m.Resolve(ctx, f); err != nil {
+			return err
+		}
+	}
+	if f.res.none {
+		return nil
+	}
+	var after *sortKey
 	for {
 		rows, last, n, err := m.exportPage(ctx, f, after, pageSize)
 		if err != nil || n == 0 {
@@ -683,44 +836,25 @@ func (m *AdminModel) ExportDomains(ctx context.Context, f DomainFilter, pageSize
 	}
 }
 
-// exportKey is where a page of the export ends.
-type exportKey struct {
-	ID        uint64
-	CreatedAt time.Time
-}
-
 // exportPage reads the page after after: its rows (a domain gone since
 // the first read is left out), its last key and how many ids it read.
-func (m *AdminModel) exportPage(ctx context.Context, f DomainFilter, after *exportKey, limit int) ([]AdminDomain, exportKey, int, error) {
+func (m *AdminModel) exportPage(ctx context.Context, f DomainFilter, after *sortKey, limit int) ([]AdminDomain, sortKey, int, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	sel, none, err := selected(db, f)
-	if none || err != nil {
-		return nil, exportKey{}, 0, err
-	}
 	dir, past := "DESC", "<"
 	if f.Asc {
 		dir, past = "ASC", ">"
 	}
-	page := sel.q.Select("id, created_at")
-	if sel.bound > 0 { // as in ListDomains
-		page = db.Table("(?) AS candidates", sel.q.Select("id, created_at").Limit(sel.bound)).Select("id, created_at")
-	}
+	var narrow func(*gorm.DB) *gorm.DB
 	if after != nil {
-		page = page.Where("(created_at "+past+" ? OR (created_at = ? AND id "+past+" ?))",
-			after.CreatedAt, after.CreatedAt, after.ID)
+		narrow = func(q *gorm.DB) *gorm.DB {
+			return q.Where("(created_at "+past+" ? OR (created_at = ? AND id "+past+" ?))", after.At, after.At, after.ID)
+		}
 	}
-	var keys []exportKey
-	if err := page.Order("created_at " + dir + ", id " + dir).Limit(limit).Scan(&keys).Error; err != nil {
-		return nil, exportKey{}, 0, translate(err)
+	keys, err := ordered(db, f.res, "created_at", dir, narrow, limit, 0)
+	if err != nil || len(keys) == 0 {
+		return nil, sortKey{}, 0, err
 	}
-	if len(keys) == 0 {
-		return nil, exportKey{}, 0, nil
-	}
-	ids := make([]uint64, len(keys))
-	for i, k := range keys {
-		ids[i] = k.ID
-	}
-	rows, err := rowsOf(db, ids)
+	rows, err := rowsOf(db, keyIDs(keys))
 	return rows, keys[len(keys)-1], len(keys), err
 }

@@ -1,10 +1,12 @@
 package models
 
-// MaxOwnerIDs and MaxHostIDs let tests lower the filters' id-list bounds.
+// MaxOwnerIDs and MaxHostIDs let tests lower the filters' id-list bounds,
+// HostWalk the walk of a common host's sort order (0: none).
 var (
 	MaxOwnerIDs      = &maxOwnerIDs
 	MaxOwnerSubquery = &maxOwnerSubquery
 	MaxHostIDs       = &maxHostIDs
+	HostWalk         = &hostWalk
 )
 
 // UsageChunk and UsageChunkMySQL let tests lower the domains a statement

@@ -55,7 +55,10 @@ func scaleDB(t *testing.T, server string) (*gorm.DB, *statements) {
 	} else {
 		t.Logf("database %s kept: %s=%s reuses it; drop it when done", sdb.Name(), envScaleDB, sdb.Name())
 	}
-	o := models.Options{Driver: "mysql", DSN: sdb.DSN(), MaxOpenConns: 4, MaxIdleConns: 4, StartupTimeout: 10 * time.Second}
+	// The shaping UPDATEs of 300,000 rows can take more than the default
+	// 30 s on a busy machine.
+	o := models.Options{Driver: "mysql", DSN: sdb.DSN(), MaxOpenConns: 4, MaxIdleConns: 4, StartupTimeout: 10 * time.Second,
+		IOTimeout: 10 * time.Minute}
 	if os.Getenv(envScaleDB) == "" {
 		start := time.Now()
 		if err := loadseed.Seed(ctx, o, scaleDomains, ""); err != nil {
@@ -206,7 +209,17 @@ func TestAdminConsoleAtAMillionDomains(t *testing.T) {
 		{"host: one", models.DomainFilter{Host: "site123456.load.test"}, 1},
 		{"host: 111", models.DomainFilter{Host: "site1234"}, 1},
 		{"host: 11,111", models.DomainFilter{Host: "site12"}, 1},
+		{"host: 11,111, oldest first", models.DomainFilter{Host: "site12", Asc: true}, 1},
+		{"host: 11,111, last used first", models.DomainFilter{Host: "site12", Sort: last}, 1},
+		{"host: 11,111, least recently used first", models.DomainFilter{Host: "site12", Sort: last, Asc: true}, 1},
+		{"host: 11,111, page 20", models.DomainFilter{Host: "site12"}, 20},
+		{"host: 111,111", models.DomainFilter{Host: "site1"}, 1},
+		{"host: 111,111, oldest first", models.DomainFilter{Host: "site1", Asc: true}, 1},
+		{"host: 111,111, last used first", models.DomainFilter{Host: "site1", Sort: last}, 1},
+		{"host: 111,111, least recently used first", models.DomainFilter{Host: "site1", Sort: last, Asc: true}, 1},
+		{"host: 111,111, revoked", models.DomainFilter{Host: "site1", Status: models.StatusRevoked}, 1},
 		{"host: every domain", models.DomainFilter{Host: "site"}, 1},
+		{"host: every domain, least recently used first", models.DomainFilter{Host: "site", Sort: last, Asc: true}, 1},
 		{"host: none", models.DomainFilter{Host: "nowhere"}, 1},
 		{"host: 11,111, revoked", models.DomainFilter{Host: "site12", Status: models.StatusRevoked}, 1},
 		{"host: 11,111, premium, last used first", models.DomainFilter{Host: "site12", Plan: models.PlanPremium, Sort: last}, 1},
@@ -216,10 +229,39 @@ func TestAdminConsoleAtAMillionDomains(t *testing.T) {
 		{"owner 1,111 accounts and host 11,111", models.DomainFilter{Owner: "load12", Host: "site12"}, 1},
 		{"owner every account and host every domain, revoked", models.DomainFilter{Owner: "load", Host: "site", Status: models.StatusRevoked}, 1},
 	}
+	// As if the host's matches lay at the far end of the sort order (hosts
+	// registered together and used alike): the walk finds no page, and
+	// every match is read from the host's index and sorted. By last use,
+	// each match's row is read (no index holds the host and the last use):
+	// those are timed, not held to the budget (docs/performance.md).
+	pastTheWalk := map[string]bool{} // name → held to the budget
+	for _, tc := range []struct {
+		name string
+		f    models.DomainFilter
+	}{
+		{"host: 111,111, oldest first", models.DomainFilter{Host: "site1", Asc: true}},
+		{"host: 111,111, revoked, oldest first", models.DomainFilter{Host: "site1", Status: models.StatusRevoked, Asc: true}},
+		{"host: 11,111, last used first", models.DomainFilter{Host: "site12", Sort: last}},
+		{"host: 111,111, last used first", models.DomainFilter{Host: "site1", Sort: last}},
+	} {
+		name := tc.name + ", past the walk"
+		pastTheWalk[name] = tc.f.Sort != last
+		cases = append(cases, struct {
+			name string
+			f    models.DomainFilter
+			page int
+		}{name, tc.f, 1})
+	}
 	const pageSize, countTo = 50, 10000 // as the console asks (handlers/admin.go)
 	var table strings.Builder
 	table.WriteString("\n| query | list ms | count ms | rows / count | plans (list; count) |\n|---|---|---|---|---|\n")
+	walk := *models.HostWalk
+	defer func() { *models.HostWalk = walk }()
 	for _, tc := range cases {
+		*models.HostWalk = walk
+		if _, past := pastTheWalk[tc.name]; past {
+			*models.HostWalk = 0
+		}
 		var listSQL, countSQL []string
 		var rows, n int
 		list := measure(t, func() error {
@@ -246,6 +288,9 @@ func TestAdminConsoleAtAMillionDomains(t *testing.T) {
 		}
 		fmt.Fprintf(&table, "| %s | %.1f | %.1f | %d / %d | %s |\n", tc.name, ms(list), ms(count), rows, n, strings.Join(plans, "; count: "))
 		for what, took := range map[string]time.Duration{"list": list, "count": count} {
+			if held, past := pastTheWalk[tc.name]; past && !held && what == "list" {
+				continue
+			}
 			if took > scaleBudget {
 				t.Errorf("%s: the %s took %v (over %v): %s", tc.name, what, took, scaleBudget, strings.Join(plans, " | "))
 			}
