@@ -26,10 +26,10 @@ type Domain struct {
 	ID     uint64 `gorm:"primaryKey"`
 	UserID uint64 `gorm:"not null;uniqueIndex:idx_domains_owner_host,priority:1;index:idx_domains_owner_created,priority:1"`
 	User   User   `gorm:"constraint:OnDelete:CASCADE"`
-	// The admin console's host filter reads a range of (host, status,
-	// type, created_at): the hosts that start with the text, with the
-	// status and plan asked, and their creation times, from the index
-	// alone; past 10,000 hosts, MariaDB reads (host, created_at) and sorts.
+	// The admin console's host filter reads a range of (host, created_at),
+	// or of (host, status, type, created_at) with a status or plan: the
+	// hosts that start with the text and their creation times, from the
+	// index alone, to be sorted (see ordered in admin.go).
 	Host string `gorm:"size:80;not null;index:idx_domains_host_created,priority:1;index:idx_domains_host_status_type_created,priority:1"`
 	// HostKey is Host while the domain exists and NULL once deleted, so a
 	// deleted host can be registered again while the row stays for the record.
