@@ -169,7 +169,8 @@ func explained(t *testing.T, db *gorm.DB, sql string) string {
 // (the page of ListDomains and the count of CountDomains) for the first
 // page, every filter, their combinations and every sort, at a million
 // domains over 100,000 accounts, and explains each statement: each must
-// take under 100 ms (the median of 5, after one unmeasured run).
+// take under 100 ms (the median of 5, after one unmeasured run), but for
+// one shape the walk of a common host cannot serve (pastTheWalk, below).
 func TestAdminConsoleAtAMillionDomains(t *testing.T) {
 	server := os.Getenv(envScaleDSN)
 	if server == "" {
@@ -233,19 +234,20 @@ func TestAdminConsoleAtAMillionDomains(t *testing.T) {
 	// registered together and used alike): the walk finds no page, and
 	// every match is read from the host's index and sorted. By last use,
 	// each match's row is read (no index holds the host and the last use):
-	// those are timed, not held to the budget (docs/performance.md).
+	// 111,111 of them are timed, not held to the budget (docs/performance.md).
 	pastTheWalk := map[string]bool{} // name → held to the budget
 	for _, tc := range []struct {
 		name string
 		f    models.DomainFilter
+		held bool
 	}{
-		{"host: 111,111, oldest first", models.DomainFilter{Host: "site1", Asc: true}},
-		{"host: 111,111, revoked, oldest first", models.DomainFilter{Host: "site1", Status: models.StatusRevoked, Asc: true}},
-		{"host: 11,111, last used first", models.DomainFilter{Host: "site12", Sort: last}},
-		{"host: 111,111, last used first", models.DomainFilter{Host: "site1", Sort: last}},
+		{"host: 111,111, oldest first", models.DomainFilter{Host: "site1", Asc: true}, true},
+		{"host: 111,111, revoked, oldest first", models.DomainFilter{Host: "site1", Status: models.StatusRevoked, Asc: true}, true},
+		{"host: 11,111, last used first", models.DomainFilter{Host: "site12", Sort: last}, true},
+		{"host: 111,111, last used first", models.DomainFilter{Host: "site1", Sort: last}, false},
 	} {
 		name := tc.name + ", past the walk"
-		pastTheWalk[name] = tc.f.Sort != last
+		pastTheWalk[name] = tc.held
 		cases = append(cases, struct {
 			name string
 			f    models.DomainFilter
