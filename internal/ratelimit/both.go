@@ -35,7 +35,8 @@ func allowBothMemory[A, B comparable](la *Memory[A], a A, limitA int, lb *Memory
 	if la.id == lb.id {
 		panic("ratelimit: AllowBoth needs two different limiters")
 	}
-	now := la.now()
+	now := la.now() // both on la's clock
+	nowA, nowB := now.Sub(la.start), now.Sub(lb.start)
 	sa, sb := la.shard(a), lb.shard(b)
 	// Locks are always taken in the order of the limiters' ids, so that
 	// two AllowBoth calls naming the same limiters in either order cannot
@@ -47,14 +48,15 @@ func allowBothMemory[A, B comparable](la *Memory[A], a A, limitA int, lb *Memory
 		sb.mu.Lock()
 		sa.mu.Lock()
 	}
-	wa := sa.current(a, now, per, la.perShrd)
-	wb := sb.current(b, now, per, lb.perShrd)
-	ra = Result{Allowed: wa.count < limitA, Limit: limitA, Reset: wa.end.Sub(now)}
-	rb = Result{Allowed: wb.count < limitB, Limit: limitB, Reset: wb.end.Sub(now)}
+	wa := sa.current(a, nowA, per, la.perShrd)
+	wb := sb.current(b, nowB, per, lb.perShrd)
+	ra = Result{Allowed: wa.count < limitA, Limit: limitA, Reset: wa.end - nowA}
+	rb = Result{Allowed: wb.count < limitB, Limit: limitB, Reset: wb.end - nowB}
 	if ra.Allowed && rb.Allowed {
 		wa.count++
 		wb.count++
 	}
+	sa.windows[a], sb.windows[b] = wa, wb
 	ra.Remaining, rb.Remaining = max(0, limitA-wa.count), max(0, limitB-wb.count)
 	sb.mu.Unlock()
 	sa.mu.Unlock()

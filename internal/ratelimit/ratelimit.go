@@ -13,6 +13,7 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"maps"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -50,20 +51,29 @@ type Limiter[K comparable] interface {
 // string, or a small struct that needs no formatting).
 type Memory[K comparable] struct {
 	// id orders the locks AllowBoth takes across two limiters.
-	id      uint64
-	now     func() time.Time
+	id  uint64
+	now func() time.Time
+	// start is now() when the limiter was made: windows end at a time
+	// since start, so that they hold no pointer (a time.Time does).
+	start   time.Time
 	perShrd int
 	seed    maphash.Seed
 	shards  [shards]shard[K]
 }
 
 type shard[K comparable] struct {
-	mu      sync.Mutex
-	windows map[K]*window
+	mu sync.Mutex
+	// windows are held by value: no allocation a key, and with a key of
+	// no pointer, nothing in the map for the collector to scan.
+	windows map[K]window
+	// dropped counts the keys evict dropped since it last copied windows.
+	dropped int
 }
 
+// window is a key's count in the window that ends at end (since the
+// limiter's start).
 type window struct {
-	end   time.Time
+	end   time.Duration
 	count int
 }
 
@@ -86,12 +96,16 @@ func New[K comparable](maxKeys int, now func() time.Time) *Memory[K] {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Memory[K]{id: lastID.Add(1), now: now, perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
+	l := &Memory[K]{id: lastID.Add(1), now: now, start: now(), perShrd: max(1, maxKeys/shards), seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].windows = map[K]*window{}
+		l.shards[i].windows = map[K]window{}
 	}
 	return l
 }
+
+// since is the time from the limiter's start to now (on the monotonic
+// clock when both readings have it, as time.Time's comparisons are).
+func (l *Memory[K]) since() time.Duration { return l.now().Sub(l.start) }
 
 // lastID numbers the limiters.
 var lastID atomic.Uint64
@@ -117,6 +131,7 @@ func (l *Memory[K]) Release(key K) {
 	s.mu.Lock()
 	if w, ok := s.windows[key]; ok && w.count > 0 {
 		w.count--
+		s.windows[key] = w
 	}
 	s.mu.Unlock()
 }
@@ -130,53 +145,53 @@ func (l *Memory[K]) Reset(key K) {
 }
 
 func (l *Memory[K]) take(key K, limit int, per time.Duration, n int) Result {
-	now := l.now()
+	now := l.since()
 	s := l.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n == 0 {
-		if w, ok := s.windows[key]; !ok || !now.Before(w.end) {
+		if w, ok := s.windows[key]; !ok || now >= w.end {
 			return Result{Allowed: limit > 0, Limit: limit, Remaining: limit, Reset: per}
 		}
 	}
 	w := s.current(key, now, per, l.perShrd)
-	res := Result{Limit: limit, Reset: w.end.Sub(now)}
-	if w.count+max(n, 1) > limit { // Peek asks whether one more would pass
-		res.Remaining = max(0, limit-w.count)
-		return res
+	res := Result{Limit: limit, Reset: w.end - now}
+	if w.count+max(n, 1) <= limit { // Peek asks whether one more would pass
+		w.count += n
+		res.Allowed = true
 	}
-	w.count += n
-	res.Allowed = true
-	res.Remaining = limit - w.count
+	s.windows[key] = w
+	res.Remaining = max(0, limit-w.count)
 	return res
 }
 
 // current is key's window at now, started afresh when it has ended or
-// the key is new (evicting first when the shard holds perShrd keys). The
-// shard's lock is held.
-func (s *shard[K]) current(key K, now time.Time, per time.Duration, perShrd int) *window {
+// the key is new (evicting first when the shard holds perShrd keys), for
+// the caller to store back. The shard's lock is held.
+func (s *shard[K]) current(key K, now, per time.Duration, perShrd int) window {
 	w, ok := s.windows[key]
-	if ok && now.Before(w.end) {
+	if ok && now < w.end {
 		return w
 	}
-	if !ok {
-		if len(s.windows) >= perShrd {
-			s.evict(now)
-		}
-		w = &window{}
-		s.windows[key] = w
+	if !ok && len(s.windows) >= perShrd {
+		s.evict(now)
 	}
-	w.end, w.count = now.Add(per), 0
-	return w
+	return window{end: now + per}
 }
 
 // evict drops the windows that have ended; if none has, an arbitrary
 // tenth of the shard (map iteration order is random), so that the shard
 // stays bounded and the scan is paid once per many insertions.
-func (s *shard[K]) evict(now time.Time) {
+//
+// Once it has dropped half as many keys as the shard holds, it copies
+// the shard into a fresh map: a Go map never shrinks, and one that is
+// only deleted from and inserted into grows past its keys (measured: 3.4
+// to 3.5 times the bytes a key after a million keys went through
+// 100,000; 1.2 to 1.3 times with the copies).
+func (s *shard[K]) evict(now time.Duration) {
 	dropped := 0
 	for k, w := range s.windows {
-		if !now.Before(w.end) {
+		if now >= w.end {
 			delete(s.windows, k)
 			dropped++
 		}
@@ -187,6 +202,11 @@ func (s *shard[K]) evict(now time.Time) {
 		}
 		delete(s.windows, k)
 		dropped++
+	}
+	if s.dropped += dropped; s.dropped >= len(s.windows)/2 {
+		fresh := make(map[K]window, len(s.windows)+dropped)
+		maps.Copy(fresh, s.windows)
+		s.windows, s.dropped = fresh, 0
 	}
 }
 

@@ -76,6 +76,52 @@ func TestBoundedKeys(t *testing.T) {
 	}
 }
 
+// A bounded limiter that many keys go through holds about what it holds
+// with its bound of keys once: a Go map only deleted from and inserted
+// into grows past its keys (three times the bytes here), so eviction
+// copies the shards from time to time (1.2 to 1.3 times).
+func TestKeysGoingThroughKeepTheTableSmall(t *testing.T) {
+	const bound = 50_000
+	heldBy := func(keys int) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		l := New[uint64](bound, nil)
+		for i := range uint64(keys) {
+			l.Allow(i, 5, time.Minute)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(l)
+		return after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
+	}
+	once, through := heldBy(bound), heldBy(10*bound)
+	t.Logf("%d keys: %d B held; %d keys through the same bound: %d B", bound, once, 10*bound, through)
+	if through > 2*once {
+		t.Fatalf("%d keys through a bound of %d hold %d B, %.1f times what %d keys hold", 10*bound, bound, through, float64(through)/float64(once), bound)
+	}
+}
+
+// The copies eviction makes keep the counts of the windows they keep.
+func TestEvictionKeepsTheCountsItKeeps(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := New[uint64](shards*100, c.now)
+	for l.Allow(0, 3, time.Hour).Allowed { // key 0 spends its quota of the hour
+	}
+	// Rounds of about half a shard of keys with a one-second window each,
+	// ended by the next round: every eviction finds ended windows and drops
+	// those only, and the shards are copied many times over.
+	for round := range uint64(100) {
+		for i := range uint64(shards * 50) {
+			l.Allow(1+round*shards*50+i, 1, time.Second)
+		}
+		c.advance(2 * time.Second)
+	}
+	if r := l.Allow(0, 3, time.Hour); r.Allowed || r.Remaining != 0 {
+		t.Fatalf("key 0 after the copies: %+v, want its spent quota kept", r)
+	}
+}
+
 func TestConcurrentCountsExactly(t *testing.T) {
 	l := New[string](1000, nil)
 	var wg sync.WaitGroup
