@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nodebird/nodebird-api/internal/ratelimit"
@@ -27,20 +26,16 @@ type Pruner interface {
 	Prune(ctx context.Context, before time.Time) (int64, error)
 }
 
-// Counter is safe for concurrent use. Counting a domain already counted
-// before the last flush takes no lock: its atomic counters are found in
-// read, a map nobody writes once it is published. A domain first counted
-// since the last flush is found in added, under mu, until the next flush
-// publishes a new read map with it. Entries are kept for the life of the
-// process, one small entry per domain that was used.
+// Counter is safe for concurrent use. Counts are kept by domain in
+// shards, each a map of plain values under its own lock; a flush swaps
+// each shard's map for an empty one, so a domain's entry lives until the
+// next flush, not for the life of the process.
 type Counter struct {
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
 
-	read    atomic.Pointer[map[uint64]*counts]
-	mu      sync.Mutex
-	added   map[uint64]*counts
+	shards  [shards]shard
 	flushMu sync.Mutex
 	// pruned is the hour Run last pruned in (it prunes once an hour).
 	pruned time.Time
@@ -48,52 +43,56 @@ type Counter struct {
 	shared *Shared
 }
 
+// shards spreads the counting over this many locks.
+const shards = 32
+
+type shard struct {
+	mu     sync.Mutex
+	counts map[uint64]counts
+}
+
 // counts are one domain's counts since the last flush, and the times of
-// its last issued and refused token (Unix nanoseconds, 0 for never).
+// its last issued and refused token (Unix nanoseconds, 0 for none).
 type counts struct {
-	issued, refused         atomic.Int64
-	lastIssued, lastRefused atomic.Int64
+	issued, refused         int64
+	lastIssued, lastRefused int64
 }
 
 // New returns a Counter writing to store.
 func New(store Store, log *slog.Logger) *Counter {
-	c := &Counter{store: store, log: log, now: time.Now, added: map[uint64]*counts{}}
-	c.read.Store(&map[uint64]*counts{})
+	c := &Counter{store: store, log: log, now: time.Now}
+	for i := range c.shards {
+		c.shards[i].counts = map[uint64]counts{}
+	}
 	return c
 }
 
-// of returns domain id's counts, the same ones every time.
-func (c *Counter) of(id uint64) *counts {
-	if e, ok := (*c.read.Load())[id]; ok {
-		return e
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := (*c.read.Load())[id]; ok { // published since the first look
-		return e
-	}
-	e, ok := c.added[id]
-	if !ok {
-		e = new(counts)
-		c.added[id] = e
-	}
-	return e
+// add adds d to domain id's counts; a last use moves only forward (a
+// goroutine delayed between reading the clock and counting would
+// otherwise move it back).
+func (c *Counter) add(id uint64, d counts) {
+	s := &c.shards[id%shards]
+	s.mu.Lock()
+	e := s.counts[id]
+	e.issued += d.issued
+	e.refused += d.refused
+	e.lastIssued = max(e.lastIssued, d.lastIssued)
+	e.lastRefused = max(e.lastRefused, d.lastRefused)
+	s.counts[id] = e
+	s.mu.Unlock()
 }
 
-// publish moves the domains first counted since the last flush into a new
-// read map: one copy of the map per flush, and only when there are any.
-func (c *Counter) publish() map[uint64]*counts {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	read := *c.read.Load()
-	if len(c.added) == 0 {
-		return read
+// take swaps shard i's counts for an empty map and returns them (nil
+// when there are none).
+func (c *Counter) take(i int) map[uint64]counts {
+	s := &c.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.counts
+	if len(m) == 0 {
+		return nil
 	}
-	m := make(map[uint64]*counts, len(read)+len(c.added))
-	maps.Copy(m, read)
-	maps.Copy(m, c.added)
-	c.read.Store(&m)
-	c.added = map[uint64]*counts{}
+	s.counts = map[uint64]counts{}
 	return m
 }
 
@@ -116,9 +115,7 @@ func (c *Counter) Issued(id uint64) {
 	if c.shared != nil && c.shared.add(id, true, c.now()) {
 		return
 	}
-	e := c.of(id)
-	storeLater(&e.lastIssued, c.now().UnixNano()) // before the count: a flush that sees the count sees the time
-	e.issued.Add(1)
+	c.add(id, counts{issued: 1, lastIssued: c.now().UnixNano()})
 }
 
 // Refused counts a refused token request for domain id.
@@ -126,21 +123,7 @@ func (c *Counter) Refused(id uint64) {
 	if c.shared != nil && c.shared.add(id, false, c.now()) {
 		return
 	}
-	e := c.of(id)
-	storeLater(&e.lastRefused, c.now().UnixNano())
-	e.refused.Add(1)
-}
-
-// storeLater sets t to at unless it already holds a later time (a
-// goroutine delayed between reading the clock and storing would otherwise
-// move the last use back).
-func storeLater(t *atomic.Int64, at int64) {
-	for {
-		old := t.Load()
-		if old >= at || t.CompareAndSwap(old, at) {
-			return
-		}
-	}
+	c.add(id, counts{refused: 1, lastRefused: c.now().UnixNano()})
 }
 
 // Flush writes what was counted since the last flush. On failure the
@@ -163,15 +146,15 @@ func (c *Counter) Flush(ctx context.Context) error {
 // flushLocal writes the counts kept in memory.
 func (c *Counter) flushLocal(ctx context.Context) error {
 	batch := map[uint64]models.UsageDelta{}
-	for id, e := range c.publish() { // domains counted after this are flushed next time
-		d := models.UsageDelta{Issued: e.issued.Swap(0), Refused: e.refused.Swap(0)}
-		if d.Issued > 0 {
-			d.LastIssued = time.Unix(0, e.lastIssued.Load())
-		}
-		if d.Refused > 0 {
-			d.LastRefused = time.Unix(0, e.lastRefused.Load())
-		}
-		if d.Issued > 0 || d.Refused > 0 {
+	for i := range c.shards { // what is counted after a shard is taken is flushed next time
+		for id, e := range c.take(i) {
+			d := models.UsageDelta{Issued: e.issued, Refused: e.refused}
+			if e.issued > 0 {
+				d.LastIssued = time.Unix(0, e.lastIssued)
+			}
+			if e.refused > 0 {
+				d.LastRefused = time.Unix(0, e.lastRefused)
+			}
 			batch[id] = d
 		}
 	}
@@ -185,11 +168,19 @@ func (c *Counter) flushLocal(ctx context.Context) error {
 		if errors.As(err, &ue) {
 			back = ue.Unwritten
 		}
-		for _, id := range back { // entries are never removed: of finds the same counts
-			d := batch[id]
-			e := c.of(id)
-			e.issued.Add(d.Issued)
-			e.refused.Add(d.Refused)
+		for _, id := range back {
+			d, ok := batch[id]
+			if !ok {
+				continue
+			}
+			e := counts{issued: d.Issued, refused: d.Refused}
+			if d.Issued > 0 {
+				e.lastIssued = d.LastIssued.UnixNano()
+			}
+			if d.Refused > 0 {
+				e.lastRefused = d.LastRefused.UnixNano()
+			}
+			c.add(id, e)
 		}
 	}
 	return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -355,4 +356,118 @@ func TestFlushCutShortByShutdownIsNotAWarning(t *testing.T) {
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("the shutdown logged a warning:\n%s", logs.String())
 	}
+}
+
+// discard is a store that keeps nothing.
+type discard struct{}
+
+func (discard) Add(context.Context, time.Time, map[uint64]models.UsageDelta) error { return nil }
+
+// A flush forgets the domains it wrote: the counter holds what was counted
+// since, not an entry for every domain used since the process started.
+func TestCounterForgetsDomainsAfterAFlush(t *testing.T) {
+	const domains = 100_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := usage.New(discard{}, quiet)
+	for id := range uint64(domains) {
+		c.Issued(id + 1)
+		c.Refused(id + 1)
+	}
+	flush(t, c)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(c)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("after a flush of %d domains the counter holds %d B", domains, held)
+	if held > 1<<20 { // an entry a domain would be several MB
+		t.Fatalf("after a flush of %d domains the counter holds %d B", domains, held)
+	}
+}
+
+// flakyStore fails every other write, writing half of the batch first (as
+// models.UsageModel.Add stopped part way), and records what it wrote.
+type flakyStore struct {
+	store
+	n int
+}
+
+func (s *flakyStore) Add(ctx context.Context, hour time.Time, deltas map[uint64]models.UsageDelta) error {
+	s.mu.Lock()
+	s.n++
+	fail := s.n%2 == 0
+	s.mu.Unlock()
+	if !fail {
+		return s.store.Add(ctx, hour, deltas)
+	}
+	written := map[uint64]models.UsageDelta{}
+	var unwritten []uint64
+	for id, d := range deltas {
+		if id%2 == 0 {
+			written[id] = d
+		} else {
+			unwritten = append(unwritten, id)
+		}
+	}
+	if err := s.store.Add(ctx, hour, written); err != nil {
+		return err
+	}
+	return &models.UnwrittenError{Unwritten: unwritten, Err: models.ErrUnavailable}
+}
+
+// Counting while flushes fail part way loses nothing and counts nothing
+// twice: what a flush did not write goes back beside what was counted
+// meanwhile.
+func TestCounterLosesNothingWhileFlushesFail(t *testing.T) {
+	st := &flakyStore{}
+	c := usage.New(st, quiet)
+	const workers, domains = 8, 100
+	var wg sync.WaitGroup
+	var counted [workers][domains]int64
+	stop := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.Issued(uint64(i%domains) + 1)
+				counted[w][i%domains]++
+			}
+		})
+	}
+	for { // counting goes on through three failed writes at least
+		_ = c.Flush(ctx)
+		st.mu.Lock()
+		n := st.n
+		st.mu.Unlock()
+		if n >= 6 {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for st.n%2 == 1 { // the next write would fail
+		_ = c.Flush(ctx)
+	}
+	flush(t, c)
+	written := map[uint64]int64{}
+	for _, b := range st.batches {
+		for id, d := range b {
+			written[id] += d.Issued
+		}
+	}
+	for d := range domains {
+		var want int64
+		for w := range workers {
+			want += counted[w][d]
+		}
+		if got := written[uint64(d)+1]; got != want {
+			t.Fatalf("domain %d: %d written, %d counted", d+1, got, want)
+		}
+	}
+	t.Logf("%d writes, half of them failing part way", st.n)
 }
