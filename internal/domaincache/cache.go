@@ -348,9 +348,11 @@ func (c *Cache) began() uint64 {
 }
 
 // slots holds records in blocks of 1<<slotBits, so that growing never
-// copies the whole view (nor needs twice its memory for a moment).
+// copies the whole view (nor needs twice its memory for a moment). The
+// blocks are mapped outside the Go heap where possible (offheap.go).
 type slots struct {
-	blocks []*[1 << slotBits]record
+	blocks []*block
+	mapped int   // blocks mapped outside the Go heap
 	n      int32 // slots in use or free
 }
 
@@ -361,7 +363,11 @@ func (s *slots) at(i int32) *record { return &s.blocks[i>>slotBits][i&(1<<slotBi
 // add puts r in a new slot and returns it.
 func (s *slots) add(r record) int32 {
 	if int(s.n>>slotBits) == len(s.blocks) {
-		s.blocks = append(s.blocks, new([1 << slotBits]record))
+		b, mapped := newBlock()
+		s.blocks = append(s.blocks, b)
+		if mapped {
+			s.mapped++
+		}
 	}
 	i := s.n
 	*s.at(i) = r

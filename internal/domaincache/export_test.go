@@ -3,10 +3,23 @@ package domaincache
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // SetPageSize sets how many domains one query of the load reads.
 func SetPageSize(c *Cache, n int) { c.pageSize = n }
+
+// Mapped is the bytes mapped outside the Go heap by every Cache.
+func Mapped() int64 { return mapped.Load() }
+
+// CacheMapped is the bytes c holds mapped outside the Go heap: its blocks
+// of records and its indexes' cells.
+func CacheMapped(c *Cache) int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return int64(c.recs.mapped)*int64(unsafe.Sizeof(block{})) + mappedCells(&c.byID) + mappedCells(&c.byHash) +
+		mappedCells(&c.hosts.index) + mappedCells(&c.owners.index)
+}
 
 // View is everything a Cache holds, for comparing two of them.
 type View struct {

@@ -17,11 +17,12 @@ import (
 // An index holds at most one slot per key. It is not safe for concurrent
 // use: the Cache's mutex guards it.
 type index[K comparable] struct {
-	cells []uint32 // 1 + a slot; 0: an empty cell. A power of two of them.
-	shift uint     // 64 - log2(len(cells)): home takes the hash's top bits
-	n     int
-	key   func(slot int32) K
-	hash  func(K) uint64
+	cells  []uint32 // 1 + a slot; 0: an empty cell. A power of two of them.
+	mapped bool     // cells are outside the Go heap (offheap.go)
+	shift  uint     // 64 - log2(len(cells)): home takes the hash's top bits
+	n      int
+	key    func(slot int32) K
+	hash   func(K) uint64
 }
 
 // fib spreads a hash over the cells (Fibonacci hashing): sequential ids
@@ -84,16 +85,21 @@ func (x *index[K]) insert(k K, slot int32) {
 	x.cells[p] = uint32(slot) + 1
 }
 
-// grow doubles the cells (16 at first) and indexes every slot anew.
+// grow doubles the cells (16 at first) and indexes every slot anew. The
+// old cells are unmapped once the new ones are filled: the caller holds
+// the Cache's write lock, so no reader is using them.
 func (x *index[K]) grow() {
-	old := x.cells
+	old, oldMapped := x.cells, x.mapped
 	size := max(16, 2*len(old))
-	x.cells = make([]uint32, size)
+	x.cells, x.mapped = newCells(size)
 	x.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	for _, c := range old {
 		if c != 0 {
 			x.insert(x.key(int32(c-1)), int32(c-1))
 		}
+	}
+	if oldMapped {
+		freeCells(old)
 	}
 }
 

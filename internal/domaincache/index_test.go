@@ -3,6 +3,7 @@ package domaincache
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -16,6 +17,30 @@ func TestRecordSize(t *testing.T) {
 	if s := unsafe.Sizeof([2]byte{}); unsafe.Offsetof(record{}.state)+1+s > 64 {
 		t.Error("no spare bytes left after state")
 	}
+}
+
+// TestRecordHasNoPointers: records may live outside the Go heap, where the
+// collector does not look (offheap.go), so no field of a record may hold a
+// pointer, a slice, a string, a map, a channel, a function or an interface.
+func TestRecordHasNoPointers(t *testing.T) {
+	var walk func(path string, ty reflect.Type)
+	walk = func(path string, ty reflect.Type) {
+		switch ty.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		case reflect.Array:
+			walk(path+"[]", ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(path+"."+ty.Field(i).Name, ty.Field(i).Type)
+			}
+		default:
+			t.Errorf("%s is a %s: a record must hold no pointer", path, ty.Kind())
+		}
+	}
+	walk("record", reflect.TypeFor[record]())
+	walk("block", reflect.TypeFor[block]())
 }
 
 // keyed is an index over a slice of keys standing in for the records: the
@@ -160,6 +185,43 @@ func TestIndexGrowsFromEmpty(t *testing.T) {
 	if len(k.x.cells) != 16384 {
 		t.Errorf("%d cells for 5,000 keys, want 16,384", len(k.x.cells))
 	}
+}
+
+// TestIndexGrowsOffHeap: an index grown many times past the size mapped
+// outside the Go heap still finds every key, and the cells each growth
+// replaced are unmapped: what is mapped comes back to the live cells.
+func TestIndexGrowsOffHeap(t *testing.T) {
+	before := mapped.Load()
+	k := newKeyed(func(k uint64) uint64 { return k })
+	want := map[uint64]int32{}
+	const n = 300000 // 1<<20 cells at the end: seven growths mapped
+	for i := range n {
+		key := uint64(i)*1_000_003 + 7
+		k.keys = append(k.keys, key)
+		k.x.put(int32(i))
+		want[key] = int32(i)
+		if len(k.x.cells) >= minMappedCells && k.x.Len() == len(k.x.cells)/2 { // full: it grows at the next put
+			k.check(t, fmt.Sprint(i+1, " keys"), want, []uint64{0, 8, 1 << 62})
+		}
+	}
+	k.check(t, fmt.Sprint(n, " keys"), want, []uint64{0, 8, 1 << 62})
+	if len(k.x.cells) != 1<<20 {
+		t.Fatalf("%d cells for %d keys, want %d", len(k.x.cells), n, 1<<20)
+	}
+	if canMap && !k.x.mapped {
+		t.Error("the cells are on the Go heap, want them mapped")
+	}
+	if got, want := mapped.Load()-before, mappedCells(&k.x); got != want {
+		t.Errorf("%d bytes mapped, want %d (the live cells only)", got, want)
+	}
+}
+
+// mappedCells is the bytes of x's cells mapped outside the Go heap.
+func mappedCells[K comparable](x *index[K]) int64 {
+	if !x.mapped {
+		return 0
+	}
+	return 4 * int64(len(x.cells))
 }
 
 // TestIntern: a value is numbered once however many records refer to it,
