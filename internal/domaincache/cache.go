@@ -12,7 +12,8 @@
 // The view holds every domain that is not deleted (about 150 bytes each
 // at a million, host name included: a 64-byte record without pointers, in
 // blocks, found through two open-addressing indexes of 4-byte cells, by id
-// and by secret hash; hosts and owners are interned), the ids of deleted
+// and by secret hash, blocks and large indexes mapped outside the Go heap;
+// hosts and owners are interned), the ids of deleted
 // ones (so that their tokens stay refused), and an index of at most max
 // secret hashes: a secret evicted from a full index is looked up in the
 // database again when it is next presented.
