@@ -94,7 +94,7 @@ const (
 // maxOwnerIDs bounds the ids an owner filter passes as a list; beyond it
 // the filter becomes a subquery. Past maxOwnerSubquery accounts, an owner
 // filter is checked row by row as the page walks its sort order (see
-// resolve).
+// owned).
 //
 // A host filter matching up to maxHostIDs domains reads them all from the
 // host's index and sorts them. Past it, the page first walks the hostWalk
@@ -261,8 +261,8 @@ func keyIDs(keys []sortKey) []uint64 {
 // condition (an export page's start).
 //
 // Without a host filter they are read in order from a (filter..., col)
-// index. With one, up to maxHostIDs matches are read from the host's
-// index in a derived table, then sorted: a derived table with a LIMIT is
+// index. With one, its matches are read from the host's index in a
+// derived table, then sorted: a derived table with a LIMIT is
 // never merged into the query around it, so the optimizer cannot choose
 // to walk the sort order looking for them instead (which it does, reading
 // each row, when they all lie at its far end: 1.6 s for 11,111 of 1M).
@@ -293,8 +293,7 @@ func ordered(db *gorm.DB, r *resolution, col, dir string, narrow func(*gorm.DB) 
 			break
 		}
 		walk := narrow(r.stated(r.owned(db), "domains")).Select("id, " + col).Order(by("domains")).Limit(w)
-		err := db.Table("(?) AS walk", walk).Joins("JOIN domains ON domains.id = walk.id").
-			Where("domains.host LIKE ? ESCAPE '!'", prefixPattern(r.of.Host)).
+		err := r.hosted(db.Table("(?) AS walk", walk).Joins("JOIN domains ON domains.id = walk.id")).
 			Select("walk.id, walk." + col + " AS at").Order(by("walk")).Limit(n).Offset(offset).Scan(&keys).Error
 		if err != nil || len(keys) == n { // fewer: the rest lie past the walk, or there are no more
 			return keys, translate(err)
@@ -359,11 +358,11 @@ func rowsOf(db *gorm.DB, ids []uint64) ([]AdminDomain, error) {
 // owner filter matches, how many domains a host filter does) and returns f
 // carrying them: ListDomains, CountDomains and ExportDomains given it do
 // not do them again, so that a page and its count look up once. Filters
-// changed after are looked up again.
+// changed after are looked up again; a filter already resolved is not.
 func (m *AdminModel) Resolve(ctx context.Context, f DomainFilter) (DomainFilter, error) {
 	db, cancel := m.with(ctx)
 	defer cancel()
-	r, err := resolve(db, f)
+	r, err := resolved(db, f)
 	if err != nil {
 		return f, err
 	}
@@ -386,10 +385,22 @@ type resolution struct {
 	owners  []uint64     // its accounts, for ownerList
 	// hostWide: a host filter matched more than maxHostIDs domains.
 	hostWide bool
-	// wide: an owner or host filter matched more than its bound (accounts
-	// or domains), so it is a condition checked row by row; narrowed:
-	// another filter is set beside it.
-	wide, narrowed bool
+}
+
+// wide reports whether an owner or host filter matched more than its
+// bound (accounts or domains), so that no index range holds its matches.
+func (r *resolution) wide() bool { return r.hostWide || r.ownerBy >= ownerSubquery }
+
+// narrowed reports whether another filter is set beside an owner or host
+// filter (more than one filter is set).
+func (r *resolution) narrowed() bool {
+	f, filters := r.of, 0
+	for _, set := range []bool{f.OwnerID != 0, f.Owner != "", f.Host != "", f.Plan != "", f.Status != ""} {
+		if set {
+			filters++
+		}
+	}
+	return filters > 1
 }
 
 // lookedUp is the part of f a resolution is for.
@@ -437,9 +448,9 @@ func resolve(db *gorm.DB, f DomainFilter) (*resolution, error) {
 		case len(ids) <= maxOwnerIDs:
 			r.ownerBy, r.owners = ownerList, ids
 		case len(ids) <= maxOwnerSubquery && ownersAtMost(db, pat, maxOwnerSubquery):
-			r.ownerBy, r.wide = ownerSubquery, true
+			r.ownerBy = ownerSubquery
 		default:
-			r.ownerBy, r.wide = ownerPerRow, true
+			r.ownerBy = ownerPerRow
 		}
 	}
 	if f.Host != "" {
@@ -452,16 +463,9 @@ func resolve(db *gorm.DB, f DomainFilter) (*resolution, error) {
 		case n == 0:
 			return none, nil
 		case n > int64(maxHostIDs):
-			r.hostWide, r.wide = true, true
+			r.hostWide = true
 		}
 	}
-	filters := 0
-	for _, set := range []bool{f.OwnerID != 0, f.Owner != "", f.Host != "", f.Plan != "", f.Status != ""} {
-		if set {
-			filters++
-		}
-	}
-	r.narrowed = filters > 1
 	return r, nil
 }
 
@@ -542,7 +546,7 @@ func (m *AdminModel) CountDomains(ctx context.Context, f DomainFilter, atMost in
 	if err != nil || r.none {
 		return 0, err
 	}
-	if r.wide && r.narrowed {
+	if r.wide() && r.narrowed() {
 		return NotCounted, nil
 	}
 	var n int64
@@ -811,11 +815,9 @@ func (m *AdminModel) change(ctx context.Context, actor Actor, id uint64, action,
 // looked up once, unless f comes from Resolve. It stops at the first
 // error, each's included.
 func (m *AdminModel) ExportDomains(ctx context.Context, f DomainFilter, pageSize int, each func([]AdminDomain) error) error {
-	if f.res == nil || f.res.of != lookedUp(f) {
-		var err error
-		if f, err = m.Resolve(ctx, f); err != nil {
-			return err
-		}
+	f, err := m.Resolve(ctx, f)
+	if err != nil {
+		return err
 	}
 	if f.res.none {
 		return nil
