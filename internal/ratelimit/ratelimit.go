@@ -160,7 +160,9 @@ func (l *Memory[K]) take(key K, limit int, per time.Duration, n int) Result {
 		w.count += n
 		res.Allowed = true
 	}
-	s.windows[key] = w
+	if n > 0 { // a Peek found a running window and changed nothing
+		s.windows[key] = w
+	}
 	res.Remaining = max(0, limit-w.count)
 	return res
 }
