@@ -18,7 +18,8 @@ import (
 // new and make zero theirs. Where mmap is missing or fails, the Go heap
 // serves instead.
 //
-// Blocks are never freed (a Cache lives as long as the process). Cells an
+// Blocks are never freed: the app's Cache lives as long as the process;
+// a Cache dropped earlier (in tests) keeps its mapping until exit. Cells an
 // index replaces as it grows are unmapped once the new ones are filled,
 // under the Cache's write lock: every reader of cells holds the read lock
 // and keeps no reference to them past it.

@@ -25,7 +25,9 @@ type Store struct {
 	// round trip's system calls on both sides. Each request still makes
 	// one script call. A queued call's context is not honoured by the
 	// autopipeliner: the client's read and write deadlines (OpenRedis sets
-	// them to the timeout) bound it instead.
+	// them to the timeout) bound it instead, and a failed batch fails the
+	// calls queued behind it with it (measured: 64 callers checking at once
+	// when Redis was black-holed waited at most the timeout, 1.00 s of 1 s).
 	batched redis.Scripter
 	prefix  string
 	timeout time.Duration
