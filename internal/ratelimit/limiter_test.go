@@ -240,6 +240,46 @@ func TestLimiters(t *testing.T) {
 	}
 }
 
+// A key without an expiry (left by hand, or by an older version) is no
+// window: a peek sees room, and a request counted there starts a window of
+// its own. A Tally counts in its hash's i:ID or r:ID and keeps the latest
+// time in li:ID or lr:ID.
+func TestRedisKeyWithoutExpiryAndTally(t *testing.T) {
+	addr := testredis.Start(t)
+	s := testStore(t, addr, nil)
+	l := Table(s, "a", identity, 10, nil)
+	c := s.Client()
+	ctx := context.Background()
+	for _, k := range []string{"stale", "peeked"} {
+		if err := c.Set(ctx, s.prefix+"a:"+k, 7, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := l.Peek("peeked", 3, time.Minute); !r.Allowed || r.Remaining != 3 || r.Reset != time.Minute {
+		t.Fatalf("peek of a key without expiry: %+v", r)
+	}
+	if r := l.Allow("stale", 3, time.Minute); !r.Allowed || r.Remaining != 2 || r.Reset != time.Minute {
+		t.Fatalf("a request on a key without expiry: %+v", r)
+	}
+	if ttl := c.PTTL(ctx, s.prefix+"a:stale").Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("the key's expiry after the request: %v", ttl)
+	}
+	gate := Gate[string]{L: l, Key: "gate", Limit: 5, Per: time.Minute}
+	// Two requests with room, the later time first; then one refused.
+	for i, now := range []int64{2000, 1000, 1500} {
+		tl := &Tally{Key: s.prefix + "usage", ID: "42", Now: now}
+		_, r := AllowGated(gate, l, "stale", 3, time.Minute, tl)
+		if r.Allowed != (i < 2) || !tl.Done {
+			t.Fatalf("request %d: %+v, tallied %v", i+1, r, tl.Done)
+		}
+	}
+	got := c.HGetAll(ctx, s.prefix+"usage").Val()
+	want := map[string]string{"i:42": "2", "li:42": "2000", "r:42": "1", "lr:42": "1500"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("tally hash %v, want %v", got, want)
+	}
+}
+
 // Two instances (two Stores) on one Redis count together.
 func TestRedisShared(t *testing.T) {
 	addr := testredis.Start(t)
@@ -285,7 +325,7 @@ func TestRedisOneRoundTrip(t *testing.T) {
 		t.Fatalf("%d EVALSHA for %d checks", got, 6*n)
 	}
 	// Run by the script, or by CommandCalls's own connection.
-	inScript := map[string]bool{"get": true, "pttl": true, "set": true, "incr": true, "decr": true, "del": true, "info": true, "hello": true}
+	inScript := map[string]bool{"get": true, "pttl": true, "pexpire": true, "set": true, "incr": true, "decr": true, "del": true, "info": true, "hello": true}
 	for cmd, calls := range after {
 		if cmd != "evalsha" && !inScript[cmd] && calls != before[cmd] {
 			t.Fatalf("%s was called %d times besides the scripts", cmd, calls-before[cmd])

@@ -150,8 +150,14 @@ func newScript(src string) script { return script{src, redis.NewScript(src)} }
 // and in none otherwise. It returns, per key, 1 or 0 (the key had room),
 // what remains, and the milliseconds until the window ends.
 //
-// With a Tally, its hash is the last key and its five fields end ARGV
-// (see Tally): when every peeked key had room, the request is tallied as
+// Each counted key is incremented first and decremented again when a key
+// refuses the request (the script runs alone, so no other request sees
+// the step between), and a peeked key without a window is not asked for
+// its expiry: the common request, counted everywhere, makes two calls a
+// counted key and one a peeked key.
+//
+// With a Tally, its hash is the last key and its ID and Now end ARGV (see
+// Tally): when every peeked key had room, the request is tallied as
 // passed (counted) or failed (refused by a counted key), and the script
 // returns one more value, 1.
 //
@@ -160,34 +166,52 @@ func newScript(src string) script { return script{src, redis.NewScript(src)} }
 // and it counts one key per call, not a quota and its share at once.
 var allowScript = newScript(`
 local n = #KEYS
-if #ARGV > 3*n then n = n - 1 end
-local counts, ttls, room, ok, gated = {}, {}, {}, true, true
+if #ARGV < 3*n then n = n - 1 end
+local out, counted, ok, gated = {}, {}, true, true
 for i = 1, n do
-  local k = KEYS[i]
-  local limit, per, inc = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
-  local c, ttl = tonumber(redis.call('GET', k)), redis.call('PTTL', k)
-  if c == nil or ttl < 0 then
-    c, ttl = 0, per
-    if inc > 0 then redis.call('SET', k, 0, 'PX', per) end
+  local k, limit, per, inc = KEYS[i], tonumber(ARGV[3*i-2]), ARGV[3*i-1], ARGV[3*i] == '1'
+  local c, ttl
+  if inc then
+    c = redis.call('INCR', k) - 1
+    if c == 0 then
+      redis.call('PEXPIRE', k, per)
+      ttl = tonumber(per)
+    else
+      ttl = redis.call('PTTL', k)
+      if ttl < 0 then
+        redis.call('SET', k, 1, 'PX', per)
+        c, ttl = 0, tonumber(per)
+      end
+    end
+    counted[#counted + 1] = i
+  else
+    c = tonumber(redis.call('GET', k))
+    if c == nil then
+      c, ttl = 0, tonumber(per)
+    else
+      ttl = redis.call('PTTL', k)
+      if ttl < 0 then c, ttl = 0, tonumber(per) end
+    end
   end
-  counts[i], ttls[i], room[i] = c, ttl, c + 1 <= limit
-  ok = ok and room[i]
-  if inc == 0 then gated = gated and room[i] end
+  local room = c < limit
+  ok = ok and room
+  if not inc then gated = gated and room end
+  out[3*i-2], out[3*i-1], out[3*i] = room and 1 or 0, c, ttl
 end
-local out = {}
-for i = 1, n do
-  local c = counts[i]
-  if ok and tonumber(ARGV[3*i]) > 0 then c = redis.call('INCR', KEYS[i]) end
-  out[#out + 1] = room[i] and 1 or 0
-  out[#out + 1] = math.max(0, tonumber(ARGV[3*i-2]) - c)
-  out[#out + 1] = ttls[i]
+for _, i in ipairs(counted) do
+  if ok then
+    out[3*i-1] = out[3*i-1] + 1
+  else
+    redis.call('DECR', KEYS[i])
+  end
 end
+for i = 1, n do out[3*i-1] = math.max(0, tonumber(ARGV[3*i-2]) - out[3*i-1]) end
 if n < #KEYS and gated then
-  local h, b = KEYS[n + 1], 3*n
-  local f, at = ARGV[b + 2], ARGV[b + 4]
-  if ok then f, at = ARGV[b + 1], ARGV[b + 3] end
+  local h, id, now = KEYS[n + 1], ARGV[3*n + 1], tonumber(ARGV[3*n + 2])
+  local f, at = 'r:' .. id, 'lr:' .. id
+  if ok then f, at = 'i:' .. id, 'li:' .. id end
   redis.call('HINCRBY', h, f, 1)
-  local now, last = tonumber(ARGV[b + 5]), tonumber(redis.call('HGET', h, at))
+  local last = tonumber(redis.call('HGET', h, at))
   if last == nil or last < now then redis.call('HSET', h, at, now) end
   out[#out + 1] = 1
 end
@@ -195,17 +219,16 @@ return out
 `)
 
 // Tally is a count kept in a Redis hash along with a request's limits, in
-// the same script (no round trip of its own): Pass is incremented when the
-// request is counted, Fail when a counted limit refuses it, and PassAt or
-// FailAt then holds the latest Now (Unix milliseconds). Nothing is
-// tallied when a peeked limit (a Gate) has no room. Done is set when the
-// tally was made; it is not when the limits counted locally (Redis did
+// the same script (no round trip of its own): field i:ID is incremented
+// when the request is counted, r:ID when a counted limit refuses it, and
+// li:ID or lr:ID then holds the latest Now (Unix milliseconds). Nothing
+// is tallied when a peeked limit (a Gate) has no room. Done is set when
+// the tally was made; it is not when the limits counted locally (Redis did
 // not answer).
 type Tally struct {
-	Key                        string
-	Pass, Fail, PassAt, FailAt string
-	Now                        int64
-	Done                       bool
+	Key, ID string
+	Now     int64
+	Done    bool
 }
 
 // releaseScript gives back, for each of KEYS, one request of its window
@@ -334,18 +357,19 @@ func (s *Store) allow(tally *Tally, cs ...check) ([]Result, bool) {
 		return nil, false
 	}
 	keys := make([]string, len(cs), len(cs)+1)
-	args := make([]any, 0, 3*len(cs)+5)
+	args := make([]any, 0, 3*len(cs)+2)
 	for i, c := range cs {
 		keys[i] = c.key
 		args = append(args, c.limit, c.per.Milliseconds(), bit(c.count))
 	}
 	if tally != nil {
 		keys = append(keys, tally.Key)
-		args = append(args, tally.Pass, tally.Fail, tally.PassAt, tally.FailAt, tally.Now)
+		args = append(args, tally.ID, tally.Now)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	v, err := allowScript.Run(ctx, s.batched, keys, args...).Int64Slice()
+	// No context deadline (here, in allowSteps and in release): the
+	// autopipeliner does not honour one; the client's deadlines bound the
+	// call (see batched).
+	v, err := allowScript.Run(context.Background(), s.batched, keys, args...).Int64Slice()
 	if err == nil && len(v) != 3*len(cs) && len(v) != 3*len(cs)+1 {
 		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(cs))
 	}
@@ -375,9 +399,7 @@ func (s *Store) allowSteps(cs []check, spill []bool) (rs []Result, refused int, 
 		keys[i] = c.key
 		args = append(args, c.limit, c.per.Milliseconds(), bit(spill[i]))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	v, err := stepsScript.Run(ctx, s.batched, keys, args...).Int64Slice()
+	v, err := stepsScript.Run(context.Background(), s.batched, keys, args...).Int64Slice()
 	if err == nil && len(v) != 3*len(cs) {
 		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(cs))
 	}
@@ -409,9 +431,7 @@ func (s *Store) release(keys []string, forget []bool) bool {
 	for i, f := range forget {
 		args[i] = bit(f)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	if err := releaseScript.Run(ctx, s.batched, keys, args...).Err(); err != nil {
+	if err := releaseScript.Run(context.Background(), s.batched, keys, args...).Err(); err != nil {
 		s.failed(err)
 		return false
 	}

@@ -60,8 +60,7 @@ func NewShared(client *redis.Client, limits interface{ Local() bool }, store Sto
 // Tally is domain id's count made by the limits' script of its token
 // request (issued when counted, refused when a quota refused it), at now.
 func (s *Shared) Tally(id uint64, now time.Time) *ratelimit.Tally {
-	n := strconv.FormatUint(id, 10)
-	return &ratelimit.Tally{Key: pendingKey, Pass: "i:" + n, Fail: "r:" + n, PassAt: "li:" + n, FailAt: "lr:" + n, Now: now.UnixMilli()}
+	return &ratelimit.Tally{Key: pendingKey, ID: strconv.FormatUint(id, 10), Now: now.UnixMilli()}
 }
 
 // countScript is the tally of allowScript on its own: KEYS[1] the hash,
@@ -79,14 +78,14 @@ func (s *Shared) add(id uint64, issued bool, now time.Time) bool {
 	if s.limits.Local() {
 		return false
 	}
-	t := s.Tally(id, now)
-	field, at := t.Fail, t.FailAt
+	n := strconv.FormatUint(id, 10)
+	field, at := "r:"+n, "lr:"+n
 	if issued {
-		field, at = t.Pass, t.PassAt
+		field, at = "i:"+n, "li:"+n
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	return countScript.Run(ctx, s.client, []string{pendingKey}, field, at, t.Now).Err() == nil
+	return countScript.Run(ctx, s.client, []string{pendingKey}, field, at, now.UnixMilli()).Err() == nil
 }
 
 // takeScript moves the pending counts aside for a flush (unless a flush
