@@ -152,9 +152,10 @@ func newScript(src string) script { return script{src, redis.NewScript(src)} }
 //
 // Each counted key is incremented first and decremented again when a key
 // refuses the request (the script runs alone, so no other request sees
-// the step between), and a peeked key without a window is not asked for
-// its expiry: the common request, counted everywhere, makes two calls a
-// counted key and one a peeked key.
+// the step between; a key INCR creates has no expiry, so the script
+// starts its window), and a peeked key without a window is not asked for
+// its expiry: the common request makes two calls a counted key and one a
+// peeked key.
 //
 // With a Tally, its hash is the last key and its ID and Now end ARGV (see
 // Tally): when every peeked key had room, the request is tallied as
@@ -172,16 +173,10 @@ for i = 1, n do
   local k, limit, per, inc = KEYS[i], tonumber(ARGV[3*i-2]), ARGV[3*i-1], ARGV[3*i] == '1'
   local c, ttl
   if inc then
-    c = redis.call('INCR', k) - 1
-    if c == 0 then
-      redis.call('PEXPIRE', k, per)
-      ttl = tonumber(per)
-    else
-      ttl = redis.call('PTTL', k)
-      if ttl < 0 then
-        redis.call('SET', k, 1, 'PX', per)
-        c, ttl = 0, tonumber(per)
-      end
+    c, ttl = redis.call('INCR', k) - 1, redis.call('PTTL', k)
+    if ttl < 0 then
+      redis.call('SET', k, 1, 'PX', per)
+      c, ttl = 0, tonumber(per)
     end
     counted[#counted + 1] = i
   else
