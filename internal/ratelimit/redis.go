@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -24,10 +25,12 @@ type Store struct {
 	// write and come back in one read, which under load saves most of a
 	// round trip's system calls on both sides. Each request still makes
 	// one script call. A queued call's context is not honoured by the
-	// autopipeliner: the client's read and write deadlines (OpenRedis sets
-	// them to the timeout) bound it instead, and a failed batch fails the
-	// calls queued behind it with it (measured: 64 callers checking at once
-	// when Redis was black-holed waited at most the timeout, 1.00 s of 1 s).
+	// autopipeliner: the client's deadlines (OpenRedis sets them to the
+	// timeout) bound the batch in flight, and its failure switches the
+	// Store to local counting before the next batch goes out, so the
+	// batches queued behind it fail at once (pipelineHook) instead of each
+	// trying Redis for another timeout: a request waits about the timeout
+	// at most (TestRedisQueuedChecksWaitOneTimeout).
 	batched redis.Scripter
 	prefix  string
 	timeout time.Duration
@@ -40,14 +43,15 @@ type Store struct {
 
 // OpenRedis returns a client for url (redis://[:password@]host:port/db or
 // rediss:// for TLS) whose dials, reads and writes each give up after
-// timeout, and that never retries a command.
+// timeout, and that never retries a command or a dial.
 func OpenRedis(url string, timeout time.Duration) (*redis.Client, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
-	o.MaxRetries = -1 // a failed call falls back at once, the probe tries again
+	o.MaxRetries = -1   // a failed call falls back at once, the probe tries again
+	o.DialerRetries = 1 // one dial, not five (five dials into a black hole took 2-4 s)
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true // no CLIENT SETINFO on each new connection
 	// go-redis would log each failed dial of an outage; the Store logs
@@ -65,7 +69,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // waits at most timeout. log gets the switches to local counting and back.
 func NewStore(client *redis.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
 	s := &Store{client: client, prefix: prefix, timeout: timeout, log: log}
-	client.AddHook(roundTripHook{&s.roundTrips})
+	client.AddHook(pipelineHook{s})
 	s.batched = client
 	if ap, err := client.AutoPipeline(); err == nil { // fails only on a closed client
 		s.batched = ap
@@ -99,7 +103,7 @@ func (s *Store) failed(err error) {
 // limiters go back to Redis, and when it does not they count locally
 // (each switch logged once).
 func (s *Store) Probe(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, probing{}, true), s.timeout)
 	defer cancel()
 	pipe := s.client.Pipeline()
 	pipe.ScriptLoad(ctx, allowScript.src)
@@ -441,21 +445,44 @@ func bit(b bool) int {
 	return 0
 }
 
-// roundTripHook counts the commands and pipelines a client sends.
-type roundTripHook struct{ n *atomic.Uint64 }
+// pipelineHook counts the commands and pipelines the Store's client
+// sends, and watches the pipelines (the limit scripts' batches and the
+// probe): one that fails without an answer from Redis switches the Store
+// to local counting, and while it counts locally every pipeline but the
+// probe's fails at once, without a dial or a write. A batch queued behind
+// one that failed therefore does not try Redis for another timeout.
+type pipelineHook struct{ s *Store }
 
-func (h roundTripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+// probing marks the probe's context: its pipeline goes to Redis while the
+// Store counts locally.
+type probing struct{}
 
-func (h roundTripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+// errLocal fails the batches sent while the Store counts locally.
+var errLocal = errors.New("ratelimit: redis did not answer; counting on this instance")
+
+func (h pipelineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
+		h.s.roundTrips.Add(1)
 		return next(ctx, cmd)
 	}
 }
 
-func (h roundTripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
+		if h.s.local.Load() && ctx.Value(probing{}) == nil {
+			for _, c := range cmds {
+				c.SetErr(errLocal)
+			}
+			return errLocal
+		}
+		h.s.roundTrips.Add(1)
+		err := next(ctx, cmds)
+		var reply redis.Error
+		if err != nil && !errors.As(err, &reply) && !errors.Is(err, redis.ErrClosed) && ctx.Value(probing{}) == nil {
+			h.s.failed(err)
+		}
+		return err
 	}
 }
