@@ -105,6 +105,19 @@ var scenarios = []struct {
 		if p := l.Peek("k", 1, testWindow); p.Allowed || !inWindow(p) {
 			t.Fatalf("peek after the only request: %+v", p)
 		}
+		time.Sleep(testWindow / 3)
+		if p := l.Peek("k", 1, testWindow); p.Reset > testWindow-testWindow/3 || !inWindow(p) {
+			t.Fatalf("a peek does not tell the running window's end: %+v", p)
+		}
+	}},
+	{"a refused request starts its counted keys' windows", func(t *testing.T, domains, clients, _ Limiter[string]) {
+		if rd, rc := AllowBoth(domains, "fresh", 5, clients, "fresh|c", 0, testWindow); !rd.Allowed || rc.Allowed {
+			t.Fatalf("a request the share refuses: domain %+v, client %+v", rd, rc)
+		}
+		time.Sleep(testWindow / 3)
+		if r := domains.Allow("fresh", 5, testWindow); !r.Allowed || r.Remaining != 4 || r.Reset > testWindow-testWindow/3 || !inWindow(r) {
+			t.Fatalf("the domain's window did not start with the refused request: %+v", r)
+		}
 	}},
 	{"release", func(t *testing.T, l, _, _ Limiter[string]) {
 		l.Allow("k", 2, testWindow)
@@ -266,6 +279,14 @@ func TestRedisKeyWithoutExpiryAndTally(t *testing.T) {
 	if r := l.Peek("peeked", 3, time.Minute); !r.Allowed || r.Remaining != 3 || r.Reset != time.Minute {
 		t.Fatalf("peek of a key without expiry: %+v", r)
 	}
+	l.Peek("absent", 3, time.Minute)
+	// A peek writes nothing.
+	if v, ttl := c.Get(ctx, s.prefix+"a:peeked").Val(), c.PTTL(ctx, s.prefix+"a:peeked").Val(); v != "7" || ttl != -1 {
+		t.Fatalf("the peeked key became %q with expiry %v", v, ttl)
+	}
+	if n := c.Exists(ctx, s.prefix+"a:absent").Val(); n != 0 {
+		t.Fatal("a peek of an absent key made it")
+	}
 	if r := l.Allow("stale", 3, time.Minute); !r.Allowed || r.Remaining != 2 || r.Reset != time.Minute {
 		t.Fatalf("a request on a key without expiry: %+v", r)
 	}
@@ -280,6 +301,14 @@ func TestRedisKeyWithoutExpiryAndTally(t *testing.T) {
 		if r.Allowed != (i < 2) || !tl.Done {
 			t.Fatalf("request %d: %+v, tallied %v", i+1, r, tl.Done)
 		}
+	}
+	// A gate without room: nothing counted, nothing tallied.
+	for range 5 {
+		l.Allow("gate", 5, time.Minute)
+	}
+	tl := &Tally{Key: s.prefix + "usage", ID: "42", Now: 3000}
+	if rg, r := AllowGated(gate, l, "stale", 3, time.Minute, tl); rg.Allowed || r.Allowed || tl.Done {
+		t.Fatalf("a request the gate refused passed or was tallied: gate %+v, %+v, tallied %v", rg, r, tl.Done)
 	}
 	got := c.HGetAll(ctx, s.prefix+"usage").Val()
 	want := map[string]string{"i:42": "2", "li:42": "2000", "r:42": "1", "lr:42": "1500"}

@@ -159,7 +159,8 @@ func newScript(src string) script { return script{src, redis.NewScript(src)} }
 // the step between; a key INCR creates has no expiry, so the script
 // starts its window), and a peeked key without a window is not asked for
 // its expiry: the common request makes two calls a counted key and one a
-// peeked key.
+// peeked key. A refusal costs one more (the DECR) and writes, where
+// reading first wrote nothing: the requests that pass are the many.
 //
 // With a Tally, its hash is the last key and its ID and Now end ARGV (see
 // Tally): when every peeked key had room, the request is tallied as
