@@ -434,6 +434,21 @@ func TestRedisQueuedChecksWaitOneTimeout(t *testing.T) {
 	}
 }
 
+// A Redis that forgot the scripts (restarted, or SCRIPT FLUSH) answers
+// NOSCRIPT: an answer, not a fault. The check runs the script by EVAL and
+// the limits stay in Redis.
+func TestRedisForgottenScriptsAreNoFault(t *testing.T) {
+	s := testStore(t, testredis.Start(t), nil)
+	l := Table(s, "a", identity, 10, nil)
+	l.Allow("k", 10, time.Minute)
+	if err := s.Client().ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := l.Allow("k", 10, time.Minute); !r.Allowed || r.Remaining != 8 || s.Local() {
+		t.Fatalf("after SCRIPT FLUSH: %+v, local %v", r, s.Local())
+	}
+}
+
 // syncBuffer is a log destination safe for concurrent use.
 type syncBuffer struct{ testutil.LogBuffer }
 
