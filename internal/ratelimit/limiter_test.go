@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -376,61 +378,94 @@ func TestRedisOneRoundTrip(t *testing.T) {
 // Checks made while a batch is stuck in a Redis that stopped answering
 // wait for that batch at most, not for batches of their own after it: the
 // first failure switches the Store to local counting, and the batches
-// queued behind it fail at once. (Before, each queued batch dialled and
+// queued behind it fail at once, whether a batch holds one check (sent as
+// a single command) or several. (Before, each queued batch dialled and
 // waited again: 2.6-2.9 times the timeout with bytes held, 7-13 times with
-// dials dropped.)
+// dials dropped.) The application's own client is not held back by the
+// limits' state.
 func TestRedisQueuedChecksWaitOneTimeout(t *testing.T) {
 	const timeout = 500 * time.Millisecond
-	proxy, err := faultproxy.New(testredis.Start(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	c, err := OpenRedis("redis://"+proxy.Addr()+"/0", timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	s := NewStore(c, "test:"+t.Name()+":", timeout, slog.New(slog.NewTextHandler(logs, nil)))
-	t.Cleanup(func() { s.Close() })
-	l := Table(s, "a", identity, 10, nil)
-	if r := l.Allow("k", 100, time.Minute); !r.Allowed || s.Local() {
-		t.Fatalf("before the fault: %+v, local %v", r, s.Local())
-	}
-	proxy.Delay()
-	var wg sync.WaitGroup
-	waited := make([]time.Duration, 4)
-	for i := range waited {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			time.Sleep(time.Duration(i) * timeout / 10) // while the first is stuck
-			start := time.Now()
-			if r := l.Allow("k", 100, time.Minute); !r.Allowed {
-				t.Errorf("check %d refused: %+v", i, r)
+	addr := testredis.Start(t)
+	for _, queued := range []int{1, 3} {
+		t.Run(fmt.Sprint(queued, " queued"), func(t *testing.T) {
+			proxy, err := faultproxy.New(addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			waited[i] = time.Since(start)
-		}()
+			t.Cleanup(func() { proxy.Close() })
+			c, err := OpenRedis("redis://"+proxy.Addr()+"/0", timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs := &syncBuffer{}
+			s := NewStore(c, "test:"+t.Name()+":", timeout, slog.New(slog.NewTextHandler(logs, nil)))
+			t.Cleanup(func() { s.Close() })
+			l := Table(s, "a", identity, 10, nil)
+			if r := l.Allow("k", 100, time.Minute); !r.Allowed || s.Local() {
+				t.Fatalf("before the fault: %+v, local %v", r, s.Local())
+			}
+			proxy.Delay()
+			var wg sync.WaitGroup
+			waited := make([]time.Duration, 1+queued)
+			for i := range waited {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					time.Sleep(time.Duration(i) * timeout / 10) // while the first is stuck
+					start := time.Now()
+					if r := l.Allow("k", 100, time.Minute); !r.Allowed {
+						t.Errorf("check %d refused: %+v", i, r)
+					}
+					waited[i] = time.Since(start)
+				}()
+			}
+			wg.Wait()
+			for i, d := range waited {
+				if d > timeout*3/2 {
+					t.Errorf("check %d waited %v with a timeout of %v (all: %v)", i, d, timeout, waited)
+				}
+			}
+			if !s.Local() || logs.count("redis does not answer") != 1 {
+				t.Fatalf("local %v, logged:\n%s", s.Local(), logs.String())
+			}
+			if err := proxy.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Client().Ping(context.Background()).Err(); err != nil || !s.Local() {
+				t.Fatalf("the application's client while the limits count locally: %v, local %v", err, s.Local())
+			}
+			if err := s.Probe(context.Background()); err != nil || s.Local() {
+				t.Fatalf("the probe after the fault: %v, local %v", err, s.Local())
+			}
+			// One check counted in Redis before the fault; the stuck one may
+			// have reached it too when the held bytes went on.
+			if r := l.Allow("k", 100, time.Minute); !r.Allowed || r.Remaining != 98 && r.Remaining != 97 {
+				t.Fatalf("back on Redis: %+v", r)
+			}
+		})
 	}
-	wg.Wait()
-	for i, d := range waited {
-		if d > timeout*3/2 {
-			t.Errorf("check %d waited %v with a timeout of %v (all: %v)", i, d, timeout, waited)
-		}
-	}
-	if !s.Local() || logs.count("redis does not answer") != 1 {
-		t.Fatalf("local %v, logged:\n%s", s.Local(), logs.String())
-	}
-	if err := proxy.Restore(); err != nil {
+}
+
+// A check whose dial gets no answer (a black hole) waits the timeout once,
+// from the dial to the reply: go-redis would otherwise dial again from its
+// main pool after its pipeline pool's dial failed, for another timeout.
+func TestRedisCheckWithDialsDroppedWaitsOneTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	c, err := OpenRedis("redis://"+testredis.Start(t)+"/0", timeout)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Probe(context.Background()); err != nil || s.Local() {
-		t.Fatalf("the probe after the fault: %v, local %v", err, s.Local())
+	// The limits' client copies these options (NewStore).
+	c.Options().Dialer = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done() // no answer until the dialer gives up, as net.Dialer does
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	}
-	// One check counted in Redis before the fault; the stuck one may have
-	// reached it too when the held bytes went on.
-	if r := l.Allow("k", 100, time.Minute); !r.Allowed || r.Remaining != 98 && r.Remaining != 97 {
-		t.Fatalf("back on Redis: %+v", r)
+	s := NewStore(c, "test:"+t.Name()+":", timeout, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { s.Close() })
+	start := time.Now()
+	r := Table(s, "a", identity, 10, nil).Allow("k", 100, time.Minute)
+	if d := time.Since(start); d > timeout*3/2 || !r.Allowed || !s.Local() {
+		t.Fatalf("the check waited %v with a timeout of %v: %+v, local %v", d, timeout, r, s.Local())
 	}
 }
 
@@ -446,6 +481,19 @@ func TestRedisForgottenScriptsAreNoFault(t *testing.T) {
 	}
 	if r := l.Allow("k", 10, time.Minute); !r.Allowed || r.Remaining != 8 || s.Local() {
 		t.Fatalf("after SCRIPT FLUSH: %+v, local %v", r, s.Local())
+	}
+	// Again with checks at once, so that batches of several meet NOSCRIPT.
+	if err := s.Client().ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Allow("many", 100, time.Minute) }()
+	}
+	wg.Wait()
+	if r := l.Peek("many", 100, time.Minute); r.Remaining != 50 || s.Local() {
+		t.Fatalf("50 checks at once after SCRIPT FLUSH: %+v, local %v", r, s.Local())
 	}
 }
 

@@ -18,19 +18,22 @@ import (
 // back when Redis answers again (logged once). Redis is never retried per
 // request.
 type Store struct {
-	client *redis.Client
+	// client is the client NewStore was given, shared with the rest of
+	// the application; limits is a client of its own on the same Redis
+	// (its own connections) that only the limit scripts and the probe use,
+	// watched by limitHook.
+	client, limits *redis.Client
 	// batched runs the limit scripts through go-redis's autopipelining
-	// (client.AutoPipeline, marked experimental; go.mod pins the version):
+	// (limits.AutoPipeline, marked experimental; go.mod pins the version):
 	// the scripts of requests waiting at the same moment go to Redis in one
 	// write and come back in one read, which under load saves most of a
 	// round trip's system calls on both sides. Each request still makes
 	// one script call. A queued call's context is not honoured by the
-	// autopipeliner: the client's deadlines (OpenRedis sets them to the
-	// timeout) bound the batch in flight, and its failure switches the
-	// Store to local counting before the next batch goes out, so the
-	// batches queued behind it fail at once (pipelineHook) instead of each
-	// trying Redis for another timeout: a request waits about the timeout
-	// at most (TestRedisQueuedChecksWaitOneTimeout).
+	// autopipeliner; limitHook bounds each batch by the timeout instead,
+	// and a batch that fails switches the Store to local counting before
+	// the next one goes out, so the batches queued behind it fail at once
+	// instead of each trying Redis for another timeout: a request waits
+	// about the timeout at most (TestRedisQueuedChecksWaitOneTimeout).
 	batched redis.Scripter
 	prefix  string
 	timeout time.Duration
@@ -68,10 +71,12 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // NewStore counts in client under keys starting with prefix; each call
 // waits at most timeout. log gets the switches to local counting and back.
 func NewStore(client *redis.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
-	s := &Store{client: client, prefix: prefix, timeout: timeout, log: log}
-	client.AddHook(pipelineHook{s})
-	s.batched = client
-	if ap, err := client.AutoPipeline(); err == nil { // fails only on a closed client
+	o := *client.Options()
+	s := &Store{client: client, limits: redis.NewClient(&o), prefix: prefix, timeout: timeout, log: log}
+	client.AddHook(countHook{&s.roundTrips})
+	s.limits.AddHook(limitHook{s})
+	s.batched = s.limits
+	if ap, err := s.limits.AutoPipeline(); err == nil { // fails only on a closed client
 		s.batched = ap
 	}
 	return s
@@ -88,12 +93,14 @@ func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
 // the application keeps in Redis).
 func (s *Store) Client() *redis.Client { return s.client }
 
-// Close closes the client.
-func (s *Store) Close() error { return s.client.Close() }
+// Close closes the client and the limits' own.
+func (s *Store) Close() error { return errors.Join(s.limits.Close(), s.client.Close()) }
 
 // failed switches to local counting after err, logging the switch once.
+// errLocal (a call failed because the Store already counted locally) is
+// no news: the probe may have switched back since.
 func (s *Store) failed(err error) {
-	if s.local.CompareAndSwap(false, true) {
+	if !errors.Is(err, errLocal) && s.local.CompareAndSwap(false, true) {
 		s.log.Warn("redis does not answer: rate limits count on this instance until it does", "err", err)
 	}
 }
@@ -105,7 +112,7 @@ func (s *Store) failed(err error) {
 func (s *Store) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, probing{}, true), s.timeout)
 	defer cancel()
-	pipe := s.client.Pipeline()
+	pipe := s.limits.Pipeline()
 	pipe.ScriptLoad(ctx, allowScript.src)
 	pipe.ScriptLoad(ctx, releaseScript.src)
 	pipe.ScriptLoad(ctx, stepsScript.src)
@@ -446,13 +453,33 @@ func bit(b bool) int {
 	return 0
 }
 
-// pipelineHook counts the commands and pipelines the Store's client
-// sends, and watches the pipelines (the limit scripts' batches and the
-// probe): one that fails without an answer from Redis switches the Store
-// to local counting, and while it counts locally every pipeline but the
-// probe's fails at once, without a dial or a write. A batch queued behind
-// one that failed therefore does not try Redis for another timeout.
-type pipelineHook struct{ s *Store }
+// countHook counts the commands and pipelines a client sends.
+type countHook struct{ n *atomic.Uint64 }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// limitHook watches what the limits' client sends: the batches of limit
+// scripts (the autopipeliner sends a batch of one as a single command)
+// and the probe. Each is counted and bounded by the Store's timeout, from
+// getting a connection (dial and handshake included) to the last reply;
+// one that fails without an answer from Redis switches the Store to local
+// counting, and while it counts locally everything but the probe fails at
+// once, without a dial or a write.
+type limitHook struct{ s *Store }
 
 // probing marks the probe's context: its pipeline goes to Redis while the
 // Store counts locally.
@@ -461,29 +488,47 @@ type probing struct{}
 // errLocal fails the batches sent while the Store counts locally.
 var errLocal = errors.New("ratelimit: redis did not answer; counting on this instance")
 
-func (h pipelineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h limitHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h limitHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.s.roundTrips.Add(1)
-		return next(ctx, cmd)
+		if h.refuse(ctx) {
+			cmd.SetErr(errLocal)
+			return errLocal
+		}
+		ctx, cancel := context.WithTimeout(ctx, h.s.timeout)
+		defer cancel()
+		return h.sent(ctx, next(ctx, cmd))
 	}
 }
 
-func (h pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h limitHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.s.local.Load() && ctx.Value(probing{}) == nil {
+		if h.refuse(ctx) {
 			for _, c := range cmds {
 				c.SetErr(errLocal)
 			}
 			return errLocal
 		}
-		h.s.roundTrips.Add(1)
-		err := next(ctx, cmds)
-		var reply redis.Error
-		if err != nil && !errors.As(err, &reply) && !errors.Is(err, redis.ErrClosed) && ctx.Value(probing{}) == nil {
-			h.s.failed(err)
-		}
-		return err
+		ctx, cancel := context.WithTimeout(ctx, h.s.timeout)
+		defer cancel()
+		return h.sent(ctx, next(ctx, cmds))
 	}
+}
+
+// refuse is true when the Store counts locally and ctx is not the probe's.
+func (h limitHook) refuse(ctx context.Context) bool {
+	return h.s.local.Load() && ctx.Value(probing{}) == nil
+}
+
+// sent counts a command or pipeline sent, and switches the Store to local
+// counting when err says Redis did not answer (a Redis error reply, such
+// as NOSCRIPT, is an answer; the probe reports its own failure).
+func (h limitHook) sent(ctx context.Context, err error) error {
+	h.s.roundTrips.Add(1)
+	var reply redis.Error
+	if err != nil && !errors.As(err, &reply) && !errors.Is(err, redis.ErrClosed) && ctx.Value(probing{}) == nil {
+		h.s.failed(err)
+	}
+	return err
 }
