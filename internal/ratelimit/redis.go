@@ -89,8 +89,9 @@ func (s *Store) Local() bool { return s.local.Load() }
 // RoundTrips is the number of commands (or pipelines) sent to Redis so far.
 func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
 
-// Client is the Redis client the Store counts in (shared with what else
-// the application keeps in Redis).
+// Client is the Redis client NewStore was given, which the application's
+// other uses of Redis share (the limits count through a client of their
+// own on the same Redis).
 func (s *Store) Client() *redis.Client { return s.client }
 
 // Close closes the client and the limits' own.
