@@ -375,8 +375,8 @@ func (s *Store) allow(tally *Tally, cs ...check) ([]Result, bool) {
 		args = append(args, tally.ID, tally.Now)
 	}
 	// No context deadline (here, in allowSteps and in release): the
-	// autopipeliner does not honour one; the client's deadlines bound the
-	// call (see batched).
+	// autopipeliner does not honour one; limitHook bounds the batch the
+	// call goes in (see batched).
 	v, err := allowScript.Run(context.Background(), s.batched, keys, args...).Int64Slice()
 	if err == nil && len(v) != 3*len(cs) && len(v) != 3*len(cs)+1 {
 		err = fmt.Errorf("ratelimit: the script answered %d values for %d keys", len(v), len(cs))
