@@ -76,7 +76,7 @@ func NewStore(client *redis.Client, prefix string, timeout time.Duration, log *s
 	client.AddHook(countHook{&s.roundTrips})
 	s.limits.AddHook(limitHook{s})
 	s.batched = s.limits
-	if ap, err := s.limits.AutoPipeline(); err == nil { // fails only on a closed client
+	if ap, err := s.limits.AutoPipeline(); err == nil { // fails on a closed client, or on AutoPipelineOptions (OpenRedis sets none)
 		s.batched = ap
 	}
 	return s
@@ -111,8 +111,7 @@ func (s *Store) failed(err error) {
 // limiters go back to Redis, and when it does not they count locally
 // (each switch logged once).
 func (s *Store) Probe(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithValue(ctx, probing{}, true), s.timeout)
-	defer cancel()
+	ctx = context.WithValue(ctx, probing{}, true) // limitHook bounds it by the timeout
 	pipe := s.limits.Pipeline()
 	pipe.ScriptLoad(ctx, allowScript.src)
 	pipe.ScriptLoad(ctx, releaseScript.src)
