@@ -289,7 +289,7 @@ func ordered(db *gorm.DB, r *resolution, col, dir string, narrow func(*gorm.DB) 
 		walks = []int{short, hostWalk}
 	}
 	for _, w := range walks {
-		if !r.hostWide || w < n+offset {
+		if !r.hostWide() || w < n+offset {
 			break
 		}
 		walk := narrow(r.stated(r.owned(db), "domains")).Select("id, " + col).Order(by("domains")).Limit(w)
@@ -383,13 +383,18 @@ type resolution struct {
 	none    bool         // no domain can match, known without asking further
 	ownerBy int          // how an owner filter is checked (0: none)
 	owners  []uint64     // its accounts, for ownerList
-	// hostWide: a host filter matched more than maxHostIDs domains.
-	hostWide bool
+	// hosts: the domains a host filter matched, counted up to
+	// maxHostIDs+1.
+	hosts int64
 }
+
+// hostWide reports whether a host filter matched more than maxHostIDs
+// domains.
+func (r *resolution) hostWide() bool { return r.hosts > int64(maxHostIDs) }
 
 // wide reports whether an owner or host filter matched more than its
 // bound (accounts or domains), so that no index range holds its matches.
-func (r *resolution) wide() bool { return r.hostWide || r.ownerBy >= ownerSubquery }
+func (r *resolution) wide() bool { return r.hostWide() || r.ownerBy >= ownerSubquery }
 
 // narrowed reports whether another filter is set beside an owner or host
 // filter (more than one filter is set).
@@ -454,16 +459,13 @@ func resolve(db *gorm.DB, f DomainFilter) (*resolution, error) {
 		}
 	}
 	if f.Host != "" {
-		var n int64
 		err := db.Table("(?) AS hosts", db.Model(&Domain{}).Select("id").
-			Where("host LIKE ? ESCAPE '!'", prefixPattern(f.Host)).Limit(maxHostIDs+1)).Count(&n).Error
+			Where("host LIKE ? ESCAPE '!'", prefixPattern(f.Host)).Limit(maxHostIDs+1)).Count(&r.hosts).Error
 		switch {
 		case err != nil:
 			return nil, translate(err)
-		case n == 0:
+		case r.hosts == 0:
 			return none, nil
-		case n > int64(maxHostIDs):
-			r.hostWide = true
 		}
 	}
 	return r, nil
@@ -548,6 +550,11 @@ func (m *AdminModel) CountDomains(ctx context.Context, f DomainFilter, atMost in
 	}
 	if r.wide() && r.narrowed() {
 		return NotCounted, nil
+	}
+	// A host filter alone: its lookup counted the same rows (up to
+	// maxHostIDs+1).
+	if f.Host != "" && !r.narrowed() && (r.hosts <= int64(maxHostIDs) || atMost <= maxHostIDs) {
+		return int(min(r.hosts, int64(atMost)+1)), nil
 	}
 	var n int64
 	if err := db.Table("(?) AS matches", r.domains(db).Select("id").Limit(atMost+1)).Count(&n).Error; err != nil {

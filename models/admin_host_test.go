@@ -239,6 +239,25 @@ func TestAdminResolveLooksUpOnce(t *testing.T) {
 		if o, h := lookups(); o != 1 || h != 1 {
 			t.Errorf("a changed filter: owner looked up %d times and host %d, want once each", o, h)
 		}
+		// A host filter alone is counted by its lookup: no second count.
+		var hosts int64
+		if err := db.Model(&models.Domain{}).Where("host LIKE ?", "h-%").Count(&hosts).Error; err != nil {
+			t.Fatal(err)
+		}
+		hf, err := admin.Resolve(ctx, models.DomainFilter{Host: "h-"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, atMost := range []int{100, 5} {
+			if n, err := admin.CountDomains(ctx, hf, atMost); err != nil || n != int(min(hosts, int64(atMost)+1)) {
+				t.Errorf("count of the host filter alone, at most %d: %d, %v; want %d", atMost, n, err, min(hosts, int64(atMost)+1))
+			}
+		}
+		for _, sql := range st.take() {
+			if strings.Contains(sql, "AS matches") {
+				t.Errorf("the host filter alone was counted again: %s", sql)
+			}
+		}
 		// Unresolved, an export looks up once for all its pages.
 		f = models.DomainFilter{Owner: "ann", Host: "h-"}
 		if err := admin.ExportDomains(ctx, f, 3, func([]models.AdminDomain) error { return nil }); err != nil {
