@@ -100,7 +100,7 @@ var nicksPerAccount = ratelimit.Policy{Name: "nick-account", Quota: 10, Window: 
 func (a *App) changeNick(c echo.Context) error {
 	status := http.StatusUnprocessableEntity
 	nick, k := nickField.clean(c.FormValue("nick"))
-	if !a.allowUser(c, webSession(c).user.ID, nicksPerAccount) { // counted before the form is checked
+	if !a.allowUser(c, webSession(c).user.ID, nicksPerAccount) { // counted whether or not the form passes
 		k, status = "err.429", http.StatusTooManyRequests
 	}
 	if k != "" { // the nick typed stays in the form

@@ -84,7 +84,7 @@ func (a *App) createPost(c echo.Context) error {
 	f := &postForm{Content: c.FormValue("content")}
 	ws := webSession(c)
 	status, errs := http.StatusUnprocessableEntity, f.validate()
-	if !a.allowUser(c, ws.user.ID, postsPerAccount) { // counted before the form is checked
+	if !a.allowUser(c, ws.user.ID, postsPerAccount) { // counted whether or not the form passes
 		status, errs = http.StatusTooManyRequests, map[string]string{"content": "err.429"}
 	}
 	if len(errs) > 0 { // the text typed stays in the form
